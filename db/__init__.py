@@ -1,0 +1,1 @@
+"""Database: schema, sessions, Alembic migrations, and the double-entry ledger."""

@@ -1,0 +1,125 @@
+"""The engine's one error hierarchy.
+
+Every business failure has a stable ``type`` string that crosses the Temporal boundary as
+``ApplicationError(type=..., non_retryable=True)``; transient failures are plain
+exceptions that Temporal retries with backoff.
+
+    PaymentsError
+    ├── ValidationFailed            bad input: nothing is started
+    │   ├── InvalidAmount           zero, negative, or too many decimals for the currency
+    │   ├── UnknownCurrency         not an ISO 4217 code
+    │   ├── InvalidMsisdn           not a valid mobile number, or not of the stated country
+    │   └── InvalidReference        an id with characters or a length we do not accept
+    ├── ReferenceConflict           a business id reused with different parameters
+    ├── PayoutNotFound              no payout with that id
+    ├── LedgerError
+    │   ├── InsufficientFunds       the merchant's available balance is too low
+    │   └── UnbalancedEntry         postings of an entry do not sum to zero per currency
+    └── ProviderError
+        ├── ProviderRejected        the provider refused the request for good (final)
+        ├── ProviderConflict        the provider holds our reference with other parameters
+        ├── ProviderAuthError       our credentials were refused (configuration, not transient)
+        └── ProviderUnavailable     transient: 5xx, timeout, connection reset (retryable)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class PaymentsError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    type: ClassVar[str] = "PaymentsError"
+    retryable: ClassVar[bool] = False
+
+
+class ValidationFailed(PaymentsError, ValueError):
+    """Input was rejected before anything started."""
+
+    type = "ValidationFailed"
+
+
+class InvalidAmount(ValidationFailed):
+    """An amount is zero, negative, or has more decimals than its currency allows."""
+
+    type = "InvalidAmount"
+
+
+class UnknownCurrency(ValidationFailed):
+    """A currency code is not ISO 4217."""
+
+    type = "UnknownCurrency"
+
+
+class InvalidMsisdn(ValidationFailed):
+    """A mobile number is invalid or belongs to another country than stated."""
+
+    type = "InvalidMsisdn"
+
+
+class InvalidReference(ValidationFailed):
+    """A business id does not match the accepted pattern."""
+
+    type = "InvalidReference"
+
+
+class ReferenceConflict(PaymentsError):
+    """A business id was reused with different parameters."""
+
+    type = "ReferenceConflict"
+
+
+class PayoutNotFound(PaymentsError, LookupError):
+    """No payout exists with the given id."""
+
+    type = "PayoutNotFound"
+
+
+class LedgerError(PaymentsError):
+    """Base of ledger failures."""
+
+    type = "LedgerError"
+
+
+class InsufficientFunds(LedgerError):
+    """The account's balance cannot cover the amount."""
+
+    type = "InsufficientFunds"
+
+
+class UnbalancedEntry(LedgerError):
+    """A journal entry's postings do not sum to zero per currency."""
+
+    type = "UnbalancedEntry"
+
+
+class ProviderError(PaymentsError):
+    """Base of failures talking to a payment provider."""
+
+    type = "ProviderError"
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused the request with a final status."""
+
+    type = "ProviderRejected"
+
+
+class ProviderConflict(ProviderError):
+    """The provider already holds our reference with different parameters."""
+
+    type = "ProviderConflict"
+
+
+class ProviderAuthError(ProviderError):
+    """The provider refused our credentials."""
+
+    type = "ProviderAuthError"
+
+
+class ProviderUnavailable(ProviderError):
+    """A transient provider failure; the call is retried after a status check."""
+
+    type = "ProviderUnavailable"
+    retryable = True

@@ -1,0 +1,185 @@
+"""Payout types: the request a merchant makes, its states, and the activities' inputs/outputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from domain.errors import InvalidAmount, ValidationFailed
+from domain.events import ProviderEvent
+from domain.hub import PROVIDER_NAME
+from domain.ids import BusinessId, payout_workflow_id
+from domain.money import Money
+from domain.msisdn import mask_msisdn, normalize_msisdn
+
+DEFAULT_MERCHANT_ID = "default"
+DEFAULT_RESOLUTION_DEADLINE_SECONDS = 24 * 3600
+SUPPORTED_PROVIDERS = frozenset({PROVIDER_NAME})
+
+
+class PayoutStatus(StrEnum):
+    """The states of a payout; the last three are where it ends up."""
+
+    RECEIVED = "received"
+    RESERVED = "reserved"
+    SUBMITTED = "submitted"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    NEEDS_REVIEW = "needs_review"
+
+    @property
+    def is_final(self) -> bool:
+        """True for succeeded and failed: nothing changes after them."""
+        return self in (PayoutStatus.SUCCEEDED, PayoutStatus.FAILED)
+
+
+class PayoutRequest(BaseModel):
+    """What a merchant asks for: pay ``amount`` to the mobile wallet ``recipient_msisdn``.
+
+    Validation runs on construction, so a bad request fails in the client before
+    anything is started. The number is normalised to E.164 and must be of ``country``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    payout_id: BusinessId
+    merchant_id: BusinessId = DEFAULT_MERCHANT_ID
+    amount: Money
+    recipient_msisdn: str
+    country: str = Field(min_length=2, max_length=2)
+    provider: str = PROVIDER_NAME
+    description: str | None = Field(default=None, max_length=140)
+    resolution_deadline_seconds: int = Field(
+        default=DEFAULT_RESOLUTION_DEADLINE_SECONDS,
+        ge=60,
+        description="How long the provider has to give a final status before needs_review.",
+    )
+
+    @field_validator("country")
+    @classmethod
+    def _upper_country(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: Money) -> Money:
+        if value.amount <= 0:
+            raise InvalidAmount("a payout amount must be greater than zero")
+        return value
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        if value not in SUPPORTED_PROVIDERS:
+            raise ValidationFailed(f"unknown provider {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _normalise_msisdn(self) -> PayoutRequest:
+        normalised = normalize_msisdn(self.recipient_msisdn, self.country)
+        if normalised != self.recipient_msisdn:
+            object.__setattr__(self, "recipient_msisdn", normalised)
+        return self
+
+    @property
+    def workflow_id(self) -> str:
+        """``payout-{payout_id}``: the workflow id and the reference sent to the provider."""
+        return payout_workflow_id(self.payout_id)
+
+    def fingerprint(self) -> str:
+        """SHA-256 over the parameters that define the payout, to detect a reused id."""
+        fields = self.model_dump(mode="json", exclude={"description"})
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class PayoutView(BaseModel):
+    """What a query or the CLI shows of a payout; the recipient is masked."""
+
+    payout_id: str
+    merchant_id: str
+    status: PayoutStatus
+    amount: Money
+    country: str
+    provider: str
+    recipient: str
+    provider_status: str | None = None
+    provider_transaction_id: str | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    status_queries: int = 0
+    events_applied: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def initial(cls, request: PayoutRequest, now: datetime) -> PayoutView:
+        """The view of a payout that has just been received."""
+        return cls(
+            payout_id=request.payout_id,
+            merchant_id=request.merchant_id,
+            status=PayoutStatus.RECEIVED,
+            amount=request.amount,
+            country=request.country,
+            provider=request.provider,
+            recipient=mask_msisdn(request.recipient_msisdn),
+            created_at=now,
+            updated_at=now,
+        )
+
+
+class PayoutResult(BaseModel):
+    """The workflow's result: the final view of the payout."""
+
+    payout: PayoutView
+
+
+class ResolvePayout(BaseModel):
+    """An operator's decision for a payout in needs_review, after checking with the provider."""
+
+    outcome: PayoutStatus
+    note: str = Field(min_length=1, max_length=500)
+
+    @field_validator("outcome")
+    @classmethod
+    def _final_only(cls, value: PayoutStatus) -> PayoutStatus:
+        if not value.is_final:
+            raise ValidationFailed("an operator resolves a payout to succeeded or failed")
+        return value
+
+
+class SubmitPayoutInput(BaseModel):
+    """Input of the ``submit_payout`` activity."""
+
+    reference: str
+    msisdn: str
+    country: str
+    amount: Money
+    description: str | None = None
+
+
+class SubmitPayoutResult(BaseModel):
+    """Output of ``submit_payout``: where the transfer stands right after submission.
+
+    ``resolved_by_status_query`` is true when the submit call's outcome was ambiguous
+    and the answer came from asking the provider for the status by our reference.
+    """
+
+    report: ProviderEvent
+    resolved_by_status_query: bool = False
+
+
+class TransferStatusInput(BaseModel):
+    """Input of ``get_payout_status``."""
+
+    reference: str
+
+
+class TransferStatusResult(BaseModel):
+    """Output of ``get_payout_status``; ``report`` is None when the provider has no record."""
+
+    report: ProviderEvent | None

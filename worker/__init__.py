@@ -1,0 +1,1 @@
+"""Worker wiring: settings, Temporal client, registration, graceful shutdown."""
