@@ -61,9 +61,7 @@ class Money(BaseModel):
             raise InvalidAmount(f"not a finite amount: {value!r}")
         scaled = dec.scaleb(exponent)
         if scaled != scaled.to_integral_value():
-            raise InvalidAmount(
-                f"{currency} has {exponent} decimal place(s); {value!r} has more"
-            )
+            raise InvalidAmount(f"{currency} has {exponent} decimal place(s); {value!r} has more")
         return cls(amount=int(scaled), currency=currency)
 
     def to_major(self) -> str:

@@ -1,0 +1,1 @@
+"""Client code: the typed :class:`starter.client.PaymentsClient` and the ``payments`` CLI."""

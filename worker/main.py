@@ -1,0 +1,107 @@
+"""The worker process: registers the workflows and activities and runs until told to stop.
+
+``python -m worker`` runs it on its own (for scaling out, or under docker-compose);
+``payments dev`` runs the same :func:`run_worker` beside the relay and sandbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import httpx
+from activities.ledger import LedgerActivities
+from db.ledger import Ledger
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.hub import WalletHubActivities
+from db.session import create_engine, session_factory
+from worker.client import connect
+from worker.settings import Settings
+from workflows.payout import PayoutWorkflow
+
+log = logging.getLogger("payments.worker")
+
+WORKFLOWS = [PayoutWorkflow]
+# Lets running activities finish (and record their result) before the process exits.
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+
+
+class MissingSetting(RuntimeError):
+    """A setting the worker cannot run without is not set."""
+
+
+def hub_client(settings: Settings) -> httpx.AsyncClient:
+    """The HTTP client of the wallet hub adapter: base URL, key and timeout from settings."""
+    if settings.hub_api_key is None:
+        raise MissingSetting("PAYMENTS_HUB_API_KEY is not set")
+    return httpx.AsyncClient(
+        base_url=settings.resolved_hub_base_url,
+        headers={"Authorization": f"Bearer {settings.hub_api_key.get_secret_value()}"},
+        timeout=httpx.Timeout(settings.hub_timeout_seconds),
+    )
+
+
+def build_worker(
+    client: Client, task_queue: str, hub_http: httpx.AsyncClient, ledger: Ledger
+) -> Worker:
+    """Register every workflow and activity on ``task_queue``."""
+    hub = WalletHubActivities(hub_http)
+    ledger_activities = LedgerActivities(ledger)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[
+            hub.submit_payout,
+            hub.get_payout_status,
+            ledger_activities.reserve_funds,
+            ledger_activities.settle_payout,
+            ledger_activities.release_funds,
+        ],
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+@asynccontextmanager
+async def running_worker(settings: Settings, client: Client) -> AsyncIterator[Worker]:
+    """Run a worker with its own hub client and ledger engine; shut all down on exit."""
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with hub_client(settings) as http:
+            worker = build_worker(
+                client, settings.task_queue, http, Ledger(session_factory(engine))
+            )
+            async with worker:
+                yield worker
+    finally:
+        await engine.dispose()
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """Connect, run the worker until ``stop`` is set, then shut down gracefully."""
+    client = await connect(settings)
+    async with running_worker(settings, client):
+        log.info("worker polling task queue %s", settings.task_queue)
+        await stop.wait()
+    log.info("worker stopped")
+
+
+def main() -> None:
+    """Entry point of ``python -m worker``."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(_main())

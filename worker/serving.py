@@ -1,0 +1,71 @@
+"""Run ASGI apps (relay, sandbox) inside an asyncio program that owns the signals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+
+
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the program embedding it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        """Do not install handlers: the embedding program decides when to stop."""
+        yield
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful when configured with port 0)."""
+        for server in getattr(self, "servers", []):
+            for sock in server.sockets:
+                return int(sock.getsockname()[1])
+        return int(self.config.port)
+
+
+class RunningServer:
+    """Handle on a started :class:`EmbeddedServer` and the task serving it."""
+
+    def __init__(self, server: EmbeddedServer, task: asyncio.Task[None]) -> None:
+        """Keep the server and its serving task."""
+        self.server = server
+        self.task = task
+
+    @property
+    def url(self) -> str:
+        """Base URL of the server."""
+        return f"http://{self.server.config.host}:{self.server.port}"
+
+    async def stop(self) -> None:
+        """Ask the server to finish in-flight requests and exit, then wait for it."""
+        self.server.should_exit = True
+        await self.task
+
+
+async def start_server(
+    app: Any, host: str, port: int, startup_timeout: float = 15.0
+) -> RunningServer:
+    """Start serving ``app`` and return once it accepts connections.
+
+    Raises:
+        RuntimeError: the server did not start (port taken, app startup failed).
+    """
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    server = EmbeddedServer(config)
+    task = asyncio.create_task(server.serve())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + startup_timeout
+    while not server.started:
+        if task.done():
+            with contextlib.suppress(BaseException):
+                task.result()
+            raise RuntimeError(f"server on {host}:{port} failed to start")
+        if loop.time() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"server on {host}:{port} did not start in {startup_timeout}s")
+        await asyncio.sleep(0.02)
+    return RunningServer(server, task)
