@@ -7,7 +7,6 @@ only at the adapter edge, with the currency's exponent taken from babel's CLDR d
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from typing import Annotated
 
 from babel.numbers import get_currency_precision, list_currencies
@@ -15,22 +14,24 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from domain.errors import InvalidAmount, UnknownCurrency
 
-
-@lru_cache(maxsize=1)
-def _known_currencies() -> frozenset[str]:
-    return frozenset(list_currencies())
+# Read babel's data files once, at import: workflows validate money while decoding their
+# input inside the sandbox, where opening files is forbidden (and would not be
+# deterministic anyway).
+_EXPONENTS: dict[str, int] = {
+    code: int(get_currency_precision(code)) for code in sorted(list_currencies())
+}
 
 
 def check_currency(code: str) -> str:
     """Return ``code`` if it is an ISO 4217 currency babel knows, else raise UnknownCurrency."""
-    if not isinstance(code, str) or code not in _known_currencies():
+    if not isinstance(code, str) or code not in _EXPONENTS:
         raise UnknownCurrency(f"unknown ISO 4217 currency code: {code!r}")
     return code
 
 
 def currency_exponent(code: str) -> int:
     """Number of decimals of the currency's minor unit (UGX 0, KES 2)."""
-    return int(get_currency_precision(check_currency(code)))
+    return _EXPONENTS[check_currency(code)]
 
 
 Currency = Annotated[str, AfterValidator(check_currency)]

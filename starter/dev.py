@@ -166,6 +166,8 @@ async def run_dev(settings: Settings, console: Console) -> None:
                     api_key=settings.hub_api_key.get_secret_value(),
                     webhook_secret=webhook_secret.get_secret_value(),
                     webhook_url=f"{settings.relay_url}/webhooks/{PROVIDER_NAME}",
+                    settle_seconds=settings.sandbox_settle_seconds,
+                    late_success_seconds=settings.sandbox_late_success_seconds,
                 )
             )
             sandbox = await start_server(sandbox_app, settings.sandbox_host, settings.sandbox_port)

@@ -14,12 +14,13 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
-from activities.ledger import LedgerActivities
-from db.ledger import Ledger
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.hub import WalletHubActivities
+from activities.ledger import LedgerActivities
+from db.ledger import Ledger
 from db.session import create_engine, session_factory
 from worker.client import connect
 from worker.settings import Settings
@@ -28,6 +29,11 @@ from workflows.payout import PayoutWorkflow
 log = logging.getLogger("payments.worker")
 
 WORKFLOWS = [PayoutWorkflow]
+# Workflows validate their pydantic inputs on decode, which calls into phonenumbers and
+# babel; both are deterministic, so share the real modules instead of re-importing them.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("phonenumbers", "babel")
+)
 # Lets running activities finish (and record their result) before the process exits.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
@@ -64,6 +70,7 @@ def build_worker(
             ledger_activities.settle_payout,
             ledger_activities.release_funds,
         ],
+        workflow_runner=WORKFLOW_RUNNER,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     sandbox_enabled: bool = Field(default=True, description="`payments dev` runs the sandbox.")
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 8400
+    sandbox_settle_seconds: float = Field(
+        default=1.0, description="Sandbox: delay before a transfer becomes final."
+    )
+    sandbox_late_success_seconds: float = Field(
+        default=30.0, description="Sandbox: delay of the late-success magic number."
+    )
 
     hub_base_url: str | None = Field(
         default=None, description="Wallet hub API; default the sandbox's /hub."

@@ -278,4 +278,3 @@ async def test_synchronous_rejection_fails_without_polling(env: WorkflowEnvironm
     assert result.payout.status is PayoutStatus.FAILED
     assert result.payout.failure_code == "invalid_msisdn"
     assert "poll" not in script.calls
-

@@ -1,0 +1,83 @@
+"""Ledger activities of a payout: reserve its funds, settle it, or release the reservation.
+
+Each activity posts one journal entry whose idempotency key derives from the payout id
+(``payout:{payout_id}:reserve|settle|release``), so a retry after a crash, a timeout or a
+lost completion finds the entry already posted and returns it (``created=False``) instead
+of moving money twice.
+
+Activities:
+    reserve_funds: merchant available -> merchant reserved. Fails for good with
+        ``InsufficientFunds`` when the available balance cannot cover the amount.
+    settle_payout: merchant reserved -> provider clearing, once the provider paid out.
+        Fails for good with ``ReferenceConflict`` if the payout was released, and with
+        ``LedgerError`` if it was never reserved.
+    release_funds: merchant reserved -> merchant available, when the payout failed.
+        Fails for good with ``ReferenceConflict`` if the payout was settled, and with
+        ``LedgerError`` if it was never reserved.
+
+Retry semantics: domain errors (``PaymentsError`` that are not ``retryable``) become
+``ApplicationError(type=<error type>, non_retryable=True)``; retrying cannot change
+their outcome. Everything else (database unreachable, lock timeout, deadlock) propagates
+unchanged so the activity's retry policy retries it, which the idempotency keys make safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from db.ledger import Ledger
+from domain.errors import PaymentsError
+from domain.ledger import PayoutLedgerInput, PostedEntry
+
+
+class LedgerActivities:
+    """The payout ledger activities, bound to one :class:`~db.ledger.Ledger`.
+
+    Args:
+        ledger: the ledger to post to; built (with its engine) by the worker.
+    """
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    @activity.defn
+    async def reserve_funds(self, inp: PayoutLedgerInput) -> PostedEntry:
+        """Hold the payout's amount on the merchant's reserved account.
+
+        Raises:
+            ApplicationError: non-retryable, type ``InsufficientFunds``, ``InvalidAmount``
+                or ``ReferenceConflict``.
+        """
+        return await _business_errors_final(self._ledger.reserve_payout, inp)
+
+    @activity.defn
+    async def settle_payout(self, inp: PayoutLedgerInput) -> PostedEntry:
+        """Move the reserved amount to the provider's clearing account.
+
+        Raises:
+            ApplicationError: non-retryable, type ``ReferenceConflict`` or ``LedgerError``.
+        """
+        return await _business_errors_final(self._ledger.settle_payout, inp)
+
+    @activity.defn
+    async def release_funds(self, inp: PayoutLedgerInput) -> PostedEntry:
+        """Give the reserved amount back to the merchant's available balance.
+
+        Raises:
+            ApplicationError: non-retryable, type ``ReferenceConflict`` or ``LedgerError``.
+        """
+        return await _business_errors_final(self._ledger.release_payout, inp)
+
+
+async def _business_errors_final(
+    step: Callable[[PayoutLedgerInput], Awaitable[PostedEntry]], inp: PayoutLedgerInput
+) -> PostedEntry:
+    try:
+        return await step(inp)
+    except PaymentsError as exc:
+        if exc.retryable:
+            raise
+        raise ApplicationError(str(exc), type=exc.type, non_retryable=True) from exc

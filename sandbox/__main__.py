@@ -1,0 +1,46 @@
+"""Run the sandbox hub alone: ``python -m sandbox [--host H] [--port P] [--webhook-url U]``.
+
+Defaults come from the ``PAYMENTS_*`` settings; the API key and webhook secret must be
+set (``PAYMENTS_HUB_API_KEY``, ``PAYMENTS_HUB_WEBHOOK_SECRET``), the same values the
+worker and the relay use. ``payments dev`` runs the sandbox itself; this is for running
+it on its own, as docker-compose does.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from domain.hub import PROVIDER_NAME
+from sandbox.app import create_sandbox_app
+from sandbox.config import SandboxConfig
+from worker.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line, build the app and serve it until interrupted."""
+    settings = Settings()
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    parser.add_argument("--host", default=settings.sandbox_host)
+    parser.add_argument("--port", type=int, default=settings.sandbox_port)
+    parser.add_argument(
+        "--webhook-url",
+        default=f"{settings.relay_url}/webhooks/{PROVIDER_NAME}",
+        help="where webhooks are POSTed; 'none' sends none",
+    )
+    parser.add_argument("--settle-seconds", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    if settings.hub_api_key is None or settings.hub_webhook_secret is None:
+        raise SystemExit("set PAYMENTS_HUB_API_KEY and PAYMENTS_HUB_WEBHOOK_SECRET first")
+    config = SandboxConfig(
+        api_key=settings.hub_api_key.get_secret_value(),
+        webhook_secret=settings.hub_webhook_secret.get_secret_value(),
+        webhook_url=None if args.webhook_url.lower() == "none" else args.webhook_url,
+        settle_seconds=args.settle_seconds,
+    )
+    uvicorn.run(create_sandbox_app(config), host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

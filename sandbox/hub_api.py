@@ -1,0 +1,230 @@
+"""The hub API (MFS Africa shape): submit a payout, query its status, read the float.
+
+Every endpoint needs ``Authorization: Bearer <api_key>``. Errors are JSON objects
+``{"code": ..., "message": ...}`` as the hub sends them, never FastAPI's ``detail``.
+Injected faults (latency, 503 before anything, 500 after executing) apply here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import re
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from domain.errors import InvalidAmount, UnknownCurrency
+from domain.hub import (
+    ACK_REJECTED,
+    DUPLICATE_MESSAGE,
+    HubAck,
+    HubBalance,
+    HubBalances,
+    HubPayoutRequest,
+    HubTransfer,
+)
+from domain.money import Money, check_currency, currency_exponent
+from sandbox.scenarios import Scenario
+from sandbox.state import StateDep, get_state
+from sandbox.store import PayoutOrder, SubmitOutcome
+
+NOT_FOUND_MESSAGE = "no transaction with given ThirdParty"
+_HOLD_POLL_SECONDS = 0.05
+
+# Plausibly E.164: an optional "+", no leading zero, 7 to 15 digits in all.
+_MSISDN = re.compile(r"\+?[1-9][0-9]{6,14}")
+_COUNTRY = re.compile(r"[A-Z]{2}")
+
+
+class HubError(Exception):
+    """An error answer of the hub, rendered as ``{"code", "message"}``."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Keep the HTTP status, the hub's code and message, and extra headers."""
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+    def response(self) -> JSONResponse:
+        """The JSON answer."""
+        return JSONResponse(
+            {"code": self.code, "message": self.message},
+            status_code=self.status_code,
+            headers=self.headers,
+        )
+
+
+def _describe(errors: Any) -> str:
+    parts = []
+    for error in errors:
+        # The first element of a location is "body", "path" ...: not useful to clients.
+        where = ".".join(str(item) for item in error.get("loc", ())[1:])
+        parts.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+    return "; ".join(parts) or "invalid request"
+
+
+class _HubRoute(APIRoute):
+    """Route class that renders validation and hub errors in the hub's error shape."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def hub_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                return HubError(422, ACK_REJECTED, _describe(exc.errors())).response()
+            except HubError as exc:
+                return exc.response()
+
+        return hub_handler
+
+
+_bearer = HTTPBearer(auto_error=False, description="The sandbox's api_key.")
+
+
+async def _guard(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Authenticate, then apply the latency and error-rate faults, before any work."""
+    state = get_state(request)
+    token = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(token.encode("utf-8"), state.config.api_key.encode("utf-8")):
+        raise HubError(
+            401, "401", "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"}
+        )
+    faults = state.store.faults
+    if faults.latency_ms:
+        await asyncio.sleep(faults.latency_ms / 1000)
+    if state.roll(faults.error_rate):
+        raise HubError(503, "503", "service temporarily unavailable")
+
+
+router = APIRouter(route_class=_HubRoute, dependencies=[Depends(_guard)], tags=["hub"])
+
+
+def parse_payout(request: HubPayoutRequest) -> PayoutOrder:
+    """Validate a payout request as the hub does; amounts become minor units.
+
+    Raises:
+        HubError: 422 with code 101 when the currency, amount, msisdn or country is bad.
+    """
+    currency = request.currency
+    try:
+        check_currency(currency)
+    except UnknownCurrency:
+        raise HubError(422, ACK_REJECTED, f"unknown currency {currency!r}") from None
+    exponent = currency_exponent(currency)
+    # Exactly the currency's decimals, as the hub formats them: "1500.00" KES, "1500" UGX.
+    shape = rf"[0-9]+\.[0-9]{{{exponent}}}" if exponent else r"[0-9]+"
+    example = "1500." + "0" * exponent if exponent else "1500"
+    if not re.fullmatch(shape, request.amount):
+        raise HubError(
+            422,
+            ACK_REJECTED,
+            f"{currency} amounts have exactly {exponent} decimal(s), e.g. {example!r};"
+            f" got {request.amount!r}",
+        )
+    try:
+        money = Money.from_major(request.amount, currency)
+    except InvalidAmount as exc:
+        raise HubError(422, ACK_REJECTED, str(exc)) from None
+    if money.amount <= 0:
+        raise HubError(422, ACK_REJECTED, "the amount must be positive")
+    if not _MSISDN.fullmatch(request.msisdn):
+        raise HubError(422, ACK_REJECTED, "the msisdn is not an E.164 number")
+    if not _COUNTRY.fullmatch(request.country):
+        raise HubError(422, ACK_REJECTED, "the country is not an ISO 3166 alpha-2 code")
+    return PayoutOrder(
+        third_party_trans_id=request.third_party_trans_id,
+        msisdn=request.msisdn,
+        country=request.country,
+        currency=currency,
+        amount=money.amount,
+        description=request.description,
+    )
+
+
+async def _hold(request: Request, seconds: float) -> None:
+    """Sleep ``seconds`` before answering, but stop once the client has hung up.
+
+    The transfer is already executed; holding an answer nobody waits for would only
+    delay the server's graceful shutdown.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (remaining := deadline - loop.time()) > 0:
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(min(_HOLD_POLL_SECONDS, remaining))
+
+
+@router.post("/v1/payouts", response_model=HubAck, summary="Submit a payout")
+async def submit_payout(
+    request: Request,
+    payload: HubPayoutRequest,
+    state: StateDep,
+) -> HubAck:
+    """Execute a payout once per ``thirdPartyTransId``; a repeat answers the first one."""
+    order = parse_payout(payload)
+    result = state.store.submit(order)
+    if result.outcome is SubmitOutcome.CONFLICT:
+        raise HubError(409, ACK_REJECTED, DUPLICATE_MESSAGE)
+    transfer = result.transfer
+    if (
+        result.outcome is SubmitOutcome.CREATED
+        and transfer.scenario is Scenario.TIMEOUT_AFTER_ACCEPT
+    ):
+        # Only the first submission is held: the client's status check or idempotent
+        # resubmission must then find the executed transfer, quickly.
+        await _hold(request, state.config.timeout_after_accept_seconds)
+    if state.roll(state.store.faults.error_after_execute_rate):
+        raise HubError(500, "500", "internal error")
+    return transfer.ack()
+
+
+@router.get(
+    "/v1/payouts/{third_party_trans_id}",
+    response_model=HubTransfer,
+    summary="Status of a payout by our reference",
+)
+async def get_payout(
+    third_party_trans_id: str,
+    state: StateDep,
+) -> HubTransfer:
+    """The transfer with that ``thirdPartyTransId``, or 404 if the hub never saw it."""
+    state.store.advance()
+    transfer = state.store.query_status(third_party_trans_id)
+    if transfer is None:
+        raise HubError(404, "404", NOT_FOUND_MESSAGE)
+    return transfer.to_wire()
+
+
+@router.get("/v1/balance", response_model=HubBalances, summary="The hub's float")
+async def get_balance(state: StateDep) -> HubBalances:
+    """Each currency's float as a major-unit string."""
+    state.store.advance()
+    return HubBalances(
+        balances=[
+            HubBalance(
+                currency=currency,
+                available=Money(amount=amount, currency=currency).to_major(),
+            )
+            for currency, amount in state.store.balances().items()
+        ]
+    )

@@ -1,0 +1,1 @@
+"""Tests of the database package: migrations and the ledger."""
