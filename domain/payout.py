@@ -55,7 +55,7 @@ class PayoutRequest(BaseModel):
     description: str | None = Field(default=None, max_length=140)
     resolution_deadline_seconds: int = Field(
         default=DEFAULT_RESOLUTION_DEADLINE_SECONDS,
-        ge=60,
+        ge=1,
         description="How long the provider has to give a final status before needs_review.",
     )
 

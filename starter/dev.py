@@ -22,18 +22,9 @@ from pydantic import SecretStr
 from rich.console import Console
 from temporalio.client import Client
 
-from db.migrate import upgrade
-from db.session import create_engine, session_factory
-from domain.hub import PROVIDER_NAME
 from domain.search_attributes import dev_server_flags
-from relay.app import create_relay_app
-from relay.config import RelayConfig
-from relay.delivery import TemporalDeliverer
-from sandbox.app import create_sandbox_app
-from sandbox.config import SandboxConfig
+from starter.stack import engine_stack
 from worker.client import connect
-from worker.main import running_worker
-from worker.serving import start_server
 from worker.settings import Settings
 
 log = logging.getLogger("payments.dev")
@@ -141,46 +132,14 @@ async def run_dev(settings: Settings, console: Console) -> None:
             stack.callback(stop_process, temporal)
         client = await wait_for_temporal(settings, temporal)
 
-        database_url = settings.resolved_database_url
-        await upgrade(database_url)
-        engine = create_engine(database_url)
-        stack.push_async_callback(engine.dispose)
-
-        assert settings.hub_api_key is not None and settings.hub_webhook_secret is not None
-        webhook_secret = settings.hub_webhook_secret
-        relay_app = create_relay_app(
-            RelayConfig(
-                secrets={PROVIDER_NAME: webhook_secret},
-                tolerance_seconds=settings.webhook_tolerance_seconds,
-                max_body_bytes=settings.relay_max_body_bytes,
-            ),
-            session_factory(engine),
-            TemporalDeliverer(client),
-        )
-        relay = await start_server(relay_app, settings.relay_host, settings.relay_port)
-        stack.push_async_callback(relay.stop)
-
-        if settings.sandbox_enabled:
-            sandbox_app = create_sandbox_app(
-                SandboxConfig(
-                    api_key=settings.hub_api_key.get_secret_value(),
-                    webhook_secret=webhook_secret.get_secret_value(),
-                    webhook_url=f"{settings.relay_url}/webhooks/{PROVIDER_NAME}",
-                    settle_seconds=settings.sandbox_settle_seconds,
-                    late_success_seconds=settings.sandbox_late_success_seconds,
-                )
-            )
-            sandbox = await start_server(sandbox_app, settings.sandbox_host, settings.sandbox_port)
-            stack.push_async_callback(sandbox.stop)
-
-        await stack.enter_async_context(running_worker(settings, client))
-        print_urls(console, settings, database_url)
+        services = await stack.enter_async_context(engine_stack(settings, client))
+        print_urls(console, services.settings)
         await stop.wait()
         console.print("\n[dim]stopping: worker, relay, sandbox, Temporal...[/]")
     console.print("[green]stopped.[/]")
 
 
-def print_urls(console: Console, settings: Settings, database_url: str) -> None:
+def print_urls(console: Console, settings: Settings) -> None:
     """Tell the user where everything is."""
     console.print("[bold green]payments engine is running[/]  (Ctrl-C stops it)")
     rows = [
@@ -188,7 +147,7 @@ def print_urls(console: Console, settings: Settings, database_url: str) -> None:
         ("Temporal frontend", settings.temporal_address),
         ("Webhook relay", f"{settings.relay_url}/webhooks/{{provider}}"),
         ("Relay health", f"{settings.relay_url}/healthz"),
-        ("Ledger database", _redact(database_url)),
+        ("Ledger database", _redact(settings.resolved_database_url)),
         ("Task queue", settings.task_queue),
     ]
     if settings.sandbox_enabled:

@@ -39,7 +39,9 @@ with workflow.unsafe.imports_passed_through():
         TransferStatusInput,
     )
 
-LEDGER_TIMEOUT = timedelta(seconds=30)
+# Short, so that an attempt lost with a crashed worker is retried soon; a posting is
+# one small transaction.
+LEDGER_TIMEOUT = timedelta(seconds=15)
 # The ledger is ours: retry transient database trouble for as long as it takes.
 LEDGER_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -47,7 +49,8 @@ LEDGER_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
 )
 
-SUBMIT_START_TO_CLOSE = timedelta(seconds=60)
+# Covers the hub call and a status query after an ambiguous answer (10 s each by default).
+SUBMIT_START_TO_CLOSE = timedelta(seconds=30)
 # Each attempt checks the status before resubmitting, so retrying is safe; after this
 # long without an answer the payout moves on to polling and, at the deadline, review.
 SUBMIT_SCHEDULE_TO_CLOSE = timedelta(hours=1)

@@ -1,0 +1,121 @@
+"""The engine's services around a Temporal client: ledger, relay, sandbox and worker.
+
+``payments dev`` wraps this around its embedded Temporal dev server; the integration
+tests and the benchmark wrap it around a dev server started by the SDK. Ports may be 0:
+the relay starts first so the sandbox can be told where it really listens, and the
+worker is pointed at the sandbox's real address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from db.ledger import Ledger
+from db.migrate import upgrade
+from db.session import create_engine, session_factory
+from domain.hub import PROVIDER_NAME
+from relay.app import create_relay_app
+from relay.config import RelayConfig
+from relay.delivery import TemporalDeliverer
+from sandbox.app import create_sandbox_app
+from sandbox.config import SandboxConfig
+from worker.main import running_worker
+from worker.serving import RunningServer, start_server
+from worker.settings import Settings
+
+
+class StackError(RuntimeError):
+    """The stack cannot start with the given settings."""
+
+
+@dataclass
+class EngineStack:
+    """Handles on the running services; ``settings`` holds the addresses actually bound."""
+
+    settings: Settings
+    client: Client
+    sessions: async_sessionmaker[AsyncSession]
+    ledger: Ledger
+    relay: RunningServer
+    sandbox: RunningServer | None
+
+    @property
+    def sandbox_url(self) -> str:
+        """Base URL of the sandbox (its admin API is under ``/admin``)."""
+        if self.sandbox is None:
+            raise StackError("the sandbox is not running in this stack")
+        return self.sandbox.url
+
+
+@asynccontextmanager
+async def engine_stack(
+    settings: Settings,
+    client: Client,
+    *,
+    with_worker: bool = True,
+    sandbox_overrides: Mapping[str, Any] | None = None,
+) -> AsyncIterator[EngineStack]:
+    """Migrate the ledger and run relay, sandbox (if enabled) and worker until exit.
+
+    Args:
+        settings: must carry the hub API key and webhook secret.
+        client: a Temporal client using the pydantic data converter.
+        with_worker: False to run the worker elsewhere (another process).
+        sandbox_overrides: extra :class:`SandboxConfig` fields (shorter timings in tests).
+    """
+    if settings.hub_api_key is None or settings.hub_webhook_secret is None:
+        raise StackError("PAYMENTS_HUB_API_KEY and PAYMENTS_HUB_WEBHOOK_SECRET must be set")
+    database_url = settings.resolved_database_url
+    await upgrade(database_url)
+    async with AsyncExitStack() as stack:
+        engine = create_engine(database_url)
+        stack.push_async_callback(engine.dispose)
+        sessions = session_factory(engine)
+
+        relay_app = create_relay_app(
+            RelayConfig(
+                secrets={PROVIDER_NAME: settings.hub_webhook_secret},
+                tolerance_seconds=settings.webhook_tolerance_seconds,
+                max_body_bytes=settings.relay_max_body_bytes,
+            ),
+            sessions,
+            TemporalDeliverer(client),
+        )
+        relay = await start_server(relay_app, settings.relay_host, settings.relay_port)
+        stack.push_async_callback(relay.stop)
+        settings = settings.model_copy(update={"relay_port": relay.server.port})
+
+        sandbox: RunningServer | None = None
+        if settings.sandbox_enabled:
+            config = SandboxConfig(
+                api_key=settings.hub_api_key.get_secret_value(),
+                webhook_secret=settings.hub_webhook_secret.get_secret_value(),
+                webhook_url=f"{settings.relay_url}/webhooks/{PROVIDER_NAME}",
+                settle_seconds=settings.sandbox_settle_seconds,
+                late_success_seconds=settings.sandbox_late_success_seconds,
+                **dict(sandbox_overrides or {}),
+            )
+            sandbox = await start_server(
+                create_sandbox_app(config), settings.sandbox_host, settings.sandbox_port
+            )
+            stack.push_async_callback(sandbox.stop)
+            settings = settings.model_copy(update={"sandbox_port": sandbox.server.port})
+            if settings.hub_base_url is None:
+                settings = settings.model_copy(update={"hub_base_url": f"{sandbox.url}/hub"})
+
+        if with_worker:
+            await stack.enter_async_context(running_worker(settings, client))
+        yield EngineStack(
+            settings=settings,
+            client=client,
+            sessions=sessions,
+            ledger=Ledger(sessions),
+            relay=relay,
+            sandbox=sandbox,
+        )

