@@ -9,12 +9,12 @@ from pydantic import AfterValidator
 
 from domain.errors import InvalidReference
 
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 
 def check_business_id(value: str) -> str:
     """Accept 1-64 characters of letters, digits and ``_ . : -``, starting alphanumeric."""
-    if not isinstance(value, str) or not _ID_PATTERN.match(value):
+    if not isinstance(value, str) or not _ID_PATTERN.fullmatch(value):
         raise InvalidReference(
             "ids are 1-64 characters of letters, digits, '_', '.', ':' or '-', "
             "starting with a letter or digit"

@@ -6,7 +6,7 @@ only at the adapter edge, with the currency's exponent taken from babel's CLDR d
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Annotated
 
 from babel.numbers import get_currency_precision, list_currencies
@@ -34,6 +34,9 @@ def currency_exponent(code: str) -> int:
     return _EXPONENTS[check_currency(code)]
 
 
+# Amounts are stored as 64-bit integers of minor units (below 9.2 * 10^18).
+MAX_MINOR_DIGITS = 18
+
 Currency = Annotated[str, AfterValidator(check_currency)]
 
 
@@ -60,15 +63,24 @@ class Money(BaseModel):
             raise InvalidAmount(f"not a decimal amount: {value!r}") from exc
         if not dec.is_finite():
             raise InvalidAmount(f"not a finite amount: {value!r}")
-        scaled = dec.scaleb(exponent)
+        if dec.adjusted() >= MAX_MINOR_DIGITS:
+            raise InvalidAmount(f"amount {value!r} is too large")
+        with localcontext() as ctx:
+            # Enough digits that scaling never rounds: every decimal given is kept and judged.
+            ctx.prec = len(dec.as_tuple().digits) + exponent + 2
+            scaled = dec.scaleb(exponent)
         if scaled != scaled.to_integral_value():
             raise InvalidAmount(f"{currency} has {exponent} decimal place(s); {value!r} has more")
+        if abs(scaled) >= 10**MAX_MINOR_DIGITS:
+            raise InvalidAmount(f"amount {value!r} is too large")
         return cls(amount=int(scaled), currency=currency)
 
     def to_major(self) -> str:
         """Format as a major-unit decimal string with exactly the currency's decimals."""
         exponent = currency_exponent(self.currency)
-        dec = Decimal(self.amount).scaleb(-exponent)
+        with localcontext() as ctx:
+            ctx.prec = len(str(abs(self.amount))) + exponent + 1
+            dec = Decimal(self.amount).scaleb(-exponent)
         return f"{dec:.{exponent}f}"
 
     def __str__(self) -> str:

@@ -73,10 +73,11 @@ def verify(
     timestamp, signatures = parse_header(header)
     if abs(now - timestamp) > tolerance:
         raise SignatureError("timestamp outside the tolerance")
-    expected = compute_signature(secret, timestamp, body)
+    expected = compute_signature(secret, timestamp, body).encode("ascii")
     matched = False
     for candidate in signatures:
-        matched |= hmac.compare_digest(expected, candidate)
+        # Bytes, so a non-ASCII candidate is a mismatch rather than a TypeError.
+        matched |= hmac.compare_digest(expected, candidate.encode("utf-8", "replace"))
     if not matched:
         raise SignatureError("signature does not match")
     return timestamp

@@ -1,0 +1,150 @@
+"""PayoutRequest validation and fingerprint; ResolvePayout's allowed outcomes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from domain.money import Money
+from domain.payout import PayoutRequest, PayoutStatus, ResolvePayout
+
+
+def _request(**overrides: Any) -> PayoutRequest:
+    fields: dict[str, Any] = {
+        "payout_id": "po-1",
+        "merchant_id": "m-1",
+        "amount": Money(amount=150000, currency="KES"),
+        "recipient_msisdn": "+254712345678",
+        "country": "KE",
+    }
+    fields.update(overrides)
+    return PayoutRequest(**fields)
+
+
+def test_valid_request() -> None:
+    request = _request(description="salary")
+    assert request.amount == Money(amount=150000, currency="KES")
+    assert request.provider == "hub"
+    assert request.description == "salary"
+
+
+@pytest.mark.parametrize("amount", [0, -1, -150000])
+def test_zero_and_negative_amounts_are_refused(amount: int) -> None:
+    with pytest.raises(ValidationError, match="a payout amount must be greater than zero"):
+        _request(amount=Money(amount=amount, currency="KES"))
+
+
+def test_unknown_provider_is_refused() -> None:
+    with pytest.raises(ValidationError, match="unknown provider 'mpesa'"):
+        _request(provider="mpesa")
+
+
+def test_country_is_upper_cased() -> None:
+    assert _request(country="ke").country == "KE"
+
+
+@pytest.mark.parametrize("country", ["K", "KEN", ""])
+def test_country_must_be_two_letters(country: str) -> None:
+    with pytest.raises(ValidationError):
+        _request(country=country)
+
+
+@pytest.mark.parametrize("number", ["0712345678", "254712345678", "+254 712 345 678"])
+def test_msisdn_is_normalised_to_e164(number: str) -> None:
+    assert _request(recipient_msisdn=number).recipient_msisdn == "+254712345678"
+
+
+def test_msisdn_of_lower_case_country_is_normalised() -> None:
+    request = _request(recipient_msisdn="0712345678", country="ke")
+    assert request.recipient_msisdn == "+254712345678"
+
+
+def test_msisdn_of_another_country_is_refused() -> None:
+    with pytest.raises(ValidationError, match="belongs to UG, not KE"):
+        _request(recipient_msisdn="+256772123456")
+
+
+@pytest.mark.parametrize("number", ["hello", "+254202222222"])
+def test_invalid_msisdn_is_refused(number: str) -> None:
+    with pytest.raises(ValidationError, match="phone number"):
+        _request(recipient_msisdn=number)
+
+
+@pytest.mark.parametrize("payout_id", ["", "a b", "a/b", "x" * 65])
+def test_bad_payout_id_is_refused(payout_id: str) -> None:
+    with pytest.raises(ValidationError, match="1-64 characters") as info:
+        _request(payout_id=payout_id)
+    assert info.value.errors()[0]["loc"] == ("payout_id",)
+
+
+def test_bad_merchant_id_is_refused() -> None:
+    with pytest.raises(ValidationError, match="1-64 characters"):
+        _request(merchant_id="m 1")
+
+
+def test_workflow_id() -> None:
+    assert _request(payout_id="order-42").workflow_id == "payout-order-42"
+
+
+def test_description_is_limited() -> None:
+    with pytest.raises(ValidationError):
+        _request(description="x" * 141)
+
+
+def test_fingerprint_equal_for_equal_requests() -> None:
+    a, b = _request(), _request()
+    assert a.fingerprint() == b.fingerprint()
+    assert len(a.fingerprint()) == 64
+
+
+def test_fingerprint_equal_whatever_the_number_was_typed_as() -> None:
+    assert (
+        _request(recipient_msisdn="0712345678", country="ke").fingerprint()
+        == _request().fingerprint()
+    )
+
+
+def test_fingerprint_ignores_description() -> None:
+    assert _request(description="one").fingerprint() == _request().fingerprint()
+    assert _request(description="one").fingerprint() == _request(description="two").fingerprint()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"amount": Money(amount=150001, currency="KES")},
+        {"amount": Money(amount=150000, currency="TZS")},
+        {"recipient_msisdn": "+254712345679"},
+        {"merchant_id": "m-2"},
+        {"payout_id": "po-2"},
+        {"resolution_deadline_seconds": 60},
+    ],
+)
+def test_fingerprint_differs_when_a_defining_parameter_differs(change: dict[str, Any]) -> None:
+    assert _request(**change).fingerprint() != _request().fingerprint()
+
+
+def test_request_is_frozen() -> None:
+    with pytest.raises(ValidationError):
+        _request().payout_id = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("outcome", [PayoutStatus.SUCCEEDED, PayoutStatus.FAILED, "failed"])
+def test_resolve_accepts_final_outcomes(outcome: PayoutStatus | str) -> None:
+    assert ResolvePayout(outcome=outcome, note="checked with the hub").outcome.is_final
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [PayoutStatus.RECEIVED, PayoutStatus.RESERVED, PayoutStatus.SUBMITTED, "needs_review"],
+)
+def test_resolve_refuses_other_outcomes(outcome: PayoutStatus | str) -> None:
+    with pytest.raises(ValidationError, match="succeeded or failed"):
+        ResolvePayout(outcome=outcome, note="checked")
+
+
+def test_resolve_needs_a_note() -> None:
+    with pytest.raises(ValidationError):
+        ResolvePayout(outcome=PayoutStatus.FAILED, note="")
