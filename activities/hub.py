@@ -69,15 +69,15 @@ def _report_from_transfer(transfer: HubTransfer) -> ProviderEvent:
 def _report_from_ack(ack: HubAck, reference: str) -> ProviderEvent:
     accepted = ack.code == ACK_ACCEPTED
     status = ack.status or (HubStatus.QUEUED if accepted else None)
+    failure_code: str | None
     if status is None:
         # A rejection without a status code is still final: the hub said 101.
         outcome, provider_status, failure_code = TransferOutcome.FAILED, "101", "rejected"
+    elif accepted:
+        outcome, provider_status, failure_code = status.outcome, status.value, status.failure_code
     else:
-        outcome = status.outcome if accepted else TransferOutcome.FAILED
-        provider_status, failure_code = (
-            status.value,
-            status.failure_code or (None if accepted else "rejected"),
-        )
+        outcome, provider_status = TransferOutcome.FAILED, status.value
+        failure_code = status.failure_code or "rejected"
     return ProviderEvent(
         provider=PROVIDER_NAME,
         event_id=f"ack:{reference}:{provider_status}",

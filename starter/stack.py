@@ -69,7 +69,8 @@ async def engine_stack(
         with_worker: False to run the worker elsewhere (another process).
         sandbox_overrides: extra :class:`SandboxConfig` fields (shorter timings in tests).
     """
-    if settings.hub_api_key is None or settings.hub_webhook_secret is None:
+    api_key, webhook_secret = settings.hub_api_key, settings.hub_webhook_secret
+    if api_key is None or webhook_secret is None:
         raise StackError("PAYMENTS_HUB_API_KEY and PAYMENTS_HUB_WEBHOOK_SECRET must be set")
     database_url = settings.resolved_database_url
     await upgrade(database_url)
@@ -80,7 +81,7 @@ async def engine_stack(
 
         relay_app = create_relay_app(
             RelayConfig(
-                secrets={PROVIDER_NAME: settings.hub_webhook_secret},
+                secrets={PROVIDER_NAME: webhook_secret},
                 tolerance_seconds=settings.webhook_tolerance_seconds,
                 max_body_bytes=settings.relay_max_body_bytes,
             ),
@@ -94,8 +95,8 @@ async def engine_stack(
         sandbox: RunningServer | None = None
         if settings.sandbox_enabled:
             config = SandboxConfig(
-                api_key=settings.hub_api_key.get_secret_value(),
-                webhook_secret=settings.hub_webhook_secret.get_secret_value(),
+                api_key=api_key.get_secret_value(),
+                webhook_secret=webhook_secret.get_secret_value(),
                 webhook_url=f"{settings.relay_url}/webhooks/{PROVIDER_NAME}",
                 settle_seconds=settings.sandbox_settle_seconds,
                 late_success_seconds=settings.sandbox_late_success_seconds,
