@@ -1,0 +1,106 @@
+"""Record PayoutWorkflow histories on the real stack, for the replay tests.
+
+Run ``python -m tests.workflows.record_histories`` when the workflow's commands change on
+purpose (behind ``workflow.patched``): it adds histories of the current code beside the
+old ones, which must all keep replaying. Never regenerate an old history to make a
+replay test pass: that hides the non-determinism it exists to catch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+
+from pydantic import SecretStr
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from domain.ledger import FundMerchantInput
+from domain.money import Money
+from domain.payout import PayoutRequest, PayoutStatus, ResolvePayout
+from domain.search_attributes import ALL_KEYS
+from sandbox.scenarios import Scenario
+from starter.client import PaymentsClient
+from starter.stack import engine_stack
+from tests.helpers import venv_binary
+from worker.settings import Settings
+
+HERE = Path(__file__).parent / "histories"
+log = logging.getLogger("record_histories")
+
+
+def _request(name: str, merchant: str, scenario: Scenario, **extra: object) -> PayoutRequest:
+    number = f"+254700{scenario.suffix}" if scenario.suffix else "+254712345678"
+    return PayoutRequest.model_validate(
+        {
+            "payout_id": f"history-{name}",
+            "merchant_id": merchant,
+            "amount": Money(amount=1_500_00, currency="KES"),
+            "recipient_msisdn": number,
+            "country": "KE",
+            **extra,
+        }
+    )
+
+
+async def record(version: str) -> None:
+    """Run one payout per interesting path and write each history as JSON."""
+    with tempfile.TemporaryDirectory() as tmp:
+        async with await WorkflowEnvironment.start_local(
+            dev_server_existing_path=venv_binary("temporal"),
+            data_converter=pydantic_data_converter,
+            search_attributes=ALL_KEYS,
+            dev_server_log_level="error",
+        ) as env:
+            settings = Settings(
+                database_url=f"sqlite+aiosqlite:///{tmp}/ledger.db",
+                temporal_address=env.client.service_client.config.target_host,
+                relay_port=0,
+                sandbox_port=0,
+                hub_api_key=SecretStr(secrets.token_urlsafe(16)),
+                hub_webhook_secret=SecretStr(secrets.token_urlsafe(32)),
+                sandbox_settle_seconds=0.2,
+            )
+            async with engine_stack(settings, env.client) as stack:
+                payments = PaymentsClient(env.client, settings.task_queue, stack.ledger)
+                await stack.ledger.fund_merchant(
+                    FundMerchantInput(
+                        merchant_id="rich",
+                        amount=Money(amount=10**9, currency="KES"),
+                        reference="history-funding",
+                    )
+                )
+                runs = {
+                    "succeeded-by-webhook": _request("ok", "rich", Scenario.SUCCESS),
+                    "failed-wallet-closed": _request("closed", "rich", Scenario.WALLET_CLOSED),
+                    "failed-invalid-number": _request("invalid", "rich", Scenario.INVALID_NUMBER),
+                    "failed-merchant-funds": _request("poor", "poor", Scenario.SUCCESS),
+                    "needs-review-resolved": _request(
+                        "review", "rich", Scenario.NEVER_RESOLVES, resolution_deadline_seconds=2
+                    ),
+                }
+                for request in runs.values():
+                    await payments.create_payout(request)
+                review = runs["needs-review-resolved"]
+                while (await payments.get_payout(review.payout_id)).status.value != "needs_review":
+                    await asyncio.sleep(0.2)
+                await payments.resolve_payout(
+                    review.payout_id,
+                    ResolvePayout(outcome=PayoutStatus.FAILED, note="checked with the hub"),
+                )
+                for name, request in runs.items():
+                    await payments.wait_payout(request.payout_id)
+                    handle = env.client.get_workflow_handle(request.workflow_id)
+                    history = await handle.fetch_history()
+                    path = HERE / f"payout-{version}-{name}.json"
+                    path.write_text(history.to_json())
+                    log.info("wrote %s", path)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "v1"))
