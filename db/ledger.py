@@ -367,21 +367,11 @@ class Ledger:
             InvalidAmount: the amount is not positive.
             ReferenceConflict: the payout was reserved before with other parameters.
         """
-        _require_positive(inp.amount)
         available = merchant_available(inp.merchant_id)
-        return await self.post(
-            JournalEntryRequest(
-                idempotency_key=payout_key(inp.payout_id, "reserve"),
-                kind=KIND_PAYOUT_RESERVE,
-                reference=inp.payout_id,
-                currency=inp.amount.currency,
-                postings=[
-                    Posting(account=available, amount=-inp.amount.amount),
-                    Posting(account=merchant_reserved(inp.merchant_id), amount=inp.amount.amount),
-                ],
-                floor_checks=[available],
-            )
+        request = _payout_move(
+            inp, "reserve", KIND_PAYOUT_RESERVE, available, merchant_reserved(inp.merchant_id)
         )
+        return await self.post(request.model_copy(update={"floor_checks": [available]}))
 
     async def settle_payout(self, inp: PayoutLedgerInput) -> PostedEntry:
         """Hand a reserved payout's amount to the provider: reserved -> provider clearing.
@@ -391,16 +381,12 @@ class Ledger:
             ReferenceConflict: the payout was released, or reserved for another amount,
                 merchant or currency.
         """
-        _require_positive(inp.amount)
-        request = JournalEntryRequest(
-            idempotency_key=payout_key(inp.payout_id, "settle"),
-            kind=KIND_PAYOUT_SETTLE,
-            reference=inp.payout_id,
-            currency=inp.amount.currency,
-            postings=[
-                Posting(account=merchant_reserved(inp.merchant_id), amount=-inp.amount.amount),
-                Posting(account=provider_clearing(inp.provider), amount=inp.amount.amount),
-            ],
+        request = _payout_move(
+            inp,
+            "settle",
+            KIND_PAYOUT_SETTLE,
+            merchant_reserved(inp.merchant_id),
+            provider_clearing(inp.provider),
         )
         return await self._post(request, self._resolution_guard(inp, excluded="release"))
 
@@ -412,16 +398,12 @@ class Ledger:
             ReferenceConflict: the payout was settled, or reserved for another amount,
                 merchant or currency.
         """
-        _require_positive(inp.amount)
-        request = JournalEntryRequest(
-            idempotency_key=payout_key(inp.payout_id, "release"),
-            kind=KIND_PAYOUT_RELEASE,
-            reference=inp.payout_id,
-            currency=inp.amount.currency,
-            postings=[
-                Posting(account=merchant_reserved(inp.merchant_id), amount=-inp.amount.amount),
-                Posting(account=merchant_available(inp.merchant_id), amount=inp.amount.amount),
-            ],
+        request = _payout_move(
+            inp,
+            "release",
+            KIND_PAYOUT_RELEASE,
+            merchant_reserved(inp.merchant_id),
+            merchant_available(inp.merchant_id),
         )
         return await self._post(request, self._resolution_guard(inp, excluded="settle"))
 
@@ -480,6 +462,23 @@ class Ledger:
                 raise ReferenceConflict(f"payout {inp.payout_id!r} was already {excluded}d")
 
         return guard
+
+
+def _payout_move(
+    inp: PayoutLedgerInput, step: str, kind: str, source: str, destination: str
+) -> JournalEntryRequest:
+    """The entry of one payout step: its amount from ``source`` to ``destination``."""
+    _require_positive(inp.amount)
+    return JournalEntryRequest(
+        idempotency_key=payout_key(inp.payout_id, step),
+        kind=kind,
+        reference=inp.payout_id,
+        currency=inp.amount.currency,
+        postings=[
+            Posting(account=source, amount=-inp.amount.amount),
+            Posting(account=destination, amount=inp.amount.amount),
+        ],
+    )
 
 
 def _require_positive(amount: Money) -> None:

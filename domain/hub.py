@@ -82,26 +82,9 @@ class HubAck(_Wire):
     message: str | None = None
 
 
-class HubTransfer(_Wire):
-    """Answer of ``GET /v1/payouts/{thirdPartyTransId}``."""
+class _TransferState(_Wire):
+    """Fields the status answer and the callback share."""
 
-    third_party_trans_id: str = Field(alias="thirdPartyTransId")
-    transaction_id: str = Field(alias="transactionId")
-    status: HubStatus
-    currency: str
-    send_amount: str = Field(alias="sendAmount")
-    receive_amount: str = Field(alias="receiveAmount")
-    fx_rate: str = Field(default="1", alias="fxRate")
-    message: str | None = None
-    created_at: datetime = Field(alias="createdAt")
-    updated_at: datetime = Field(alias="updatedAt")
-
-
-class HubCallback(_Wire):
-    """Body of the ``transactionStatus`` webhook the hub posts to the relay."""
-
-    event_id: str = Field(alias="eventId", min_length=1, max_length=128)
-    type: str = "transactionStatus"
     third_party_trans_id: str = Field(alias="thirdPartyTransId", min_length=1, max_length=80)
     transaction_id: str = Field(alias="transactionId")
     status: HubStatus
@@ -110,6 +93,20 @@ class HubCallback(_Wire):
     receive_amount: str = Field(alias="receiveAmount")
     fx_rate: str = Field(default="1", alias="fxRate")
     message: str | None = None
+
+
+class HubTransfer(_TransferState):
+    """Answer of ``GET /v1/payouts/{thirdPartyTransId}``."""
+
+    created_at: datetime = Field(alias="createdAt")
+    updated_at: datetime = Field(alias="updatedAt")
+
+
+class HubCallback(_TransferState):
+    """Body of the ``transactionStatus`` webhook the hub posts to the relay."""
+
+    event_id: str = Field(alias="eventId", min_length=1, max_length=128)
+    type: str = "transactionStatus"
     timestamp: datetime
 
 
