@@ -17,6 +17,7 @@ from domain.hub import HubStatus
 from domain.ledger import FundMerchantInput, merchant_available, merchant_reserved
 from domain.money import Money
 from domain.payout import PayoutRequest, PayoutStatus, PayoutView
+from domain.search_attributes import ALL_KEYS
 from sandbox.scenarios import Scenario
 from starter.client import PaymentsClient
 from starter.stack import EngineStack
@@ -141,6 +142,36 @@ async def test_duplicate_webhook_applied_once(
     mine = [d for d in deliveries if d["thirdPartyTransId"] == outcome.request.workflow_id]
     assert sum(1 for d in mine if d["delivered"]) == 2, "the sandbox should have sent it twice"
     assert outcome.view.events_applied == 1
+
+
+async def test_search_attributes_filter_payouts_in_the_ui(
+    outcomes: dict[Scenario, Outcome], stack: EngineStack
+) -> None:
+    # Runs before the late-answer test below moves the needs_review payout on.
+    review = outcomes[Scenario.NEVER_RESOLVES].request
+    query = (
+        f'PaymentStatus = "needs_review" AND Country = "KE" AND MerchantId = "{review.merchant_id}"'
+    )
+
+    async def matching() -> list[str]:
+        return [w.id async for w in stack.client.list_workflows(query)]
+
+    assert await eventually(matching, lambda ids: ids == [review.workflow_id], timeout=15)
+    succeeded = outcomes[Scenario.SUCCESS].request
+    execution = await stack.client.get_workflow_handle(succeeded.workflow_id).describe()
+    ours = {key.name for key in ALL_KEYS}
+    attributes = {k.name: v for k, v in execution.typed_search_attributes if k.name in ours}
+    assert attributes == {
+        "PaymentKind": "payout",
+        "PaymentStatus": "succeeded",
+        "PaymentProvider": "hub",
+        "Country": "KE",
+        "Currency": "KES",
+        "AmountMinor": AMOUNT.amount,
+        "MerchantReference": succeeded.payout_id,
+        "MerchantId": succeeded.merchant_id,
+    }
+    assert "+254" not in str(attributes), "no phone number in search attributes"
 
 
 async def test_needs_review_payout_settles_on_late_provider_answer(
