@@ -12,6 +12,7 @@ exceptions that Temporal retries with backoff.
     │   └── InvalidReference        an id with characters or a length we do not accept
     ├── ReferenceConflict           a business id reused with different parameters
     ├── PayoutNotFound              no payout with that id
+    ├── PayoutNotResolvable         an operator decision for a payout not in needs_review
     ├── LedgerError
     │   ├── InsufficientFunds       the merchant's available balance is too low
     │   └── UnbalancedEntry         postings of an entry do not sum to zero per currency
@@ -74,6 +75,12 @@ class PayoutNotFound(PaymentsError, LookupError):
     """No payout exists with the given id."""
 
     type = "PayoutNotFound"
+
+
+class PayoutNotResolvable(PaymentsError):
+    """An operator tried to decide a payout that is not waiting for review."""
+
+    type = "PayoutNotResolvable"
 
 
 class LedgerError(PaymentsError):

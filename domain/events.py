@@ -25,7 +25,8 @@ class ProviderEvent(BaseModel):
     """A normalised status report from a provider: a webhook or a status query answer.
 
     Attributes:
-        event_id: the provider's event id (for polls: ``poll-{n}``), used to drop repeats.
+        event_id: the provider's event id for webhooks (adapters derive one for submit
+            answers and status queries, ``ack:...``/``status:...``), used to drop repeats.
         reference: our reference (the workflow id) the event is about.
         outcome: pending, succeeded or failed.
         provider_status: the provider's own status code, kept for support and audit.

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         default=f"{settings.relay_url}/webhooks/{PROVIDER_NAME}",
         help="where webhooks are POSTed; 'none' sends none",
     )
-    parser.add_argument("--settle-seconds", type=float, default=1.0)
+    parser.add_argument("--settle-seconds", type=float, default=settings.sandbox_settle_seconds)
     args = parser.parse_args(argv)
     if settings.hub_api_key is None or settings.hub_webhook_secret is None:
         raise SystemExit("set PAYMENTS_HUB_API_KEY and PAYMENTS_HUB_WEBHOOK_SECRET first")
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         webhook_secret=settings.hub_webhook_secret.get_secret_value(),
         webhook_url=None if args.webhook_url.lower() == "none" else args.webhook_url,
         settle_seconds=args.settle_seconds,
+        late_success_seconds=settings.sandbox_late_success_seconds,
     )
     uvicorn.run(create_sandbox_app(config), host=args.host, port=args.port)
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from db.ledger import Ledger
 from domain import search_attributes as sa
-from domain.errors import PaymentsError, PayoutNotFound, ReferenceConflict
+from domain.errors import PaymentsError, PayoutNotFound, PayoutNotResolvable, ReferenceConflict
 from domain.ids import payout_workflow_id
 from domain.ledger import AccountBalance, FundMerchantInput, PostedEntry
 from domain.money import Money
@@ -124,8 +129,22 @@ class PaymentsClient:
         return result.payout
 
     async def resolve_payout(self, payout_id: str, decision: ResolvePayout) -> PayoutView:
-        """Settle or fail a payout in needs_review, after checking it with the provider."""
-        return await self._handle(payout_id).execute_update(PayoutWorkflow.resolve, decision)
+        """Settle or fail a payout in needs_review, after checking it with the provider.
+
+        Raises:
+            PayoutNotFound: no payout with that id.
+            PayoutNotResolvable: the payout is not in needs_review (or already final).
+        """
+        try:
+            return await self._handle(payout_id).execute_update(PayoutWorkflow.resolve, decision)
+        except WorkflowUpdateFailedError as exc:
+            raise PayoutNotResolvable(str(exc.cause or exc)) from exc
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            if "completed" in exc.message:
+                raise PayoutNotResolvable(f"payout {payout_id!r} is already final") from exc
+            raise PayoutNotFound(f"no payout {payout_id!r}") from exc
 
     async def list_payouts(
         self,

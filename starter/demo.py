@@ -67,6 +67,7 @@ async def run_demo(settings: Settings, console: Console) -> None:
                 live.update(_table(views, ids, settings))
                 await asyncio.sleep(1.0)
         balances = await client.balances(DEFAULT_MERCHANT_ID)
+    console.print()
     for b in balances:
         console.print(f"{b.account:<32} {Money(amount=b.balance, currency=b.currency)}")
     console.print(

@@ -25,6 +25,7 @@ from temporalio.client import Client
 from domain.search_attributes import dev_server_flags
 from starter.stack import engine_stack
 from worker.client import connect
+from worker.search_attributes import register_search_attributes
 from worker.settings import Settings
 
 log = logging.getLogger("payments.dev")
@@ -131,6 +132,9 @@ async def run_dev(settings: Settings, console: Console) -> None:
             temporal = start_temporal(settings)
             stack.callback(stop_process, temporal)
         client = await wait_for_temporal(settings, temporal)
+        if not settings.temporal_embedded:
+            # The embedded server registers them on its command line; others may lack them.
+            await register_search_attributes(client)
 
         services = await stack.enter_async_context(engine_stack(settings, client))
         print_urls(console, services.settings)

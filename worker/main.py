@@ -15,7 +15,6 @@ from datetime import timedelta
 
 import httpx
 from temporalio.client import Client
-from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -24,7 +23,7 @@ from activities.ledger import LedgerActivities
 from db.ledger import Ledger
 from db.session import create_engine, session_factory
 from worker.client import connect
-from worker.search_attributes import ensure_search_attributes
+from worker.search_attributes import register_search_attributes
 from worker.settings import Settings
 from workflows.payout import PayoutWorkflow
 
@@ -95,13 +94,7 @@ async def running_worker(settings: Settings, client: Client) -> AsyncIterator[Wo
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     """Connect, run the worker until ``stop`` is set, then shut down gracefully."""
     client = await connect(settings)
-    try:
-        added = await ensure_search_attributes(client)
-        if added:
-            log.info("registered search attributes %s", ", ".join(added))
-    except RPCError as exc:
-        # Temporal Cloud manages search attributes in its console, not through this API.
-        log.warning("could not check search attributes (%s); register them by hand", exc)
+    await register_search_attributes(client)
     async with running_worker(settings, client):
         log.info("worker polling task queue %s", settings.task_queue)
         await stop.wait()

@@ -6,14 +6,19 @@ the worker does it at start-up. (Temporal Cloud manages them in its console inst
 
 from __future__ import annotations
 
+import logging
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from domain.search_attributes import ALL_KEYS
+
+log = logging.getLogger("payments.worker")
 
 
 async def ensure_search_attributes(client: Client) -> list[str]:
@@ -31,3 +36,15 @@ async def ensure_search_attributes(client: Client) -> list[str]:
             AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
         )
     return sorted(missing)
+
+
+async def register_search_attributes(client: Client) -> None:
+    """Ensure the search attributes exist, warning instead of failing where the API is closed."""
+    try:
+        added = await ensure_search_attributes(client)
+    except RPCError as exc:
+        # Temporal Cloud manages search attributes in its console, not through this API.
+        log.warning("could not check search attributes (%s); register them by hand", exc)
+        return
+    if added:
+        log.info("registered search attributes %s", ", ".join(added))

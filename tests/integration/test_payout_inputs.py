@@ -19,12 +19,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from typer.testing import CliRunner
 
 from db.models import WebhookEvent
-from domain.errors import ReferenceConflict
+from domain.errors import PayoutNotFound, PayoutNotResolvable, ReferenceConflict
 from domain.hub import PROVIDER_NAME, HubStatus
 from domain.ids import payout_workflow_id
 from domain.ledger import merchant_available
 from domain.money import Money
-from domain.payout import PayoutStatus
+from domain.payout import PayoutStatus, ResolvePayout
 from domain.webhooks import SIGNATURE_HEADER, sign
 from sandbox.scenarios import Scenario
 from starter.cli import app
@@ -205,3 +205,25 @@ async def test_webhook_for_unknown_reference_is_kept(stack: EngineStack) -> None
     async with stack.sessions() as session:
         kept = await session.scalar(select(WebhookEvent).where(WebhookEvent.event_id == event_id))
     assert kept is not None and kept.state == "unmatched" and bytes(kept.raw_body) == body
+
+
+async def test_operator_cannot_resolve_a_payout_not_in_review(
+    merchant: str, payments: PaymentsClient
+) -> None:
+    running = payout(merchant, Scenario.NEVER_RESOLVES)
+    await payments.create_payout(running)
+    decision = ResolvePayout(outcome=PayoutStatus.SUCCEEDED, note="looked fine")
+    with pytest.raises(PayoutNotResolvable):
+        await payments.resolve_payout(running.payout_id, decision)
+    done = payout(merchant)
+    await payments.create_payout(done)
+    await payments.wait_payout(done.payout_id)
+    with pytest.raises(PayoutNotResolvable):
+        await payments.resolve_payout(done.payout_id, decision)
+    with pytest.raises(PayoutNotFound):
+        await payments.resolve_payout("no-such-payout", decision)
+    # Refused decisions changed nothing: the payout keeps waiting for the provider.
+    await eventually(
+        lambda: payments.get_payout(running.payout_id),
+        lambda v: v.status is PayoutStatus.SUBMITTED,
+    )

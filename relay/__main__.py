@@ -1,0 +1,137 @@
+"""Run the webhook relay alone: ``python -m relay``.
+
+Everything comes from the ``PAYMENTS_*`` settings: it listens on ``PAYMENTS_RELAY_HOST``
+and ``PAYMENTS_RELAY_PORT``, verifies the hub's webhooks with
+``PAYMENTS_HUB_WEBHOOK_SECRET`` (required), stores them in ``PAYMENTS_DATABASE_URL`` and
+signals their workflows on the Temporal server at ``PAYMENTS_TEMPORAL_ADDRESS``.
+``payments dev`` runs the relay itself; this is for running it on its own, as
+docker-compose does. The ledger database must already be migrated (``payments migrate``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from temporalio.client import Client
+
+from db.session import create_engine, session_factory
+from domain.hub import PROVIDER_NAME
+from relay.app import create_relay_app
+from relay.config import RelayConfig
+from relay.delivery import TemporalDeliverer
+from worker.client import connect
+from worker.serving import start_server
+from worker.settings import Settings
+
+logger = logging.getLogger("payments.relay")
+
+# docker-compose starts the relay together with Temporal, which takes a while to boot.
+TEMPORAL_CONNECT_SECONDS = 60.0
+TEMPORAL_RETRY_SECONDS = 2.0
+
+
+async def connect_with_retry(
+    settings: Settings, stop: asyncio.Event, timeout: float = TEMPORAL_CONNECT_SECONDS
+) -> Client | None:
+    """Connect to Temporal, retrying while it is not reachable yet.
+
+    Args:
+        settings: the Temporal address, namespace and TLS or API key.
+        stop: set when the process is told to stop; waiting ends at once.
+        timeout: seconds to keep trying before giving up.
+
+    Returns:
+        A connected client using the engine's pydantic data converter, or None when
+        ``stop`` was set while waiting.
+
+    Raises:
+        SystemExit: Temporal did not answer within ``timeout`` seconds.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            return await connect(settings)
+        except RuntimeError as exc:
+            if loop.time() + TEMPORAL_RETRY_SECONDS > deadline:
+                raise SystemExit(
+                    f"Temporal at {settings.temporal_address} did not answer "
+                    f"within {timeout:.0f} s: {exc}"
+                ) from exc
+            logger.info(
+                "waiting for Temporal at %s (%s)", settings.temporal_address, type(exc).__name__
+            )
+        try:
+            await asyncio.wait_for(stop.wait(), TEMPORAL_RETRY_SECONDS)
+        except TimeoutError:
+            continue
+        return None
+
+
+async def serve(settings: Settings) -> None:
+    """Serve the relay until SIGINT or SIGTERM, then finish in-flight requests and exit.
+
+    Args:
+        settings: must carry ``hub_webhook_secret``.
+    """
+    assert settings.hub_webhook_secret is not None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    client = await connect_with_retry(settings, stop)
+    if client is None:
+        logger.info("relay stopped before Temporal answered")
+        return
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        app = create_relay_app(
+            RelayConfig(
+                secrets={PROVIDER_NAME: settings.hub_webhook_secret},
+                tolerance_seconds=settings.webhook_tolerance_seconds,
+                max_body_bytes=settings.relay_max_body_bytes,
+            ),
+            session_factory(engine),
+            TemporalDeliverer(client),
+        )
+        server = await start_server(app, settings.relay_host, settings.relay_port)
+        logger.info(
+            "relay listening on %s/webhooks/%s (Temporal %s, namespace %s)",
+            server.url,
+            PROVIDER_NAME,
+            settings.temporal_address,
+            settings.temporal_namespace,
+        )
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            # Also wake up if the server dies on its own, rather than hang half alive.
+            await asyncio.wait({stopping, server.task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            logger.info("relay stopping")
+            await server.stop()
+    finally:
+        await engine.dispose()
+    logger.info("relay stopped")
+
+
+def main() -> None:
+    """Entry point of ``python -m relay``.
+
+    Raises:
+        SystemExit: ``PAYMENTS_HUB_WEBHOOK_SECRET`` is not set, or Temporal never answered.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    if settings.hub_webhook_secret is None or not settings.hub_webhook_secret.get_secret_value():
+        raise SystemExit(
+            "set PAYMENTS_HUB_WEBHOOK_SECRET first: the relay verifies the hub's webhooks with it"
+        )
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()
