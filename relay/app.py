@@ -147,15 +147,26 @@ def create_relay_app(
             )
             if result is None:
                 return
-            # Only a row still "received" changes state: a concurrent copy of the webhook
-            # may already have settled it, and its outcome stands.
-            settled = update(WebhookEvent).where(
-                *this_event, WebhookEvent.state == EventState.RECEIVED.value
-            )
+            # A concurrent copy of the webhook may have settled the row already. Delivered
+            # wins: a copy that found the workflow closed (unmatched) may finish before the
+            # copy that signalled it, and must not hide that the event was delivered.
             if result is EventState.DELIVERED:
-                settled = settled.values(state=result.value, delivered_at=now())
+                settled = (
+                    update(WebhookEvent)
+                    .where(
+                        *this_event,
+                        WebhookEvent.state.in_(
+                            [EventState.RECEIVED.value, EventState.UNMATCHED.value]
+                        ),
+                    )
+                    .values(state=result.value, delivered_at=now())
+                )
             else:
-                settled = settled.values(state=result.value)
+                settled = (
+                    update(WebhookEvent)
+                    .where(*this_event, WebhookEvent.state == EventState.RECEIVED.value)
+                    .values(state=result.value)
+                )
             await session.execute(settled)
 
     @app.post("/webhooks/{provider}")

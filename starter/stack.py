@@ -110,13 +110,14 @@ async def engine_stack(
             if settings.hub_base_url is None:
                 settings = settings.model_copy(update={"hub_base_url": f"{sandbox.url}/hub"})
 
+        ledger = Ledger(sessions)
         if with_worker:
-            await stack.enter_async_context(running_worker(settings, client))
+            await stack.enter_async_context(running_worker(settings, client, ledger))
         yield EngineStack(
             settings=settings,
             client=client,
             sessions=sessions,
-            ledger=Ledger(sessions),
+            ledger=ledger,
             relay=relay,
             sandbox=sandbox,
         )

