@@ -34,7 +34,6 @@ import logging
 import math
 import os
 import platform
-import secrets
 import statistics
 import sys
 import tempfile
@@ -523,19 +522,13 @@ async def bench(args: argparse.Namespace) -> list[str]:
     Returns:
         What makes the run invalid; empty for a valid run.
     """
-    from pydantic import SecretStr
     from sqlalchemy.engine import make_url
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
     from domain.ledger import FundMerchantInput
     from domain.money import Money
-    from domain.search_attributes import ALL_KEYS
-    from starter.dev import installed_binary
-    from starter.stack import engine_stack
+    from starter.stack import engine_stack, local_temporal, throwaway_settings
     from worker.main import WORKFLOW_RUNNER
-    from worker.settings import Settings
 
     warnings = WarningCounter()
     logging.getLogger().addHandler(warnings)
@@ -546,21 +539,12 @@ async def bench(args: argparse.Namespace) -> list[str]:
         is_postgres = make_url(database_url).get_backend_name() == "postgresql"
         backend = "PostgreSQL" if is_postgres else "SQLite"
         print(f"starting Temporal dev server, engine stack ({backend} ledger) ...", flush=True)
-        async with await WorkflowEnvironment.start_local(
-            dev_server_existing_path=installed_binary("temporal"),
-            data_converter=pydantic_data_converter,
-            search_attributes=ALL_KEYS,
-            dev_server_log_level="error",
-        ) as env:
-            settings = Settings(
+        async with await local_temporal() as env:
+            settings = throwaway_settings(
+                env.client,
+                database_url,
                 data_dir=Path(tmp),
-                database_url=database_url,
-                relay_port=0,
-                sandbox_port=0,
-                temporal_address=env.client.service_client.config.target_host,
                 task_queue=ENGINE_TASK_QUEUE,
-                hub_api_key=SecretStr(secrets.token_urlsafe(24)),
-                hub_webhook_secret=SecretStr(secrets.token_urlsafe(32)),
                 sandbox_settle_seconds=0.0,
             )
             # Workers and stack are closed before the environment, which is closed

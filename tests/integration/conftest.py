@@ -10,24 +10,19 @@ balance: postings sum to zero per currency and cached balances match the posting
 from __future__ import annotations
 
 import os
-import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.ledger import FundMerchantInput
 from domain.money import Money
-from domain.search_attributes import ALL_KEYS
 from starter.client import PaymentsClient
-from starter.stack import EngineStack, engine_stack
+from starter.stack import EngineStack, engine_stack, local_temporal, throwaway_settings
 from tests.conftest import drop_postgres_database, make_postgres_database, require_postgres
-from tests.helpers import venv_binary
 from worker.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -46,12 +41,7 @@ SANDBOX_OVERRIDES = {
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """A real Temporal dev server with the engine's search attributes."""
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=venv_binary("temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=ALL_KEYS,
-        dev_server_log_level="error",
-    ) as env:
+    async with await local_temporal() as env:
         yield env
 
 
@@ -75,14 +65,10 @@ def integration_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterat
 @pytest.fixture(scope="session")
 def stack_settings(temporal_env: WorkflowEnvironment, integration_database_url: str) -> Settings:
     """Settings of the session's stack (ports 0: the stack records the real ones)."""
-    return Settings(
-        database_url=integration_database_url,
-        temporal_address=temporal_env.client.service_client.config.target_host,
+    return throwaway_settings(
+        temporal_env.client,
+        integration_database_url,
         task_queue=TASK_QUEUE,
-        relay_port=0,
-        sandbox_port=0,
-        hub_api_key=SecretStr(secrets.token_urlsafe(16)),
-        hub_webhook_secret=SecretStr(secrets.token_urlsafe(32)),
         hub_timeout_seconds=HUB_TIMEOUT_SECONDS,
         sandbox_settle_seconds=0.2,
         sandbox_late_success_seconds=3.0,

@@ -180,9 +180,14 @@ async def test_duplicated_and_out_of_order_webhooks_post_once(
             )
             return [(row.id, row.state, bytes(row.raw_body)) for row in rows]
 
-    events = await eventually(stored, lambda rows: len(rows) == 2 * len(requests))
     # Final events reach their workflows; a stale one arriving after the workflow closed is
-    # kept as unmatched for reconciliation. None is left undelivered.
+    # kept as unmatched for reconciliation. None is left undelivered once the relay is done.
+    events = await eventually(
+        stored,
+        lambda rows: (
+            len(rows) == 2 * len(requests) and all(state != "received" for _, state, _ in rows)
+        ),
+    )
     assert {state for _, state, _ in events} <= {"delivered", "unmatched"}
     assert sum(state == "delivered" for _, state, _ in events) >= len(requests)
 

@@ -10,24 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import sys
 import tempfile
 from pathlib import Path
 
-from pydantic import SecretStr
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-
 from domain.ledger import FundMerchantInput
 from domain.money import Money
 from domain.payout import PayoutRequest, PayoutStatus, ResolvePayout
-from domain.search_attributes import ALL_KEYS
 from sandbox.scenarios import Scenario
 from starter.client import PaymentsClient
-from starter.stack import engine_stack
-from tests.helpers import venv_binary
-from worker.settings import Settings
+from starter.stack import engine_stack, local_temporal, throwaway_settings
 
 HERE = Path(__file__).parent / "histories"
 log = logging.getLogger("record_histories")
@@ -50,20 +42,9 @@ def _request(name: str, merchant: str, scenario: Scenario, **extra: object) -> P
 async def record(version: str) -> None:
     """Run one payout per interesting path and write each history as JSON."""
     with tempfile.TemporaryDirectory() as tmp:
-        async with await WorkflowEnvironment.start_local(
-            dev_server_existing_path=venv_binary("temporal"),
-            data_converter=pydantic_data_converter,
-            search_attributes=ALL_KEYS,
-            dev_server_log_level="error",
-        ) as env:
-            settings = Settings(
-                database_url=f"sqlite+aiosqlite:///{tmp}/ledger.db",
-                temporal_address=env.client.service_client.config.target_host,
-                relay_port=0,
-                sandbox_port=0,
-                hub_api_key=SecretStr(secrets.token_urlsafe(16)),
-                hub_webhook_secret=SecretStr(secrets.token_urlsafe(32)),
-                sandbox_settle_seconds=0.2,
+        async with await local_temporal() as env:
+            settings = throwaway_settings(
+                env.client, f"sqlite+aiosqlite:///{tmp}/ledger.db", sandbox_settle_seconds=0.2
             )
             async with engine_stack(settings, env.client) as stack:
                 payments = PaymentsClient(env.client, settings.task_queue, stack.ledger)
