@@ -60,13 +60,17 @@ async def run_demo(settings: Settings, console: Console) -> None:
         views: dict[Scenario, PayoutView | None] = dict.fromkeys(scenarios)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + DEMO_TIMEOUT_SECONDS
-        with Live(_table(views, ids, settings), console=console, refresh_per_second=4) as live:
+        with Live(_table(views, ids), console=console, refresh_per_second=4) as live:
             while not all(_settled(v) for v in views.values()) and loop.time() < deadline:
                 for scenario in scenarios:
                     views[scenario] = await client.get_payout(ids[scenario])
-                live.update(_table(views, ids, settings))
+                live.update(_table(views, ids))
                 await asyncio.sleep(1.0)
         balances = await client.balances(DEFAULT_MERCHANT_ID)
+    console.print("\nIn the Web UI:")
+    for scenario, payout_id in ids.items():
+        url = f"{settings.temporal_ui_url()}/workflows/payout-{payout_id}"
+        console.print(f"  {scenario.value:<22} {url}", overflow="ignore", crop=False)
     console.print()
     for b in balances:
         console.print(f"{b.account:<32} {Money(amount=b.balance, currency=b.currency)}")
@@ -77,10 +81,9 @@ async def run_demo(settings: Settings, console: Console) -> None:
     )
 
 
-def _table(
-    views: dict[Scenario, PayoutView | None], ids: dict[Scenario, str], settings: Settings
-) -> Table:
-    table = Table("scenario", "status", "provider status", "failure", "Web UI")
+def _table(views: dict[Scenario, PayoutView | None], ids: dict[Scenario, str]) -> Table:
+    # Links are printed in full below the table: cut to the terminal's width they break.
+    table = Table("scenario", "status", "provider status", "failure", "payout id")
     for scenario, view in views.items():
         status = view.status.value if view else "starting"
         colour = {"succeeded": "green", "failed": "red", "needs_review": "yellow"}.get(status, "")
@@ -89,6 +92,6 @@ def _table(
             f"[{colour}]{status}[/]" if colour else status,
             (view.provider_status or "") if view else "",
             (view.failure_code or "") if view else "",
-            f"{settings.temporal_ui_url()}/workflows/payout-{ids[scenario]}",
+            ids[scenario],
         )
     return table
