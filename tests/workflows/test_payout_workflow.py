@@ -36,6 +36,7 @@ from domain.payout import (
     TransferStatusResult,
 )
 from tests.helpers import venv_binary
+from worker.main import WORKFLOW_RUNNER
 from workflows.payout import PayoutWorkflow
 
 TASK_QUEUE = "payout-workflow-tests"
@@ -145,6 +146,7 @@ def worker(client: Client, script: Script) -> Worker:
         task_queue=TASK_QUEUE,
         workflows=[PayoutWorkflow],
         activities=script.activities(),
+        workflow_runner=WORKFLOW_RUNNER,
     )
 
 
