@@ -24,7 +24,13 @@ from db.session import create_engine, session_factory
 from domain.errors import PaymentsError
 from domain.ledger import FundMerchantInput
 from domain.money import Money
-from domain.payout import DEFAULT_MERCHANT_ID, PayoutRequest, PayoutStatus, ResolvePayout
+from domain.payout import (
+    DEFAULT_MERCHANT_ID,
+    PayoutRequest,
+    PayoutStatus,
+    PayoutView,
+    ResolvePayout,
+)
 from starter.client import PaymentsClient
 from worker.client import connect
 from worker.settings import Settings
@@ -162,11 +168,11 @@ def payout_create(
         async with open_client(_settings(ctx)) as client:
             created = await client.create_payout(request)
             view = await (client.wait_payout if wait else client.get_payout)(created.payout_id)
-        if as_json:
-            _print_json(view)
-            return
-        _print_views([view])
-        console.print(f"Web UI: {_settings(ctx).temporal_ui_url()}/workflows/{created.workflow_id}")
+        _show_view(view, as_json)
+        if not as_json:
+            console.print(
+                f"Web UI: {_settings(ctx).temporal_ui_url()}/workflows/{created.workflow_id}"
+            )
 
     _run(_create())
 
@@ -182,10 +188,7 @@ def payout_status(
     async def _status() -> None:
         async with open_client(_settings(ctx)) as client:
             view = await client.get_payout(payout_id)
-        if as_json:
-            _print_json(view)
-        else:
-            _print_views([view])
+        _show_view(view, as_json)
 
     _run(_status())
 
@@ -235,10 +238,7 @@ def payout_resolve(
         decision = ResolvePayout(outcome=outcome, note=note)
         async with open_client(_settings(ctx)) as client:
             view = await client.resolve_payout(payout_id, decision)
-        if as_json:
-            _print_json(view)
-        else:
-            _print_views([view])
+        _show_view(view, as_json)
 
     _run(_resolve())
 
@@ -295,6 +295,13 @@ def ledger_balance(
             _print_balances(balances)
 
     _run(_balance())
+
+
+def _show_view(view: PayoutView, as_json: bool) -> None:
+    if as_json:
+        _print_json(view)
+    else:
+        _print_views([view])
 
 
 def _print_views(views: list[Any]) -> None:
