@@ -137,7 +137,23 @@ def create_relay_app(
         return state
 
     async def record_attempt(provider: str, event_id: str, result: EventState | None) -> None:
-        """Count a delivery attempt and, when it settled, move a received row to ``result``."""
+        """Count a delivery attempt and, when it settled, move the row to ``result``.
+
+        Bookkeeping only, so a database failure is logged, not raised: the event is
+        stored already, and if it reached its workflow the row stays "received" and a
+        later re-delivery is dropped by the workflow, which dedupes by event id.
+        """
+        try:
+            await _record_attempt(provider, event_id, result)
+        except _DATABASE_ERRORS as exc:
+            logger.error(
+                "delivery attempt not recorded: provider=%s event=%r (%s)",
+                provider,
+                event_id,
+                type(exc).__name__,
+            )
+
+    async def _record_attempt(provider: str, event_id: str, result: EventState | None) -> None:
         this_event = (WebhookEvent.provider == provider, WebhookEvent.event_id == event_id)
         async with sessions.begin() as session:
             await session.execute(
@@ -228,31 +244,13 @@ def create_relay_app(
             logger.warning(
                 "webhook stored, delivery unavailable: provider=%s event=%r reference=%r", *log_args
             )
-            try:
-                await record_attempt(provider, event.event_id, None)
-            except _DATABASE_ERRORS as exc:
-                logger.error(
-                    "delivery attempt not counted: provider=%s event=%r (%s)",
-                    provider,
-                    event.event_id,
-                    type(exc).__name__,
-                )
+            await record_attempt(provider, event.event_id, None)
             return _error(503, "delivery unavailable")
 
         result = (
             EventState.DELIVERED if outcome == DeliveryOutcome.DELIVERED else EventState.UNMATCHED
         )
-        try:
-            await record_attempt(provider, event.event_id, result)
-        except _DATABASE_ERRORS as exc:
-            # The event is stored and the workflow has it; the row stays "received" and
-            # a later re-delivery is dropped by the workflow, which dedupes by event id.
-            logger.error(
-                "delivery outcome not recorded: provider=%s event=%r (%s)",
-                provider,
-                event.event_id,
-                type(exc).__name__,
-            )
+        await record_attempt(provider, event.event_id, result)
         logger.info("webhook %s: provider=%s event=%r reference=%r", result.value, *log_args)
         if result is EventState.DELIVERED:
             return _status(200, "delivered")
