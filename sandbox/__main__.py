@@ -3,12 +3,14 @@
 Defaults come from the ``PAYMENTS_*`` settings; the API key and webhook secret must be
 set (``PAYMENTS_HUB_API_KEY``, ``PAYMENTS_HUB_WEBHOOK_SECRET``), the same values the
 worker and the relay use. ``payments dev`` runs the sandbox itself; this is for running
-it on its own, as docker-compose does.
+it on its own, as docker-compose does. It keeps its state in memory unless given a state
+file (``--state-file`` or ``PAYMENTS_SANDBOX_STATE_FILE``).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import uvicorn
 
@@ -30,6 +32,13 @@ def main(argv: list[str] | None = None) -> None:
         help="where webhooks are POSTed; 'none' sends none",
     )
     parser.add_argument("--settle-seconds", type=float, default=settings.sandbox_settle_seconds)
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=settings.sandbox_state_file,
+        help="SQLite file keeping transfers, webhooks and floats across restarts;"
+        " default in memory only",
+    )
     args = parser.parse_args(argv)
     if settings.hub_api_key is None or settings.hub_webhook_secret is None:
         raise SystemExit("set PAYMENTS_HUB_API_KEY and PAYMENTS_HUB_WEBHOOK_SECRET first")
@@ -39,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         webhook_url=None if args.webhook_url.lower() == "none" else args.webhook_url,
         settle_seconds=args.settle_seconds,
         late_success_seconds=settings.sandbox_late_success_seconds,
+        state_file=args.state_file,
     )
     uvicorn.run(create_sandbox_app(config), host=args.host, port=args.port)
 

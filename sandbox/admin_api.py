@@ -199,7 +199,10 @@ async def list_scenarios() -> list[ScenarioInfo]:
 
 @router.post("/reset")
 async def reset(state: StateDep) -> dict[str, bool]:
-    """Forget every transfer and webhook, clear the faults and restore the floats."""
+    """Forget every transfer and webhook, clear the faults and restore the floats.
+
+    A state file, if any, is emptied too.
+    """
     if state.dispatcher is not None:
         state.dispatcher.cancel_deliveries()
     state.store.reset()

@@ -31,7 +31,9 @@ def create_sandbox_app(
     """Build a sandbox hub app; all its state hangs off ``app.state.sandbox``.
 
     Transfers are resolved and webhooks delivered by a background task that runs for the
-    app's lifespan; without the lifespan the API still answers, but nothing is sent.
+    app's lifespan; without the lifespan the API still answers, but nothing is sent. With
+    ``config.state_file`` set, the hub starts from that file (transfers still pending
+    resolve on their plans, pending webhooks are sent) and the lifespan's end closes it.
 
     Args:
         config: credentials, timings, webhook settings and floats.
@@ -42,6 +44,9 @@ def create_sandbox_app(
     Returns:
         The app, with ``GET /healthz``, the hub API under ``/hub`` and admin under
         ``/admin``.
+
+    Raises:
+        SandboxStateError: ``config.state_file`` is not a usable state file.
     """
     state = SandboxState(config=config, store=HubStore(config), rng=random.Random(config.seed))
 
@@ -58,6 +63,8 @@ def create_sandbox_app(
             await dispatcher.aclose()
             if webhook_client is None:
                 await client.aclose()
+            # Last: until the dispatcher has stopped, its deliveries still record attempts.
+            state.store.close()
 
     app = FastAPI(
         title="Payments sandbox: mobile-wallet hub",

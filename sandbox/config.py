@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.money import check_currency
@@ -33,6 +35,9 @@ class SandboxConfig(BaseModel):
         float_balances: the hub's float per currency, in minor units; payouts debit it.
         seed: seed of the fault dice, for reproducible fault runs; None for random.
         tick_seconds: period of the background scheduler.
+        state_file: SQLite file the hub keeps its transfers, webhook deliveries and floats
+            in, so a restart on the same file forgets nothing (faults are not kept);
+            None keeps everything in memory only.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -48,6 +53,7 @@ class SandboxConfig(BaseModel):
     float_balances: dict[str, int] = Field(default_factory=_default_floats)
     seed: int | None = None
     tick_seconds: float = Field(default=0.05, gt=0)
+    state_file: Path | None = None
 
     @field_validator("webhook_retry_delays")
     @classmethod

@@ -1,10 +1,15 @@
-"""In-memory state of one sandbox hub: transfers, float, webhook outbox and delivery log.
+"""State of one sandbox hub: transfers, float, webhook outbox and delivery log.
 
 The store is synchronous and never awaits, so on one event loop every method runs
 atomically: no locks are needed. Scheduling is state-based: each transfer carries a plan
 of timed status steps, and each webhook delivery its own ``next_attempt_at``; the
 background scheduler (:mod:`sandbox.delivery`) only asks the store what is due.
-Monotonic time drives every delay, wall-clock UTC time every timestamp shown to clients.
+Unix seconds drive every delay, so due times kept in a state file still mean the same
+after a restart; wall-clock UTC datetimes are every timestamp shown to clients.
+
+The state lives in memory; with ``SandboxConfig.state_file`` set, every method that
+changes it also writes the change through to that file (:mod:`sandbox.persistence`)
+before returning, and a new store on the same file starts where the last one stopped.
 """
 
 from __future__ import annotations
@@ -14,32 +19,30 @@ import itertools
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from domain.hub import (
-    ACK_ACCEPTED,
-    ACK_REJECTED,
-    HubAck,
-    HubCallback,
-    HubStatus,
-    HubTransfer,
-)
-from domain.money import Money
+from domain.hub import ACK_ACCEPTED, ACK_REJECTED, HubCallback, HubStatus
 from sandbox.config import Faults, SandboxConfig
+from sandbox.persistence import HubDatabase, SavedState
+from sandbox.records import Delivery, PayoutOrder, PlannedStep, Transfer
 from sandbox.scenarios import Scenario, scenario_for
 
-STATUS_MESSAGES: dict[HubStatus, str] = {
-    HubStatus.SUCCESS: "Transaction successful",
-    HubStatus.PENDING: "Transaction pending",
-    HubStatus.PENDING_AWAITING: "Transaction pending, awaiting the wallet",
-    HubStatus.QUEUED: "Transaction queued",
-    HubStatus.INVALID_MSISDN: "Invalid MSISDN",
-    HubStatus.INSUFFICIENT_FUNDS: "Insufficient funds",
-    HubStatus.WALLET_CLOSED: "Wallet closed",
-    HubStatus.DAILY_LIMIT_EXCEEDED: "Daily limit exceeded",
-}
+# The records live in sandbox.records, shared with the state file; importers of the
+# store's names keep finding them here.
+__all__ = [
+    "Delivery",
+    "HubStore",
+    "PayoutOrder",
+    "PlannedStep",
+    "ResolveRefused",
+    "SubmitOutcome",
+    "SubmitResult",
+    "Transfer",
+    "TransferNotFound",
+    "utc_now",
+]
 
 
 def utc_now() -> datetime:
@@ -67,125 +70,6 @@ class ResolveRefused(Exception):
     """A forced resolution cannot be applied (already final, or the float is too low)."""
 
 
-@dataclass(frozen=True)
-class PayoutOrder:
-    """A validated payout request, with the amount in minor units.
-
-    Attributes:
-        third_party_trans_id: the client's reference, the idempotency key.
-        msisdn: the beneficiary's number as the client sent it.
-        country: ISO 3166-1 alpha-2 code, upper case.
-        currency: ISO 4217 code.
-        amount: minor units, positive.
-        description: free text from the client.
-    """
-
-    third_party_trans_id: str
-    msisdn: str
-    country: str
-    currency: str
-    amount: int
-    description: str | None = None
-
-    def same_parameters(self, other: PayoutOrder) -> bool:
-        """True if ``other`` asks for the same transfer (the description may differ)."""
-        return (self.msisdn, self.country, self.currency, self.amount) == (
-            other.msisdn,
-            other.country,
-            other.currency,
-            other.amount,
-        )
-
-
-@dataclass(frozen=True)
-class PlannedStep:
-    """A status a transfer takes at a monotonic time, and whether a webhook announces it."""
-
-    at: float
-    status: HubStatus
-    notify: bool
-
-
-@dataclass(eq=False)
-class Transfer:
-    """One transfer as the hub records it.
-
-    Attributes:
-        executed: the money left the float: true while an accepted transfer is pending
-            or once it succeeded; false for rejected ones and failed ones (refunded).
-        plan: the status steps still to come, earliest first.
-        submit_count: how many submissions carried this ``thirdPartyTransId``.
-        status_queries: how many status queries asked for it.
-    """
-
-    order: PayoutOrder
-    transaction_id: str
-    scenario: Scenario
-    status: HubStatus
-    ack_code: str
-    executed: bool
-    created_at: datetime
-    updated_at: datetime
-    plan: list[PlannedStep] = field(default_factory=list)
-    submit_count: int = 1
-    status_queries: int = 0
-
-    @property
-    def third_party_trans_id(self) -> str:
-        """The client's reference."""
-        return self.order.third_party_trans_id
-
-    @property
-    def money(self) -> Money:
-        """The amount and currency."""
-        return Money(amount=self.order.amount, currency=self.order.currency)
-
-    @property
-    def message(self) -> str:
-        """Human-readable text of the current status."""
-        return STATUS_MESSAGES[self.status]
-
-    def ack(self) -> HubAck:
-        """The acknowledgement a submission of this transfer gets, now."""
-        return HubAck(
-            code=self.ack_code,
-            third_party_trans_id=self.third_party_trans_id,
-            transaction_id=self.transaction_id,
-            status=self.status,
-            message=self.message,
-        )
-
-    def to_wire(self) -> HubTransfer:
-        """The answer of a status query."""
-        amount = self.money.to_major()
-        return HubTransfer(
-            third_party_trans_id=self.third_party_trans_id,
-            transaction_id=self.transaction_id,
-            status=self.status,
-            currency=self.order.currency,
-            send_amount=amount,
-            receive_amount=amount,
-            message=self.message,
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-        )
-
-    def callback(self, event_id: str, status: HubStatus, timestamp: datetime) -> HubCallback:
-        """A ``transactionStatus`` webhook reporting ``status`` as of ``timestamp``."""
-        amount = self.money.to_major()
-        return HubCallback(
-            event_id=event_id,
-            third_party_trans_id=self.third_party_trans_id,
-            transaction_id=self.transaction_id,
-            status=status,
-            currency=self.order.currency,
-            send_amount=amount,
-            receive_amount=amount,
-            message=STATUS_MESSAGES[status],
-            timestamp=timestamp,
-        )
-
-
 class SubmitOutcome(StrEnum):
     """What a submission did."""
 
@@ -202,57 +86,27 @@ class SubmitResult:
     transfer: Transfer
 
 
-@dataclass(eq=False)
-class Delivery:
-    """One delivery of a webhook event: an outbox entry while pending, then a log line.
-
-    Two deliveries share an ``event_id`` when the hub sends an event twice on purpose.
-
-    Attributes:
-        body: the exact bytes sent at every attempt (the signature is fresh each time).
-        after: a delivery that must be done (delivered or given up) before this one
-            starts; it keeps duplicates and stale out-of-order events in sequence.
-    """
-
-    delivery_id: str
-    event_id: str
-    third_party_trans_id: str
-    status: HubStatus
-    body: bytes
-    next_attempt_at: float
-    created_at: datetime
-    after: Delivery | None = None
-    attempts: int = 0
-    delivered: bool = False
-    gave_up: bool = False
-    in_flight: bool = False
-    last_http_status: int | None = None
-    last_error: str | None = None
-    last_attempt_at: datetime | None = None
-
-    @property
-    def done(self) -> bool:
-        """True once delivered or given up."""
-        return self.delivered or self.gave_up
-
-
 class HubStore:
-    """Everything one sandbox hub knows, in memory.
+    """Everything one sandbox hub knows, in memory and, if configured, in its state file.
 
     Args:
-        config: the sandbox configuration (floats, timings, webhook settings).
-        clock: monotonic seconds, for every delay.
+        config: the sandbox configuration (floats, timings, webhook settings, state file).
+        clock: Unix seconds, for every delay; due times are kept in the state file, so
+            a clock that restarts from zero (``time.monotonic``) would break them.
         wall_clock: aware UTC now, for every timestamp.
+
+    Raises:
+        SandboxStateError: ``config.state_file`` is not a usable state file.
     """
 
     def __init__(
         self,
         config: SandboxConfig,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         wall_clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        """Start empty, with the configured floats and no faults."""
+        """Start from the state file if there is one, else empty; no faults either way."""
         self.config = config
         self._clock = clock
         self._wall_clock = wall_clock
@@ -265,15 +119,63 @@ class HubStore:
         self._schedule: list[tuple[float, int, str]] = []
         self._outbox: list[Delivery] = []
         self._log: list[Delivery] = []
+        # What the current method changed, written through by _flush() before it returns.
+        self._changed_transfers: dict[str, Transfer] = {}
+        self._changed_deliveries: dict[str, Delivery] = {}
+        self._changed_floats: set[str] = set()
+        self._db: HubDatabase | None = None
+        if config.state_file is not None:
+            self._db = HubDatabase(config.state_file)
+            self._restore(self._db.load())
+
+    def _restore(self, saved: SavedState) -> None:
+        self._floats.update(saved.floats)
+        for transfer in saved.transfers:
+            self._transfers[transfer.third_party_trans_id] = transfer
+            if transfer.plan:
+                # Steps that came due while the hub was down are applied by the next advance().
+                self._push(transfer)
+        self._log = list(saved.deliveries)
+        self._outbox = [delivery for delivery in self._log if not delivery.done]
+
+    def close(self) -> None:
+        """Close the state file, if any; later changes would stay in memory only."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def reset(self) -> None:
-        """Forget every transfer and delivery, clear the faults and restore the floats."""
+        """Forget every transfer and delivery, clear the faults and restore the floats.
+
+        The state file, if any, is emptied too.
+        """
         self.faults = Faults()
         self._floats = dict(self.config.float_balances)
         self._transfers.clear()
         self._schedule.clear()
         self._outbox.clear()
         self._log.clear()
+        self._changed_transfers.clear()
+        self._changed_deliveries.clear()
+        self._changed_floats.clear()
+        if self._db is not None:
+            self._db.clear()
+
+    def _flush(self) -> None:
+        """Write what the current method changed to the state file, in one transaction."""
+        # A failed write raises before the clearing below, so the next flush retries it.
+        if self._db is not None:
+            self._db.save(
+                transfers=self._changed_transfers.values(),
+                deliveries=self._changed_deliveries.values(),
+                floats={currency: self._floats[currency] for currency in self._changed_floats},
+            )
+        self._changed_transfers.clear()
+        self._changed_deliveries.clear()
+        self._changed_floats.clear()
+
+    def _changed(self, transfer: Transfer) -> None:
+        self._changed_transfers[transfer.third_party_trans_id] = transfer
 
     # -- transfers ---------------------------------------------------------------------
 
@@ -286,6 +188,8 @@ class HubStore:
         existing = self._transfers.get(order.third_party_trans_id)
         if existing is not None:
             existing.submit_count += 1
+            self._changed(existing)
+            self._flush()
             same = existing.order.same_parameters(order)
             outcome = SubmitOutcome.REPEATED if same else SubmitOutcome.CONFLICT
             return SubmitResult(outcome, existing)
@@ -303,9 +207,11 @@ class HubStore:
             updated_at=wall,
         )
         self._transfers[order.third_party_trans_id] = transfer
+        self._changed(transfer)
         if scenario is Scenario.INVALID_NUMBER:
             transfer.status = HubStatus.INVALID_MSISDN
             transfer.ack_code = ACK_REJECTED
+            self._flush()
             return SubmitResult(SubmitOutcome.CREATED, transfer)
 
         if self._debit(transfer):
@@ -315,6 +221,7 @@ class HubStore:
             settle = now + self.config.settle_seconds
             transfer.plan = [PlannedStep(settle, HubStatus.INSUFFICIENT_FUNDS, notify=True)]
         self._push(transfer)
+        self._flush()
         return SubmitResult(SubmitOutcome.CREATED, transfer)
 
     def get(self, third_party_trans_id: str) -> Transfer | None:
@@ -326,6 +233,8 @@ class HubStore:
         transfer = self._transfers.get(third_party_trans_id)
         if transfer is not None:
             transfer.status_queries += 1
+            self._changed(transfer)
+            self._flush()
         return transfer
 
     def transfers(self) -> list[Transfer]:
@@ -351,6 +260,7 @@ class HubStore:
             changed.append(transfer)
             if transfer.plan:
                 self._push(transfer)
+        self._flush()
         return changed
 
     def force_status(self, third_party_trans_id: str, status: HubStatus) -> Transfer:
@@ -373,6 +283,7 @@ class HubStore:
             raise ResolveRefused(f"the {transfer.order.currency} float cannot cover it")
         transfer.plan.clear()
         self._set_status(transfer, status, notify=True)
+        self._flush()
         return transfer
 
     def _plan(self, scenario: Scenario, now: float) -> list[PlannedStep]:
@@ -405,16 +316,20 @@ class HubStore:
         if available < amount:
             return False
         self._floats[currency] = available - amount
+        self._changed_floats.add(currency)
         transfer.executed = True
+        self._changed(transfer)
         return True
 
     def _set_status(self, transfer: Transfer, status: HubStatus, *, notify: bool) -> None:
         transfer.status = status
         transfer.updated_at = self._wall_clock()
+        self._changed(transfer)
         if status.outcome.is_final and status is not HubStatus.SUCCESS and transfer.executed:
             # A failed transfer never reached the wallet: the money goes back to the float.
             currency = transfer.order.currency
             self._floats[currency] = self._floats.get(currency, 0) + transfer.order.amount
+            self._changed_floats.add(currency)
             transfer.executed = False
         if notify:
             self._enqueue_webhooks(transfer)
@@ -451,6 +366,7 @@ class HubStore:
             )
             self._outbox.append(delivery)
             self._log.append(delivery)
+            self._changed_deliveries[delivery.delivery_id] = delivery
             created.append(delivery)
         return created[-1]
 
@@ -479,6 +395,8 @@ class HubStore:
         A failed attempt is retried after the next configured delay; after the last one
         the delivery is given up and stays in the log as failed.
         """
+        # After a reset the delivery may already be gone: then nothing is written back.
+        current = delivery in self._outbox
         delivery.in_flight = False
         delivery.attempts += 1
         delivery.last_http_status = http_status
@@ -491,10 +409,12 @@ class HubStore:
             delivery.gave_up = True
         else:
             delivery.next_attempt_at = self._clock() + delays[delivery.attempts - 1]
+        if not current:
             return
-        # After a reset the delivery may already be gone from the outbox.
-        if delivery in self._outbox:
+        if delivery.done:
             self._outbox.remove(delivery)
+        self._changed_deliveries[delivery.delivery_id] = delivery
+        self._flush()
 
     def deliveries(self) -> list[Delivery]:
         """The delivery log, oldest first, pending deliveries included."""

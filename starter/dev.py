@@ -105,6 +105,10 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 async def run_dev(settings: Settings, console: Console) -> None:
     """Run the whole engine until SIGINT or SIGTERM."""
     settings = with_session_secrets(settings)
+    if settings.sandbox_state_file is None:
+        # So a restart of `payments dev` finds the transfers the hub already executed.
+        state_file = settings.data_dir / "sandbox.db"
+        settings = settings.model_copy(update={"sandbox_state_file": state_file})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -123,6 +123,7 @@ async def engine_stack(
                 webhook_url=f"{settings.relay_url}/webhooks/{PROVIDER_NAME}",
                 settle_seconds=settings.sandbox_settle_seconds,
                 late_success_seconds=settings.sandbox_late_success_seconds,
+                state_file=settings.sandbox_state_file,
                 **dict(sandbox_overrides or {}),
             )
             sandbox = await start_server(

@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     sandbox_late_success_seconds: float = Field(
         default=30.0, description="Sandbox: delay of the late-success magic number."
     )
+    sandbox_state_file: Path | None = Field(
+        default=None,
+        description=(
+            "Sandbox: SQLite file it keeps its transfers, webhooks and floats in across"
+            " restarts; `payments dev` uses `<data dir>/sandbox.db` when unset, elsewhere"
+            " unset keeps them in memory only."
+        ),
+    )
 
     hub_base_url: str | None = Field(
         default=None, description="Wallet hub API; default the sandbox's /hub."

@@ -33,6 +33,16 @@ FAST: dict[str, Any] = {
 }
 
 
+class FakeClock:
+    """Scheduling seconds for a store, that only move when told."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @dataclass
 class WebhookReceiver:
     """Stands in for the relay: records every webhook request and answers as told.

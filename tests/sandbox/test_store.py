@@ -7,16 +7,7 @@ import pytest
 from domain.hub import HubStatus
 from sandbox.config import SandboxConfig
 from sandbox.store import HubStore, PayoutOrder, ResolveRefused, SubmitOutcome
-
-
-class FakeClock:
-    """Monotonic seconds that only move when told."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.sandbox.support import FakeClock
 
 
 def _store(clock: FakeClock, **overrides: object) -> HubStore:
