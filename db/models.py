@@ -89,12 +89,17 @@ class WebhookEvent(Base):
 
     ``state`` is ``received`` (stored, not yet delivered), ``delivered`` (signalled to its
     workflow) or ``unmatched`` (no workflow for the reference: kept for reconciliation).
+    ``body_sha256`` tells an exact repeat from a conflicting one with the same event id.
+    ``next_attempt_at`` is when a ``received`` event is next due for redelivery (NULL once
+    settled); whoever delivers moves it forward first, which is how relays sharing the
+    database claim an event.
     """
 
     __tablename__ = "webhook_events"
     __table_args__ = (
         UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event"),
         Index("ix_webhook_events_state", "state"),
+        Index("ix_webhook_events_state_next_attempt_at", "state", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -107,3 +112,28 @@ class WebhookEvent(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivery_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookEventConflict(Base):
+    """A webhook reusing a stored event's id with another body: kept for audit only.
+
+    Never delivered and never merged into :class:`WebhookEvent`; each distinct body is
+    kept once per event id.
+    """
+
+    __tablename__ = "webhook_event_conflicts"
+    __table_args__ = (
+        UniqueConstraint(
+            "provider", "event_id", "body_sha256", name="uq_webhook_event_conflicts_provider_body"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    event_id: Mapped[str] = mapped_column(String(128))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    signature_timestamp: Mapped[int] = mapped_column(BigInteger)
+    raw_body: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,10 +1,15 @@
 """The relay's ASGI app: ``POST /webhooks/{provider}`` and ``GET /healthz``.
 
 Each webhook goes through, in order: provider lookup (404), size limit (413), signature
-over the raw bytes (401), parsing (400), durable storage deduplicated by event id (503
-when the database fails) and delivery to the workflow (503 when Temporal is away). The
+over the raw bytes (401), parsing (400), durable storage deduplicated by event id and body
+hash (503 when the database fails; 409 for another body under a stored event id, kept for
+audit and never delivered) and delivery to the workflow (503 when Temporal is away). The
 provider retries anything answered 5xx, so an event is never acknowledged before it is
-stored.
+stored; what is delivered is always the stored copy.
+
+While the app runs (its lifespan), a :class:`~relay.redelivery.Redeliverer` redelivers
+stored events whose delivery failed, so an event answered 503 reaches its workflow once
+Temporal is back even if the provider never sends it again.
 
 Logs name only the provider, event id, reference and outcome: bodies carry personal data
 and the secrets must never leave the config.
@@ -14,39 +19,35 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
-from enum import StrEnum
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select, text, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import ClientDisconnect
 
-from db.models import WebhookEvent
 from domain.events import ProviderEvent
 from domain.webhooks import SIGNATURE_HEADER, SignatureError, verify
 from relay.config import RelayConfig
-from relay.delivery import DeliveryOutcome, DeliveryUnavailable, EventDeliverer
+from relay.delivery import DeliveryUnavailable, EventDeliverer
 from relay.providers import PARSERS, MalformedEvent
+from relay.redelivery import Redeliverer
+from relay.store import (
+    DATABASE_ERRORS,
+    Arrival,
+    Backoff,
+    EventState,
+    EventStore,
+    body_digest,
+    settled_state,
+)
 
 logger = logging.getLogger(__name__)
 
-# SQLAlchemy errors quote the statement's parameters (the raw body) in their message, so
-# handlers log only the exception's type name.
-_DATABASE_ERRORS = (SQLAlchemyError, OSError)
-
-
-class EventState(StrEnum):
-    """Values of ``webhook_events.state``."""
-
-    RECEIVED = "received"
-    DELIVERED = "delivered"
-    UNMATCHED = "unmatched"
-
-
-_FINAL_STATES = frozenset({EventState.DELIVERED, EventState.UNMATCHED})
+# How much of a body hash a log line shows: enough to tell copies apart when auditing.
+_HASH_PREFIX = 12
 
 
 class _BodyTooLarge(Exception):
@@ -87,103 +88,69 @@ def create_relay_app(
     deliverer: EventDeliverer,
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
-    """Build the relay app.
+    """Build the relay app; its lifespan runs the redelivery loop.
 
     Args:
-        config: provider secrets, signature tolerance and body size limit.
+        config: provider secrets, signature tolerance, body size limit and redelivery.
         sessions: sessions on the database holding ``webhook_events``.
         deliverer: hands verified events to their workflows.
         clock: unix seconds now; signatures are checked and rows stamped against it.
 
     Returns:
-        The FastAPI application.
+        The FastAPI application; ``app.state.redeliverer`` is its redelivery loop.
     """
+    store = EventStore(
+        sessions,
+        clock,
+        Backoff(config.redelivery_initial_backoff_seconds, config.redelivery_max_backoff_seconds),
+        timedelta(seconds=config.redelivery_lease_seconds),
+    )
+    redeliverer = Redeliverer(
+        store,
+        deliverer,
+        PARSERS,
+        poll_seconds=config.redelivery_poll_seconds,
+        batch_size=config.redelivery_batch_size,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # In the lifespan, so whatever serves the app (payments dev, python -m relay,
+        # uvicorn) runs the outbox with it and stops it before the process exits.
+        redeliverer.start()
+        try:
+            yield
+        finally:
+            await redeliverer.stop()
+
     # No interactive docs: the relay faces the internet and only providers call it.
-    app = FastAPI(title="payments webhook relay", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="payments webhook relay",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.redeliverer = redeliverer
 
-    def now() -> datetime:
-        return datetime.fromtimestamp(clock(), UTC)
-
-    async def store(provider: str, event: ProviderEvent, signed_at: int, body: bytes) -> str:
-        """Insert the event, or find the row an earlier delivery stored; return its state."""
+    async def deliver(provider: str, event: ProviderEvent) -> JSONResponse:
+        """Deliver a stored event, record the attempt and answer the provider."""
+        log_args = (provider, event.event_id, event.reference)
         try:
-            async with sessions.begin() as session:
-                session.add(
-                    WebhookEvent(
-                        provider=provider,
-                        event_id=event.event_id,
-                        reference=event.reference,
-                        state=EventState.RECEIVED.value,
-                        signature_timestamp=signed_at,
-                        raw_body=body,
-                        received_at=now(),
-                        delivery_attempts=0,
-                    )
-                )
-            return EventState.RECEIVED.value
-        except IntegrityError:
-            # The unique (provider, event_id) is the dedupe, and inserting first is what
-            # makes two concurrent copies of a webhook safe: the loser lands here.
-            pass
-        async with sessions() as session:
-            state = await session.scalar(
-                select(WebhookEvent.state).where(
-                    WebhookEvent.provider == provider, WebhookEvent.event_id == event.event_id
-                )
+            outcome = await deliverer.deliver(event)
+        except DeliveryUnavailable:
+            logger.warning(
+                "webhook stored, delivery unavailable: provider=%s event=%r reference=%r", *log_args
             )
-        if state is None:
-            # Rows are never deleted, so a conflict without a row is not a duplicate.
-            raise SQLAlchemyError("webhook event conflicted but cannot be found")
-        return state
+            await store.record_attempt(provider, event.event_id, None)
+            return _error(503, "delivery unavailable")
 
-    async def record_attempt(provider: str, event_id: str, result: EventState | None) -> None:
-        """Count a delivery attempt and, when it settled, move the row to ``result``.
-
-        Bookkeeping only, so a database failure is logged, not raised: the event is
-        stored already, and if it reached its workflow the row stays "received" and a
-        later re-delivery is dropped by the workflow, which dedupes by event id.
-        """
-        try:
-            await _record_attempt(provider, event_id, result)
-        except _DATABASE_ERRORS as exc:
-            logger.error(
-                "delivery attempt not recorded: provider=%s event=%r (%s)",
-                provider,
-                event_id,
-                type(exc).__name__,
-            )
-
-    async def _record_attempt(provider: str, event_id: str, result: EventState | None) -> None:
-        this_event = (WebhookEvent.provider == provider, WebhookEvent.event_id == event_id)
-        async with sessions.begin() as session:
-            await session.execute(
-                update(WebhookEvent)
-                .where(*this_event)
-                .values(delivery_attempts=WebhookEvent.delivery_attempts + 1)
-            )
-            if result is None:
-                return
-            # A concurrent copy of the webhook may have settled the row already. Delivered
-            # wins: a copy that found the workflow closed (unmatched) may finish before the
-            # copy that signalled it, and must not hide that the event was delivered.
-            if result is EventState.DELIVERED:
-                settled = (
-                    update(WebhookEvent)
-                    .where(
-                        *this_event,
-                        WebhookEvent.state.in_(
-                            [EventState.RECEIVED.value, EventState.UNMATCHED.value]
-                        ),
-                    )
-                    .values(state=result.value, delivered_at=now())
-                )
-            else:
-                settled = (
-                    update(WebhookEvent)
-                    .where(*this_event, WebhookEvent.state == EventState.RECEIVED.value)
-                    .values(state=result.value)
-                )
-            await session.execute(settled)
+        result = settled_state(outcome)
+        await store.record_attempt(provider, event.event_id, result)
+        logger.info("webhook %s: provider=%s event=%r reference=%r", result.value, *log_args)
+        if result is EventState.DELIVERED:
+            return _status(200, "delivered")
+        return _status(202, "unmatched")
 
     @app.post("/webhooks/{provider}")
     async def receive_webhook(provider: str, request: Request) -> JSONResponse:
@@ -202,6 +169,11 @@ def create_relay_app(
             return _error(413, "body too large")
         except ValueError:
             return _error(400, "invalid content-length")
+        except ClientDisconnect:
+            # Nothing was verified, nothing is stored; the provider will send it again.
+            # No one is left to read the answer below.
+            logger.warning("webhook abandoned: provider=%s client disconnected mid-body", provider)
+            return _error(400, "client disconnected")
 
         try:
             signed_at = verify(
@@ -224,47 +196,62 @@ def create_relay_app(
 
         log_args = (provider, event.event_id, event.reference)
         try:
-            state = await store(provider, event, signed_at, body)
-        except _DATABASE_ERRORS as exc:
+            stored = await store.store(provider, event.event_id, event.reference, signed_at, body)
+        except DATABASE_ERRORS as exc:
             logger.error(
                 "webhook not stored: provider=%s event=%r reference=%r (%s)",
                 *log_args,
                 type(exc).__name__,
             )
             return _error(503, "cannot store event")
-        if state in _FINAL_STATES:
-            logger.info(
-                "webhook duplicate: provider=%s event=%r reference=%r state=%s", *log_args, state
-            )
+
+        if stored.arrival is Arrival.NEW:
+            return await deliver(provider, event)
+        if stored.arrival is Arrival.DUPLICATE:
+            logger.info("webhook duplicate: provider=%s event=%r reference=%r", *log_args)
             return _status(200, "duplicate")
-
-        try:
-            outcome = await deliverer.deliver(event)
-        except DeliveryUnavailable:
+        if stored.arrival is Arrival.CONFLICT:
             logger.warning(
-                "webhook stored, delivery unavailable: provider=%s event=%r reference=%r", *log_args
+                "webhook conflict: provider=%s event=%r reference=%r body sha256 %s... differs "
+                "from the stored %s...; kept for audit, not delivered",
+                *log_args,
+                body_digest(body)[:_HASH_PREFIX],
+                stored.body_sha256[:_HASH_PREFIX],
             )
-            await record_attempt(provider, event.event_id, None)
-            return _error(503, "delivery unavailable")
+            return _error(409, "conflicting event")
 
-        result = (
-            EventState.DELIVERED if outcome == DeliveryOutcome.DELIVERED else EventState.UNMATCHED
-        )
-        await record_attempt(provider, event.event_id, result)
-        logger.info("webhook %s: provider=%s event=%r reference=%r", result.value, *log_args)
-        if result is EventState.DELIVERED:
-            return _status(200, "delivered")
-        return _status(202, "unmatched")
+        # An exact repeat of an event not delivered yet (the provider retries after our
+        # 503): deliver the stored copy, parsed afresh, never the request's.
+        try:
+            stored_event = parser(stored.raw_body)
+        except MalformedEvent as exc:
+            logger.error(
+                "webhook stored but unreadable: provider=%s event=%r reference=%r (%s)",
+                *log_args,
+                exc,
+            )
+            return _error(500, "stored event unreadable")
+        return await deliver(provider, stored_event)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        """Report whether the database answers."""
+        """Report whether the database answers, and the backlog of undelivered events."""
         try:
-            async with sessions() as session:
-                await session.execute(text("SELECT 1"))
-        except _DATABASE_ERRORS as exc:
+            backlog = await store.backlog()
+        except DATABASE_ERRORS as exc:
             logger.error("health check: database unavailable (%s)", type(exc).__name__)
             return _status(503, "unavailable")
-        return _status(200, "ok")
+        oldest_seconds = 0.0
+        if backlog.oldest_received_at is not None:
+            age = store.now() - backlog.oldest_received_at
+            oldest_seconds = round(max(age.total_seconds(), 0.0), 3)
+        return JSONResponse(
+            {
+                "status": "ok",
+                "undelivered": backlog.undelivered,
+                "oldest_undelivered_seconds": oldest_seconds,
+                "conflicts": backlog.conflicts,
+            }
+        )
 
     return app

@@ -1,12 +1,21 @@
-"""Configuration of the relay: webhook secrets per provider, tolerance and size limits."""
+"""Configuration of the relay: webhook secrets, tolerance, size limits and redelivery."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from domain.webhooks import DEFAULT_TOLERANCE_SECONDS
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+DEFAULT_REDELIVERY_POLL_SECONDS = 1.0
+DEFAULT_REDELIVERY_INITIAL_BACKOFF_SECONDS = 1.0
+DEFAULT_REDELIVERY_MAX_BACKOFF_SECONDS = 60.0
+# Well above a delivery's own limit (the Temporal signal's 5 s RPC timeout), so an event
+# is only taken over from a relay that died while delivering it.
+DEFAULT_REDELIVERY_LEASE_SECONDS = 30.0
+DEFAULT_REDELIVERY_BATCH_SIZE = 100
 
 
 class RelayConfig(BaseModel):
@@ -17,6 +26,13 @@ class RelayConfig(BaseModel):
             exactly its keys.
         tolerance_seconds: how far a signature's timestamp may be from now, either way.
         max_body_bytes: the largest body read; anything longer is refused unread.
+        redelivery_poll_seconds: how often the redelivery loop looks for due events.
+        redelivery_initial_backoff_seconds: wait after an event's first failed delivery;
+            it doubles with every further failure.
+        redelivery_max_backoff_seconds: the longest wait between two attempts.
+        redelivery_lease_seconds: how long a relay that took an event for delivery keeps
+            it before another relay may take it over (it died while delivering).
+        redelivery_batch_size: the most events one round of the loop takes on.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -24,6 +40,15 @@ class RelayConfig(BaseModel):
     secrets: dict[str, SecretStr]
     tolerance_seconds: int = Field(default=DEFAULT_TOLERANCE_SECONDS, ge=0)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
+    redelivery_poll_seconds: float = Field(default=DEFAULT_REDELIVERY_POLL_SECONDS, gt=0)
+    redelivery_initial_backoff_seconds: float = Field(
+        default=DEFAULT_REDELIVERY_INITIAL_BACKOFF_SECONDS, gt=0
+    )
+    redelivery_max_backoff_seconds: float = Field(
+        default=DEFAULT_REDELIVERY_MAX_BACKOFF_SECONDS, gt=0
+    )
+    redelivery_lease_seconds: float = Field(default=DEFAULT_REDELIVERY_LEASE_SECONDS, gt=0)
+    redelivery_batch_size: int = Field(default=DEFAULT_REDELIVERY_BATCH_SIZE, gt=0)
 
     @field_validator("secrets")
     @classmethod
@@ -33,3 +58,9 @@ class RelayConfig(BaseModel):
             if not secret.get_secret_value():
                 raise ValueError(f"empty webhook secret for provider {provider!r}")
         return value
+
+    @model_validator(mode="after")
+    def _backoff_bounds(self) -> Self:
+        if self.redelivery_max_backoff_seconds < self.redelivery_initial_backoff_seconds:
+            raise ValueError("redelivery_max_backoff_seconds is below the initial backoff")
+        return self

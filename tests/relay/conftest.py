@@ -40,6 +40,19 @@ class FakeDeliverer:
         return self.outcome
 
 
+class FakeClock:
+    """Unix seconds that move only when a test says so."""
+
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def callback(
     event_id: str = "evt-0001",
     reference: str = "payout-ABC",
