@@ -22,7 +22,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.errors import ProviderAuthError, ProviderConflict, ProviderRejected, ProviderUnavailable
-from domain.events import ProviderEvent, TransferOutcome
+from domain.events import ProviderEvent, TransferOutcome, reported_amount
 from domain.hub import (
     ACK_ACCEPTED,
     PROVIDER_NAME,
@@ -39,6 +39,10 @@ from domain.payout import (
 )
 
 PAYOUTS_PATH = "/v1/payouts"
+
+CONFIRM_WEBHOOKS = True
+"""The hub's webhook policy: a final status it announces by webhook is applied only once
+its status API confirms it (a signed webhook proves who sent it, not that it is true)."""
 
 
 def _business_error(
@@ -63,6 +67,9 @@ def _report_from_transfer(transfer: HubTransfer) -> ProviderEvent:
         failure_code=status.failure_code,
         message=transfer.message,
         occurred_at=transfer.updated_at,
+        currency=transfer.currency,
+        amount_reported=transfer.send_amount,
+        amount_minor=reported_amount(transfer.send_amount, transfer.currency),
     )
 
 

@@ -10,7 +10,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.errors import InvalidAmount, ValidationFailed
-from domain.events import ProviderEvent
+from domain.events import Evidence, ProviderEvent, ReviewFlag
 from domain.hub import PROVIDER_NAME
 from domain.ids import BusinessId, payout_workflow_id
 from domain.money import Money
@@ -98,7 +98,12 @@ class PayoutRequest(BaseModel):
 
 
 class PayoutView(BaseModel):
-    """What a query or the CLI shows of a payout; the recipient is masked."""
+    """What a query or the CLI shows of a payout; the recipient is masked.
+
+    ``review_flags`` say why it went to needs_review (a deadline, or provider reports it
+    refused to act on); ``evidence`` holds those reports. Both stay after the payout is
+    final, for audit.
+    """
 
     payout_id: str
     merchant_id: str
@@ -113,6 +118,8 @@ class PayoutView(BaseModel):
     failure_message: str | None = None
     status_queries: int = 0
     events_applied: int = 0
+    review_flags: list[ReviewFlag] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

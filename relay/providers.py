@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from domain.events import ProviderEvent
+from activities.hub import CONFIRM_WEBHOOKS as HUB_CONFIRMS_WEBHOOKS
+from domain.events import ProviderEvent, reported_amount
 from domain.hub import PROVIDER_NAME as HUB
 from domain.hub import HubCallback
 
@@ -53,6 +54,10 @@ def parse_hub(body: bytes) -> ProviderEvent:
         failure_code=status.failure_code,
         message=callback.message,
         occurred_at=callback.timestamp,
+        currency=callback.currency,
+        amount_reported=callback.send_amount,
+        amount_minor=reported_amount(callback.send_amount, callback.currency),
+        needs_confirmation=HUB_CONFIRMS_WEBHOOKS,
     )
 
 

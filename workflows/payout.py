@@ -8,10 +8,16 @@ States: received -> reserved -> submitted -> succeeded | failed | needs_review.
   ``payout:{id}:reserve``); too little money fails the payout before any provider call.
 * submit: the hub call carries our reference (the workflow id); ambiguous outcomes are
   resolved inside the activity by a status query, never by a blind resubmission.
-* wait: for the provider's webhook (signal ``provider_event``) or, on a backoff timer,
-  a status poll. A deadline without a final status moves the payout to needs_review,
-  where it keeps listening and polling slowly until the provider or an operator decides.
+* wait: :class:`~workflows.common.ProviderWait`. A webhook (signal ``provider_event``)
+  is a hint: a final one is confirmed by a status query and applied only if the
+  provider's status, amount and currency agree with ours; anything else is refused,
+  kept as evidence, and moves the payout to needs_review. Without news it polls on a
+  backoff timer; at the deadline it flags needs_review and polls slowly until the
+  provider or an operator decides.
 * succeeded posts reserved -> provider clearing; failed releases the reservation.
+
+Payouts started before the patch ``verified-provider-events`` keep the rules they started
+with (webhooks applied as received), so their histories replay.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.ledger import LedgerActivities
     from domain import search_attributes as sa
     from domain.errors import InsufficientFunds, ValidationFailed
-    from domain.events import ProviderEvent, TransferOutcome
+    from domain.events import EventSource, ProviderEvent, TransferOutcome
     from domain.ledger import PayoutLedgerInput
     from domain.payout import (
         PayoutRequest,
@@ -38,6 +44,15 @@ with workflow.unsafe.imports_passed_through():
         SubmitPayoutInput,
         TransferStatusInput,
     )
+    from workflows.common import (
+        FIRST_POLL_INTERVAL,
+        MAX_POLL_INTERVAL,
+        REVIEW_POLL_INTERVAL,
+        ProviderWait,
+    )
+
+# Webhooks are hints, confirmed by a status query; see the module docstring.
+PATCH_VERIFIED_EVENTS = "verified-provider-events"
 
 # Short, so that an attempt lost with a crashed worker is retried soon; a posting is
 # one small transaction.
@@ -68,10 +83,6 @@ STATUS_RETRY = RetryPolicy(
     maximum_attempts=5,
 )
 
-FIRST_POLL_INTERVAL = timedelta(seconds=30)
-MAX_POLL_INTERVAL = timedelta(minutes=15)
-REVIEW_POLL_INTERVAL = timedelta(hours=6)
-
 FAILURE_MERCHANT_FUNDS = "merchant_insufficient_funds"
 # Stable failure codes for submissions the provider refused outright.
 REFUSAL_CODES = {
@@ -93,10 +104,20 @@ class PayoutWorkflow:
         self._seen_events: set[str] = set()
         self._final: ProviderEvent | None = None
         self._decision: ResolvePayout | None = None
+        # Set by run() before any webhook can arrive (no signal-with-start is used).
+        self._verified = True
+        self._provider = ProviderWait(
+            subject=f"payout {request.payout_id}",
+            reference=request.workflow_id,
+            expected=request.amount,
+            query=self._query_status,
+            on_change=self._sync_provider_view,
+        )
 
     @workflow.run
     async def run(self, request: PayoutRequest) -> PayoutResult:
         """Reserve, submit, wait for a final status, then settle or release."""
+        self._verified = workflow.patched(PATCH_VERIFIED_EVENTS)
         deadline = workflow.now() + timedelta(seconds=request.resolution_deadline_seconds)
         ledger_input = PayoutLedgerInput(
             payout_id=request.payout_id,
@@ -123,7 +144,10 @@ class PayoutWorkflow:
         self._set_status(PayoutStatus.RESERVED)
 
         await self._submit(request)
-        if self._final is None:
+        if self._verified:
+            await self._provider.run(deadline, lambda: self._decision is not None)
+            self._final = self._provider.final
+        elif self._final is None:
             await self._wait_for_final(deadline)
 
         await self._finish(ledger_input)
@@ -131,7 +155,10 @@ class PayoutWorkflow:
 
     @workflow.signal
     async def provider_event(self, event: ProviderEvent) -> None:
-        """Apply a provider webhook; repeats and stale events change nothing."""
+        """Take a provider webhook: a hint, confirmed with the provider before it counts."""
+        if self._verified:
+            self._provider.receive(event)
+            return
         if event.event_id in self._seen_events or event.reference != self._request.workflow_id:
             return
         self._seen_events.add(event.event_id)
@@ -179,7 +206,7 @@ class PayoutWorkflow:
                 self._set_status(PayoutStatus.SUBMITTED)
                 return
             refusal = _error_type(err) or "ProviderRejected"
-            self._apply(
+            self._apply_report(
                 ProviderEvent(
                     provider=request.provider,
                     event_id="submit-refused",
@@ -188,11 +215,48 @@ class PayoutWorkflow:
                     provider_status=refusal,
                     failure_code=REFUSAL_CODES.get(refusal, "provider_rejected"),
                     message=str(err.cause),
-                )
+                ),
+                EventSource.SUBMIT,
             )
             return
         self._set_status(PayoutStatus.SUBMITTED)
-        self._apply(result.report)
+        self._apply_report(result.report, EventSource.SUBMIT)
+
+    def _apply_report(self, report: ProviderEvent, source: EventSource) -> None:
+        if self._verified:
+            self._provider.accept(report, source)
+        else:
+            self._apply(report)
+
+    async def _query_status(self) -> ProviderEvent | None:
+        result = await workflow.execute_activity_method(
+            WalletHubActivities.get_payout_status,
+            TransferStatusInput(reference=self._request.workflow_id),
+            start_to_close_timeout=STATUS_START_TO_CLOSE,
+            retry_policy=STATUS_RETRY,
+        )
+        return result.report
+
+    def _sync_provider_view(self) -> None:
+        """Copy what the provider wait knows into the view (and the status attribute)."""
+        wait = self._provider
+        update: dict[str, object] = {
+            "status_queries": wait.status_queries,
+            "events_applied": wait.webhooks_received,
+            "review_flags": list(wait.flags),
+            "evidence": list(wait.evidence),
+        }
+        report = wait.latest
+        if report is not None:
+            update["provider_status"] = report.provider_status
+            if report.provider_transaction_id:
+                update["provider_transaction_id"] = report.provider_transaction_id
+            if report.outcome is TransferOutcome.FAILED:
+                update["failure_code"] = report.failure_code
+                update["failure_message"] = report.message
+        self._view = self._view.model_copy(update=update)
+        if wait.needs_review and self._view.status is not PayoutStatus.NEEDS_REVIEW:
+            self._set_status(PayoutStatus.NEEDS_REVIEW)
 
     async def _wait_for_final(self, deadline: datetime) -> None:
         interval = FIRST_POLL_INTERVAL
@@ -285,6 +349,15 @@ class PayoutWorkflow:
         self._set_status(PayoutStatus.SUCCEEDED if succeeded else PayoutStatus.FAILED)
 
     def _set_status(self, status: PayoutStatus) -> None:
+        if (
+            self._verified
+            and self._provider.needs_review
+            and status in (PayoutStatus.RESERVED, PayoutStatus.SUBMITTED)
+        ):
+            # A refused report arrived while submitting: review wins over progress.
+            status = PayoutStatus.NEEDS_REVIEW
+        if self._verified and status is self._view.status:
+            return
         self._view = self._view.model_copy(update={"status": status, "updated_at": workflow.now()})
         # The client registers every search attribute at start; a payout started without
         # them (the time-skipping test server cannot define custom ones) keeps none.

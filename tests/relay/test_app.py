@@ -3,32 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from db.models import WebhookEventConflict
 from db.session import create_engine
 from domain.events import ProviderEvent, TransferOutcome
 from domain.webhooks import SIGNATURE_HEADER, compute_signature
 from relay.app import create_relay_app
 from relay.config import RelayConfig
 from relay.delivery import DeliveryOutcome
+from relay.providers import PARSERS
 from tests.relay.conftest import (
     NOW,
     PHONE,
     SECRET,
+    FakeClock,
     FakeDeliverer,
     callback,
     encode,
     signed,
     stored_rows,
 )
+from worker.serving import start_server
 
 URL = "/webhooks/hub"
 Sessions = async_sessionmaker[AsyncSession]
@@ -54,6 +61,10 @@ async def test_valid_event_is_stored_and_delivered(
             failure_code="provider_insufficient_funds",
             message=f"Paid to {PHONE}",
             occurred_at=datetime(2025, 10, 9, 8, 53, 20, tzinfo=UTC),
+            currency="KES",
+            amount_reported="1500.00",
+            amount_minor=150000,
+            needs_confirmation=True,
         )
     ]
     [row] = await stored_rows(sessions)
@@ -369,7 +380,12 @@ async def test_healthz_reports_ok(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "undelivered": 0,
+        "oldest_undelivered_seconds": 0.0,
+        "conflicts": 0,
+    }
 
 
 async def test_healthz_reports_database_unavailable(
@@ -405,3 +421,245 @@ async def test_logs_and_answers_never_carry_the_body_or_the_secret(
         assert PHONE not in text
         assert SECRET not in text
         assert "1500.00" not in text
+
+
+async def conflicts_kept(sessions: Sessions) -> list[WebhookEventConflict]:
+    """Every conflicting copy kept for audit, oldest first."""
+    async with sessions() as session:
+        return list(
+            await session.scalars(select(WebhookEventConflict).order_by(WebhookEventConflict.id))
+        )
+
+
+async def test_stored_event_carries_the_hash_of_its_body(
+    client: httpx.AsyncClient, sessions: Sessions
+) -> None:
+    body = encode(callback())
+
+    await client.post(URL, content=body, headers=signed(body))
+
+    [row] = await stored_rows(sessions)
+    assert row.body_sha256 == hashlib.sha256(body).hexdigest()
+    # Settled: nothing left for the redelivery loop.
+    assert row.next_attempt_at is None
+
+
+async def test_same_id_with_another_body_is_a_conflict_kept_for_audit(
+    client: httpx.AsyncClient,
+    sessions: Sessions,
+    deliverer: FakeDeliverer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    original = encode(callback(status="MR101"))
+    # Same event id, another outcome: a buggy or hostile sender, never a retry.
+    other = encode(callback(status="ER102"))
+    await client.post(URL, content=original, headers=signed(original))
+
+    answer = await client.post(URL, content=other, headers=signed(other, timestamp=NOW + 5))
+
+    assert answer.status_code == 409
+    assert answer.json() == {"error": "conflicting event"}
+    assert len(deliverer.events) == 1
+    assert deliverer.events[0].provider_status == "MR101"
+    [row] = await stored_rows(sessions)
+    assert row.raw_body == original
+    assert row.body_sha256 == hashlib.sha256(original).hexdigest()
+    assert row.state == "delivered" and row.delivery_attempts == 1
+    [conflict] = await conflicts_kept(sessions)
+    assert (conflict.provider, conflict.event_id) == ("hub", "evt-0001")
+    assert conflict.raw_body == other
+    assert conflict.body_sha256 == hashlib.sha256(other).hexdigest()
+    assert conflict.signature_timestamp == NOW + 5
+    assert conflict.received_at is not None
+    [line] = [r for r in caplog.records if "conflict" in r.getMessage()]
+    assert line.levelno == logging.WARNING
+    assert "evt-0001" in line.getMessage()
+    assert PHONE not in caplog.text and "1500.00" not in caplog.text
+
+
+async def test_a_conflicting_copy_sent_again_is_kept_once(
+    client: httpx.AsyncClient, sessions: Sessions, deliverer: FakeDeliverer
+) -> None:
+    original = encode(callback())
+    other = encode(callback(sendAmount="9500.00"))
+    await client.post(URL, content=original, headers=signed(original))
+
+    answers = [await client.post(URL, content=other, headers=signed(other)) for _ in range(3)]
+
+    assert [a.status_code for a in answers] == [409] * 3
+    assert len(await conflicts_kept(sessions)) == 1
+    assert len(deliverer.events) == 1
+
+
+async def test_conflict_with_an_undelivered_event_leaves_it_undelivered(
+    client: httpx.AsyncClient, sessions: Sessions, deliverer: FakeDeliverer
+) -> None:
+    deliverer.unavailable = True
+    original = encode(callback())
+    other = encode(callback(reference="payout-OTHER"))
+    await client.post(URL, content=original, headers=signed(original))
+    deliverer.unavailable = False
+
+    answer = await client.post(URL, content=other, headers=signed(other))
+
+    assert answer.status_code == 409
+    # The only delivery attempt is the original's, made before the conflict arrived.
+    assert [e.reference for e in deliverer.events] == ["payout-ABC"]
+    [row] = await stored_rows(sessions)
+    assert (row.state, row.raw_body, row.reference) == ("received", original, "payout-ABC")
+
+
+async def test_repeat_of_an_undelivered_event_delivers_the_stored_copy(
+    client: httpx.AsyncClient,
+    sessions: Sessions,
+    deliverer: FakeDeliverer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deliverer.unavailable = True
+    body = encode(callback())
+    await client.post(URL, content=body, headers=signed(body))
+    deliverer.unavailable = False
+    stored = (await stored_rows(sessions))[0].raw_body
+    parsed: list[bytes] = []
+    parse_hub = PARSERS["hub"]
+
+    def recording_parser(raw: bytes) -> ProviderEvent:
+        parsed.append(raw)
+        return parse_hub(raw)
+
+    monkeypatch.setitem(PARSERS, "hub", recording_parser)
+
+    again = await client.post(URL, content=body, headers=signed(body, timestamp=NOW + 30))
+
+    assert again.status_code == 200
+    assert again.json() == {"status": "delivered"}
+    # The request is parsed to learn its event id, then the stored copy is parsed afresh.
+    assert parsed == [body, stored]
+    assert deliverer.events[-1] == parse_hub(stored)
+
+
+def _http_scope(headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": URL,
+        "raw_path": URL.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("relay", 80),
+    }
+
+
+async def test_client_disconnecting_mid_body_is_one_log_line(
+    config: RelayConfig,
+    sessions: Sessions,
+    deliverer: FakeDeliverer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    app = create_relay_app(config, sessions, deliverer, clock=lambda: float(NOW))
+    body = encode(callback())
+    headers = [(key.lower().encode(), value.encode()) for key, value in signed(body).items()] + [
+        (b"content-length", str(len(body)).encode())
+    ]
+    # Half the body, then the connection drops: what the ASGI server hands the app.
+    incoming: list[dict[str, Any]] = [
+        {"type": "http.request", "body": body[:40], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    await app(_http_scope(headers), receive, send)
+
+    relay_records = [r for r in caplog.records if r.name.startswith("relay")]
+    assert [(r.levelno, r.getMessage()) for r in relay_records] == [
+        (logging.WARNING, "webhook abandoned: provider=hub client disconnected mid-body")
+    ]
+    assert all(r.exc_info is None for r in caplog.records)
+    assert "Traceback" not in caplog.text
+    assert await stored_rows(sessions) == []
+    assert deliverer.events == []
+
+
+async def test_client_disconnecting_mid_body_on_a_real_server(
+    config: RelayConfig,
+    sessions: Sessions,
+    deliverer: FakeDeliverer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    app = create_relay_app(config, sessions, deliverer, clock=lambda: float(NOW))
+    body = encode(callback())
+    server = await start_server(app, "127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.server.port)
+        head = [f"POST {URL} HTTP/1.1", "Host: relay", f"Content-Length: {len(body)}"]
+        head += [f"{key}: {value}" for key, value in signed(body).items()]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body[:40])
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        for _ in range(200):
+            if "client disconnected" in caplog.text:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await server.stop()
+
+    abandoned = [r for r in caplog.records if "client disconnected" in r.getMessage()]
+    assert len(abandoned) == 1 and abandoned[0].levelno == logging.WARNING
+    assert all(r.exc_info is None for r in caplog.records)
+    assert "Traceback" not in caplog.text
+    assert await stored_rows(sessions) == []
+
+
+async def test_healthz_reports_the_undelivered_backlog_and_its_age(
+    config: RelayConfig, sessions: Sessions, deliverer: FakeDeliverer
+) -> None:
+    clock = FakeClock()
+    app = create_relay_app(config, sessions, deliverer, clock=clock)
+    deliverer.unavailable = True
+    first, second = encode(callback(event_id="evt-1")), encode(callback(event_id="evt-2"))
+    conflicting = encode(callback(event_id="evt-1", status="ER102"))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://relay"
+    ) as http:
+        await http.post(URL, content=first, headers=signed(first))
+        clock.advance(10)
+        await http.post(URL, content=second, headers=signed(second, timestamp=int(clock())))
+        await http.post(
+            URL, content=conflicting, headers=signed(conflicting, timestamp=int(clock()))
+        )
+        clock.advance(2.5)
+
+        backlog = await http.get("/healthz")
+
+        deliverer.unavailable = False
+        await http.post(URL, content=first, headers=signed(first, timestamp=int(clock())))
+        after_first = await http.get("/healthz")
+
+    assert backlog.status_code == 200
+    assert backlog.json() == {
+        "status": "ok",
+        "undelivered": 2,
+        "oldest_undelivered_seconds": 12.5,
+        "conflicts": 1,
+    }
+    assert after_first.json() == {
+        "status": "ok",
+        "undelivered": 1,
+        "oldest_undelivered_seconds": 2.5,
+        "conflicts": 1,
+    }

@@ -7,21 +7,23 @@ activities are exercised end to end in tests/integration.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from domain.events import ProviderEvent
+from domain.events import EventSource, ProviderEvent, ReviewFlag, TransferOutcome
 from domain.hub import HubStatus
 from domain.ledger import PayoutLedgerInput, PostedEntry
 from domain.money import Money
@@ -29,6 +31,7 @@ from domain.payout import (
     PayoutRequest,
     PayoutResult,
     PayoutStatus,
+    PayoutView,
     ResolvePayout,
     SubmitPayoutInput,
     SubmitPayoutResult,
@@ -52,18 +55,43 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         yield environment
 
 
-def report(reference: str, status: HubStatus, event_id: str | None = None) -> ProviderEvent:
-    """A provider report about ``reference`` with the hub's ``status``."""
-    return ProviderEvent(
-        provider="hub",
-        event_id=event_id or f"evt-{uuid.uuid4().hex[:8]}",
-        reference=reference,
-        outcome=status.outcome,
-        provider_status=status.value,
-        provider_transaction_id="MFS123",
-        failure_code=status.failure_code,
-        occurred_at=datetime.now(UTC),
-    )
+AMOUNT = Money(amount=150_00, currency="KES")
+# Wall-clock limit on waiting for a result: a workflow that never ends would otherwise
+# let the time-skipping server skip through its 6-hourly review polls forever.
+RESULT_TIMEOUT = 30.0
+
+
+def report(
+    reference: str,
+    status: HubStatus,
+    event_id: str | None = None,
+    amount: Money | None = AMOUNT,
+    **extra: object,
+) -> ProviderEvent:
+    """A provider report about ``reference`` with the hub's ``status`` for ``amount``."""
+    fields: dict[str, object] = {
+        "provider": "hub",
+        "event_id": event_id or f"evt-{uuid.uuid4().hex[:8]}",
+        "reference": reference,
+        "outcome": status.outcome,
+        "provider_status": status.value,
+        "provider_transaction_id": "MFS123",
+        "failure_code": status.failure_code,
+        "occurred_at": datetime.now(UTC),
+    }
+    if amount is not None:
+        fields.update(
+            currency=amount.currency,
+            amount_reported=amount.to_major(),
+            amount_minor=amount.amount,
+        )
+    fields.update(extra)
+    return ProviderEvent.model_validate(fields)
+
+
+async def result_of(handle: WorkflowHandle[Any, PayoutResult]) -> PayoutResult:
+    """The workflow's result, failing the test instead of hanging when it never ends."""
+    return await asyncio.wait_for(handle.result(), RESULT_TIMEOUT)
 
 
 @dataclass
@@ -72,6 +100,9 @@ class Script:
 
     submit_status: HubStatus = HubStatus.QUEUED
     poll_statuses: list[HubStatus | None] = field(default_factory=list)
+    truth: HubStatus | None = HubStatus.PENDING
+    """What the status API answers once ``poll_statuses`` is used up; None: no record."""
+    reported_amount: Money | None = AMOUNT
     merchant_funds_missing: bool = False
     submit_refusal: str | None = None
     calls: list[str] = field(default_factory=list)
@@ -118,9 +149,16 @@ class Script:
         @activity.defn(name="get_payout_status")
         async def get_payout_status(inp: TransferStatusInput) -> TransferStatusResult:
             self.calls.append("poll")
-            status = self.poll_statuses.pop(0) if self.poll_statuses else HubStatus.PENDING
+            status = self.poll_statuses.pop(0) if self.poll_statuses else self.truth
             return TransferStatusResult(
-                report=None if status is None else report(inp.reference, status)
+                report=None
+                if status is None
+                else report(
+                    inp.reference,
+                    status,
+                    event_id=f"status:{status.value}",
+                    amount=self.reported_amount,
+                )
             )
 
         return [reserve_funds, settle_payout, release_funds, submit_payout, get_payout_status]
@@ -130,7 +168,7 @@ def payout_request(**overrides: object) -> PayoutRequest:
     """A valid KES payout with a unique id."""
     fields: dict[str, object] = {
         "payout_id": f"wf-{uuid.uuid4().hex[:10]}",
-        "amount": Money(amount=150_00, currency="KES"),
+        "amount": AMOUNT,
         "recipient_msisdn": "+254712345678",
         "country": "KE",
         "resolution_deadline_seconds": 3600,
@@ -185,14 +223,14 @@ async def test_never_resolving_payout_needs_review_then_operator_fails_it(
             PayoutWorkflow.resolve,
             ResolvePayout(outcome=PayoutStatus.FAILED, note="hub confirmed no transfer"),
         )
-        result = await handle.result()
+        result = await result_of(handle)
     assert decided.status is PayoutStatus.FAILED
     assert result.payout.failure_code == "operator_failed"
     assert script.calls.count("release") == 1 and "settle" not in script.calls
 
 
 async def test_resolve_refused_unless_needs_review(env: WorkflowEnvironment) -> None:
-    script = Script()
+    script = Script(truth=HubStatus.SUCCESS)
     request = payout_request()
     async with worker(env.client, script):
         handle = await env.client.start_workflow(
@@ -205,12 +243,12 @@ async def test_resolve_refused_unless_needs_review(env: WorkflowEnvironment) -> 
         await handle.signal(
             PayoutWorkflow.provider_event, report(request.workflow_id, HubStatus.SUCCESS)
         )
-        result = await handle.result()
+        result = await result_of(handle)
     assert result.payout.status is PayoutStatus.SUCCEEDED
 
 
 async def test_duplicate_and_stale_webhooks_apply_once(env: WorkflowEnvironment) -> None:
-    script = Script()
+    script = Script(truth=HubStatus.SUCCESS)
     request = payout_request()
     final = report(request.workflow_id, HubStatus.SUCCESS, event_id="evt-final")
     stale = report(request.workflow_id, HubStatus.PENDING, event_id="evt-stale")
@@ -221,14 +259,16 @@ async def test_duplicate_and_stale_webhooks_apply_once(env: WorkflowEnvironment)
         )
         for event in (final, final, stale, contradicting, final):
             await handle.signal(PayoutWorkflow.provider_event, event)
-        result: PayoutResult = await handle.result()
+        result = await result_of(handle)
     assert result.payout.status is PayoutStatus.SUCCEEDED
     assert result.payout.events_applied == 3
     assert script.calls.count("settle") == 1 and "release" not in script.calls
+    # The final webhook was confirmed by one status query before money moved.
+    assert script.calls[: script.calls.index("settle")].count("poll") == 1
 
 
 async def test_provider_failure_releases_reservation(env: WorkflowEnvironment) -> None:
-    script = Script()
+    script = Script(truth=HubStatus.INSUFFICIENT_FUNDS)
     request = payout_request()
     async with worker(env.client, script):
         handle = await env.client.start_workflow(
@@ -238,10 +278,10 @@ async def test_provider_failure_releases_reservation(env: WorkflowEnvironment) -
             PayoutWorkflow.provider_event,
             report(request.workflow_id, HubStatus.INSUFFICIENT_FUNDS),
         )
-        result = await handle.result()
+        result = await result_of(handle)
     assert result.payout.status is PayoutStatus.FAILED
     assert result.payout.failure_code == "provider_insufficient_funds"
-    assert script.calls == ["reserve", "submit", "release"]
+    assert script.calls == ["reserve", "submit", "poll", "release"]
 
 
 async def test_merchant_without_funds_fails_before_any_provider_call(
@@ -280,3 +320,185 @@ async def test_synchronous_rejection_fails_without_polling(env: WorkflowEnvironm
     assert result.payout.status is PayoutStatus.FAILED
     assert result.payout.failure_code == "invalid_msisdn"
     assert "poll" not in script.calls
+
+
+# -- a webhook is a hint: the provider's status API is the truth ---------------------------
+
+
+async def _start(env: WorkflowEnvironment, request: PayoutRequest) -> WorkflowHandle[Any, Any]:
+    return await env.client.start_workflow(
+        PayoutWorkflow.run, request, id=request.workflow_id, task_queue=TASK_QUEUE
+    )
+
+
+async def _view_when(
+    handle: WorkflowHandle[Any, Any], accept: Any, timeout: float = RESULT_TIMEOUT
+) -> PayoutView:
+    """Query the payout until ``accept(view)`` holds (wall-clock bounded)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        view: PayoutView = await handle.query(PayoutWorkflow.get_status)
+        if accept(view):
+            return view
+        assert loop.time() < deadline, f"never reached the expected state: {view!r}"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        {"amount": Money(amount=1_00, currency="KES")},
+        {"amount": Money(amount=150_00, currency="UGX")},
+        {"amount": None, "currency": "KES", "amount_reported": "150.001"},
+        {"reference": "payout-someone-else"},
+    ],
+    ids=["amount", "currency", "unreadable-amount", "reference"],
+)
+async def test_mismatched_success_webhook_moves_no_money(
+    env: WorkflowEnvironment, wrong: dict[str, Any]
+) -> None:
+    script = Script(truth=HubStatus.PENDING)
+    request = payout_request()
+    fields = {"amount": AMOUNT, "reference": request.workflow_id} | wrong
+    reference = fields.pop("reference")
+    forged = report(reference, HubStatus.SUCCESS, event_id="evt-wrong", **fields)
+    async with worker(env.client, script):
+        handle = await _start(env, request)
+        await handle.signal(PayoutWorkflow.provider_event, forged)
+        view = await _view_when(handle, lambda v: v.status is PayoutStatus.NEEDS_REVIEW)
+        assert view.review_flags == [ReviewFlag.PROVIDER_MISMATCH]
+        [evidence] = view.evidence
+        assert (evidence.event_id, evidence.source) == ("evt-wrong", EventSource.WEBHOOK)
+        assert evidence.provider_status == "MR101"
+        # Refused outright: no settle, and no status query was needed to refuse it.
+        assert "settle" not in script.calls and "release" not in script.calls
+        assert "poll" not in script.calls
+
+        # The provider then really pays the right amount: its status API settles it.
+        script.truth = HubStatus.SUCCESS
+        result = await result_of(handle)
+    assert result.payout.status is PayoutStatus.SUCCEEDED
+    assert result.payout.review_flags == [ReviewFlag.PROVIDER_MISMATCH]
+    assert script.calls.count("settle") == 1 and "release" not in script.calls
+
+
+async def test_success_webhook_for_a_pending_transfer_waits_for_the_provider(
+    env: WorkflowEnvironment,
+) -> None:
+    script = Script(truth=HubStatus.PENDING)
+    request = payout_request()
+    async with worker(env.client, script):
+        handle = await _start(env, request)
+        await handle.signal(
+            PayoutWorkflow.provider_event,
+            report(request.workflow_id, HubStatus.SUCCESS, event_id="evt-early"),
+        )
+        view = await _view_when(handle, lambda v: v.status is PayoutStatus.NEEDS_REVIEW)
+        assert view.review_flags == [ReviewFlag.PROVIDER_CONTRADICTION]
+        assert view.evidence[0].event_id == "evt-early"
+        assert "webhook says MR101" in view.evidence[0].detail
+        assert script.calls == ["reserve", "submit", "poll"]
+
+        script.truth = HubStatus.SUCCESS
+        result = await result_of(handle)
+    assert result.payout.status is PayoutStatus.SUCCEEDED
+    assert script.calls.count("settle") == 1 and "release" not in script.calls
+
+
+async def test_failure_webhook_for_a_paid_transfer_never_releases(
+    env: WorkflowEnvironment,
+) -> None:
+    script = Script(truth=HubStatus.SUCCESS)
+    request = payout_request()
+    async with worker(env.client, script):
+        handle = await _start(env, request)
+        await handle.signal(
+            PayoutWorkflow.provider_event,
+            report(request.workflow_id, HubStatus.INSUFFICIENT_FUNDS, event_id="evt-lie"),
+        )
+        result = await result_of(handle)
+    # The status API said paid: that is what is applied; the lie is kept as evidence.
+    assert result.payout.status is PayoutStatus.SUCCEEDED
+    assert result.payout.review_flags == [ReviewFlag.PROVIDER_CONTRADICTION]
+    assert result.payout.evidence[0].event_id == "evt-lie"
+    assert script.calls == ["reserve", "submit", "poll", "settle"]
+
+
+async def test_status_api_reporting_another_amount_holds_for_an_operator(
+    env: WorkflowEnvironment,
+) -> None:
+    script = Script(truth=HubStatus.SUCCESS, reported_amount=Money(amount=1_00, currency="KES"))
+    request = payout_request()
+    async with worker(env.client, script):
+        handle = await _start(env, request)
+        await handle.signal(
+            PayoutWorkflow.provider_event, report(request.workflow_id, HubStatus.SUCCESS)
+        )
+        view = await _view_when(handle, lambda v: v.status is PayoutStatus.NEEDS_REVIEW)
+        assert view.review_flags == [ReviewFlag.PROVIDER_MISMATCH]
+        assert view.evidence[0].source is EventSource.STATUS_QUERY
+        assert "settle" not in script.calls and "release" not in script.calls
+
+        await handle.execute_update(
+            PayoutWorkflow.resolve,
+            ResolvePayout(outcome=PayoutStatus.SUCCEEDED, note="hub: paid 150.00, bad report"),
+        )
+        result = await result_of(handle)
+    assert result.payout.status is PayoutStatus.SUCCEEDED
+    assert script.calls.count("settle") == 1
+
+
+async def test_held_payout_stops_polling(env: WorkflowEnvironment) -> None:
+    script = Script(poll_statuses=[HubStatus.PENDING])
+    script.truth = HubStatus.SUCCESS
+    script.reported_amount = Money(amount=1_00, currency="KES")
+    request = payout_request()
+    async with worker(env.client, script):
+        handle = await _start(env, request)
+        # The first poll (30 s) says pending, the second (90 s) paid another amount.
+        await env.sleep(timedelta(minutes=2))
+        view = await _view_when(handle, lambda v: v.status is PayoutStatus.NEEDS_REVIEW)
+        polls = script.calls.count("poll")
+        assert polls == 2
+        # A day of timers later: still held, no more polling, no money moved.
+        await env.sleep(timedelta(hours=24))
+        view = await handle.query(PayoutWorkflow.get_status)
+        assert view.status is PayoutStatus.NEEDS_REVIEW
+        assert script.calls.count("poll") == polls
+        assert "settle" not in script.calls and "release" not in script.calls
+        await handle.terminate("test over")
+
+
+async def test_webhook_without_details_is_resolved_by_asking(env: WorkflowEnvironment) -> None:
+    script = Script(truth=HubStatus.WALLET_CLOSED)
+    request = payout_request()
+    changed = ProviderEvent(
+        provider="hub",
+        event_id="evt-changed",
+        reference=request.workflow_id,
+        outcome=TransferOutcome.CHANGED,
+        provider_status="changed",
+    )
+    async with worker(env.client, script):
+        handle = await _start(env, request)
+        await handle.signal(PayoutWorkflow.provider_event, changed)
+        result = await result_of(handle)
+    assert result.payout.status is PayoutStatus.FAILED
+    assert result.payout.failure_code == "wallet_closed"
+    assert result.payout.review_flags == []
+    assert script.calls == ["reserve", "submit", "poll", "release"]
+
+
+async def test_provider_that_vouches_for_its_webhooks_is_not_asked(
+    env: WorkflowEnvironment,
+) -> None:
+    script = Script(truth=HubStatus.PENDING)
+    request = payout_request()
+    trusted = report(request.workflow_id, HubStatus.SUCCESS, needs_confirmation=False)
+    async with worker(env.client, script):
+        handle = await _start(env, request)
+        await handle.signal(PayoutWorkflow.provider_event, trusted)
+        result = await result_of(handle)
+    assert result.payout.status is PayoutStatus.SUCCEEDED
+    assert script.calls == ["reserve", "submit", "settle"]
