@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import httpx
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from domain.errors import ProviderAuthError, ProviderConflict, ProviderRejected, ProviderUnavailable
 from domain.events import ProviderEvent, TransferOutcome, reported_amount
@@ -52,7 +52,25 @@ def _business_error(
 
 
 def _transient(message: str) -> ApplicationError:
-    return ApplicationError(message, type=ProviderUnavailable.type, non_retryable=False)
+    """A failure Temporal retries, announced in one warning line without a traceback.
+
+    BENIGN keeps the SDK from logging the expected failure again with its traceback
+    ("Completing activity as failed"); unexpected exceptions keep theirs.
+    """
+    info = activity.info()
+    activity.logger.warning(
+        "%s attempt %d for %s will be retried: %s",
+        info.activity_type,
+        info.attempt,
+        info.workflow_id,
+        message,
+    )
+    return ApplicationError(
+        message,
+        type=ProviderUnavailable.type,
+        non_retryable=False,
+        category=ApplicationErrorCategory.BENIGN,
+    )
 
 
 def _report_from_transfer(transfer: HubTransfer) -> ProviderEvent:
@@ -166,7 +184,7 @@ class WalletHubActivities:
         return _report_from_transfer(HubTransfer.model_validate_json(response.content))
 
     async def _resolve_ambiguous(self, reference: str, what: str) -> SubmitPayoutResult:
-        activity.logger.warning(
+        activity.logger.info(
             "ambiguous submit outcome (%s) for %s; asking the hub", what, reference
         )
         known = await self._find(reference)

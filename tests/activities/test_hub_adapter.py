@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
 from activities.hub import WalletHubActivities
@@ -457,3 +458,30 @@ async def test_status_401_is_an_auth_error(hub: FakeHub, activities: WalletHubAc
         await _status(activities)
     assert info.value.type == "ProviderAuthError"
     assert info.value.non_retryable is True
+
+
+async def test_expected_retry_is_one_warning_line_and_benign(
+    hub: FakeHub, activities: WalletHubActivities, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub.post_raises = httpx.ReadTimeout
+    hub.store_before_raise = False
+    with caplog.at_level(logging.DEBUG):
+        error = await _submit_error(activities)
+    # BENIGN: the SDK does not log the expected failure again with a traceback.
+    assert error.category is ApplicationErrorCategory.BENIGN
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert "will be retried" in warnings[0].getMessage()
+    assert warnings[0].exc_info is None
+
+
+async def test_status_answer_carries_the_reported_amount(
+    hub: FakeHub, activities: WalletHubActivities
+) -> None:
+    hub.transfers[REFERENCE] = _transfer(REFERENCE, "MR101")
+    result = await ActivityEnvironment().run(
+        activities.get_payout_status, TransferStatusInput(reference=REFERENCE)
+    )
+    assert result.report is not None
+    assert (result.report.currency, result.report.amount_minor) == ("KES", 150000)
+    assert result.report.amount_reported == "1500.00"
