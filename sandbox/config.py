@@ -83,6 +83,9 @@ class Faults(BaseModel):
         duplicate_webhooks: deliver every webhook twice (same event id).
         out_of_order_webhooks: after every final webhook, also deliver a stale pending
             (MR102) webhook with its own event id.
+        hold_submissions: payout submissions are executed, then their answers are held
+            until this is switched off (or the client hangs up): callers stay in flight
+            for as long as a test needs, e.g. to kill a worker mid-submission.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -92,3 +95,4 @@ class Faults(BaseModel):
     latency_ms: int = Field(default=0, ge=0, le=600_000)
     duplicate_webhooks: bool = False
     out_of_order_webhooks: bool = False
+    hold_submissions: bool = False

@@ -174,6 +174,14 @@ async def _hold(request: Request, seconds: float) -> None:
         await asyncio.sleep(min(_HOLD_POLL_SECONDS, remaining))
 
 
+async def _hold_while(request: Request, held: Callable[[], bool]) -> None:
+    """Hold the answer while ``held()`` is true, unless the client has hung up."""
+    while held():
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(_HOLD_POLL_SECONDS)
+
+
 @router.post("/v1/payouts", response_model=HubAck, summary="Submit a payout")
 async def submit_payout(
     request: Request,
@@ -193,6 +201,7 @@ async def submit_payout(
         # Only the first submission is held: the client's status check or idempotent
         # resubmission must then find the executed transfer, quickly.
         await _hold(request, state.config.timeout_after_accept_seconds)
+    await _hold_while(request, lambda: state.store.faults.hold_submissions)
     if state.roll(state.store.faults.error_after_execute_rate):
         raise HubError(500, "500", "internal error")
     return transfer.ack()

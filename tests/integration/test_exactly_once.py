@@ -117,8 +117,9 @@ async def test_worker_killed_mid_flight_every_payout_executes_once(
         )
     )
     float_before = await _float_kes(sandbox_admin, stack)
-    # Slow hub answers keep submissions in flight when the worker dies.
-    await sandbox_admin.put("/faults", json={"latency_ms": 700})
+    # The hub executes every submission and holds its answer: each payout stays in
+    # flight in its submit activity, whatever the timing, until the worker is dead.
+    await sandbox_admin.put("/faults", json={"hold_submissions": True})
     first = workers.start()
     requests = [payout(merchant) for _ in range(CRASH_PAYOUTS)]
     for request in requests:
@@ -128,12 +129,14 @@ async def test_worker_killed_mid_flight_every_payout_executes_once(
     async def seen() -> int:
         return len(references & set(await transfers(sandbox_admin)))
 
-    await eventually(seen, lambda n: n >= 2, timeout=60)
+    await eventually(seen, lambda n: n == CRASH_PAYOUTS, timeout=60)
+    for request in requests:
+        kinds = [e.kind for e in await stack.ledger.entries(reference=request.payout_id)]
+        assert kinds == ["payout_reserve"], "a payout got past its submission before the kill"
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
-    assert await seen() < CRASH_PAYOUTS, "the worker finished everything before it was killed"
 
-    await sandbox_admin.put("/faults", json={"latency_ms": 50})
+    await sandbox_admin.put("/faults", json={})
     workers.start()
     views = await asyncio.wait_for(
         asyncio.gather(*(payments.wait_payout(r.payout_id) for r in requests)), timeout=150
@@ -143,6 +146,8 @@ async def test_worker_killed_mid_flight_every_payout_executes_once(
     recorded = await transfers(sandbox_admin)
     for reference in references:
         assert recorded[reference]["executed"] is True
+        # The restarted worker asked before resubmitting: one submission each.
+        assert recorded[reference]["submit_count"] == 1
     # The hub's float moved by exactly one transfer per payout.
     spent = float(float_before) - float(await _float_kes(sandbox_admin, stack))
     assert round(spent * 100) == CRASH_PAYOUTS * AMOUNT.amount

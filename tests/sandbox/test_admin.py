@@ -54,6 +54,26 @@ async def test_error_after_execute_executes_then_answers_500(sandbox: Sandbox) -
     assert await sandbox.balance("KES") == "9999998500.00"
 
 
+async def test_hold_submissions_executes_then_holds_the_answer_until_released(
+    sandbox: Sandbox,
+) -> None:
+    await sandbox.client.put("/admin/faults", json={"hold_submissions": True})
+    answer = asyncio.create_task(sandbox.submit("pay-held"))
+    while not await sandbox.transfers():
+        await asyncio.sleep(0.01)
+    await sandbox.wait_for_status("pay-held", "MR101")
+    # Executed and settled at the hub, and the caller still has no answer.
+    await asyncio.sleep(0.2)
+    assert not answer.done()
+    (transfer,) = await sandbox.transfers()
+    assert transfer["executed"] is True
+
+    await sandbox.client.put("/admin/faults", json={})
+    response = await asyncio.wait_for(answer, 2.0)
+    assert response.status_code == 200
+    assert response.json()["transactionId"] == transfer["transactionId"]
+
+
 async def test_fault_rates_follow_the_seed() -> None:
     async def outcomes(seed: int) -> list[int]:
         async with running_sandbox(seed=seed) as sandbox:
@@ -80,6 +100,7 @@ async def test_faults_round_trip_and_are_validated(sandbox: Sandbox) -> None:
         "latency_ms": 10,
         "duplicate_webhooks": True,
         "out_of_order_webhooks": False,
+        "hold_submissions": False,
     }
     assert (await sandbox.client.put("/admin/faults", json=faults)).json() == faults
     assert (await sandbox.client.get("/admin/faults")).json() == faults
