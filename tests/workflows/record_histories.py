@@ -9,17 +9,24 @@ replay test pass: that hides the non-determinism it exists to catch.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
+import httpx
+
+from domain.hub import PROVIDER_NAME
 from domain.ledger import FundMerchantInput
 from domain.money import Money
 from domain.payout import PayoutRequest, PayoutStatus, ResolvePayout
+from domain.webhooks import SIGNATURE_HEADER, sign
 from sandbox.scenarios import Scenario
 from starter.client import PaymentsClient
-from starter.stack import engine_stack, local_temporal, throwaway_settings
+from starter.stack import EngineStack, engine_stack, local_temporal, throwaway_settings
 
 HERE = Path(__file__).parent / "histories"
 log = logging.getLogger("record_histories")
@@ -37,6 +44,42 @@ def _request(name: str, merchant: str, scenario: Scenario, **extra: object) -> P
             **extra,
         }
     )
+
+
+async def _forge(stack: EngineStack, reference: str, status: str, **fields: Any) -> None:
+    """Send the relay a correctly signed hub callback that the hub never sent."""
+    async with httpx.AsyncClient(base_url=stack.sandbox_url) as sandbox:
+        while (await sandbox.get(f"/admin/transfers/{reference}")).status_code != 200:
+            await asyncio.sleep(0.1)
+        transfer = (await sandbox.get(f"/admin/transfers/{reference}")).json()
+    body = json.dumps(
+        {
+            "eventId": f"evt-forged-{reference}-{status}",
+            "type": "transactionStatus",
+            "thirdPartyTransId": reference,
+            "transactionId": transfer["transactionId"],
+            "status": status,
+            "currency": "KES",
+            "sendAmount": "1500.00",
+            "receiveAmount": "1500.00",
+            "timestamp": "2026-11-24T10:00:00Z",
+            **fields,
+        }
+    ).encode()
+    assert stack.settings.hub_webhook_secret is not None
+    secret = stack.settings.hub_webhook_secret.get_secret_value()
+    async with httpx.AsyncClient(base_url=stack.relay.url) as relay:
+        answer = await relay.post(
+            f"/webhooks/{PROVIDER_NAME}",
+            content=body,
+            headers={SIGNATURE_HEADER: sign(secret, int(time.time()), body)},
+        )
+        answer.raise_for_status()
+
+
+async def _until(payments: PaymentsClient, payout_id: str, status: str) -> None:
+    while (await payments.get_payout(payout_id)).status.value != status:
+        await asyncio.sleep(0.2)
 
 
 async def record(version: str) -> None:
@@ -63,6 +106,12 @@ async def record(version: str) -> None:
                     "needs-review-resolved": _request(
                         "review", "rich", Scenario.NEVER_RESOLVES, resolution_deadline_seconds=2
                     ),
+                    # Verified events: a success webhook the hub contradicts, then the
+                    # hub really pays; a webhook for another amount, then an operator.
+                    "contradicted-then-paid": _request(
+                        "contradicted", "rich", Scenario.NEVER_RESOLVES
+                    ),
+                    "mismatch-then-operator": _request("mismatch", "rich", Scenario.NEVER_RESOLVES),
                 }
                 for request in runs.values():
                     await payments.create_payout(request)
@@ -72,6 +121,28 @@ async def record(version: str) -> None:
                 await payments.resolve_payout(
                     review.payout_id,
                     ResolvePayout(outcome=PayoutStatus.FAILED, note="checked with the hub"),
+                )
+
+                contradicted = runs["contradicted-then-paid"]
+                await _until(payments, contradicted.payout_id, "submitted")
+                await _forge(stack, contradicted.workflow_id, "MR101")
+                await _until(payments, contradicted.payout_id, "needs_review")
+                async with httpx.AsyncClient(base_url=stack.sandbox_url) as sandbox:
+                    forced = await sandbox.post(
+                        f"/admin/transfers/{contradicted.workflow_id}/resolve",
+                        json={"status": "MR101"},
+                    )
+                    forced.raise_for_status()
+
+                mismatch = runs["mismatch-then-operator"]
+                await _until(payments, mismatch.payout_id, "submitted")
+                await _forge(
+                    stack, mismatch.workflow_id, "MR101", sendAmount="1.00", receiveAmount="1.00"
+                )
+                await _until(payments, mismatch.payout_id, "needs_review")
+                await payments.resolve_payout(
+                    mismatch.payout_id,
+                    ResolvePayout(outcome=PayoutStatus.FAILED, note="hub: never paid"),
                 )
                 for name, request in runs.items():
                     await payments.wait_payout(request.payout_id)
