@@ -21,7 +21,7 @@ from domain.hub import PROVIDER_NAME
 from relay.app import create_relay_app
 from relay.config import RelayConfig
 from relay.delivery import TemporalDeliverer
-from worker.client import connect
+from worker.client import connect, run
 from worker.serving import start_server
 from worker.settings import Settings
 
@@ -130,7 +130,9 @@ def main() -> None:
         raise SystemExit(
             "set PAYMENTS_HUB_WEBHOOK_SECRET first: the relay verifies the hub's webhooks with it"
         )
-    asyncio.run(serve(settings))
+    # Not asyncio.run: run() also shuts the Temporal runtime down before the process
+    # exits, so no Rust thread is left calling into a finalizing interpreter.
+    run(serve(settings))
 
 
 if __name__ == "__main__":

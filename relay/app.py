@@ -97,7 +97,8 @@ def create_relay_app(
         clock: unix seconds now; signatures are checked and rows stamped against it.
 
     Returns:
-        The FastAPI application; ``app.state.redeliverer`` is its redelivery loop.
+        The FastAPI application; ``app.state.redeliverer`` is its redelivery loop and
+        ``app.state.deliverer`` the deliverer.
     """
     store = EventStore(
         sessions,
@@ -132,12 +133,17 @@ def create_relay_app(
         lifespan=lifespan,
     )
     app.state.redeliverer = redeliverer
+    # Read from the app at each request, never closed over: FastAPI caches route
+    # functions in module-level caches, and a closure would keep the deliverer's Temporal
+    # client (and so the SDK runtime's threads) alive until the interpreter exits.
+    app.state.deliverer = deliverer
 
-    async def deliver(provider: str, event: ProviderEvent) -> JSONResponse:
+    async def deliver(request: Request, provider: str, event: ProviderEvent) -> JSONResponse:
         """Deliver a stored event, record the attempt and answer the provider."""
         log_args = (provider, event.event_id, event.reference)
+        current: EventDeliverer = request.app.state.deliverer
         try:
-            outcome = await deliverer.deliver(event)
+            outcome = await current.deliver(event)
         except DeliveryUnavailable:
             logger.warning(
                 "webhook stored, delivery unavailable: provider=%s event=%r reference=%r", *log_args
@@ -206,7 +212,7 @@ def create_relay_app(
             return _error(503, "cannot store event")
 
         if stored.arrival is Arrival.NEW:
-            return await deliver(provider, event)
+            return await deliver(request, provider, event)
         if stored.arrival is Arrival.DUPLICATE:
             logger.info("webhook duplicate: provider=%s event=%r reference=%r", *log_args)
             return _status(200, "duplicate")
@@ -231,7 +237,7 @@ def create_relay_app(
                 exc,
             )
             return _error(500, "stored event unreadable")
-        return await deliver(provider, stored_event)
+        return await deliver(request, provider, stored_event)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -7,7 +7,6 @@ message; nothing is started.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
@@ -32,7 +31,7 @@ from domain.payout import (
     ResolvePayout,
 )
 from starter.client import PaymentsClient
-from worker.client import connect
+from worker.client import connect, run
 from worker.settings import Settings
 
 T = TypeVar("T")
@@ -76,9 +75,13 @@ def _errors_of(exc: ValidationError) -> str:
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a command's coroutine, turning business errors into a clear exit."""
+    """Run a command's coroutine, turning business errors into a clear exit.
+
+    :func:`worker.client.run` rather than :func:`asyncio.run`: it shuts the Temporal
+    runtime down before the process exits (a command that did its work must not abort).
+    """
     try:
-        return asyncio.run(coro)
+        return run(coro)
     except ValidationError as exc:
         err_console.print(f"[red]invalid input:[/] {_errors_of(exc)}")
         raise typer.Exit(2) from exc
@@ -121,7 +124,7 @@ def dev() -> None:
     from starter.dev import run_dev
 
     settings = Settings()
-    asyncio.run(run_dev(settings, console))
+    run(run_dev(settings, console))
 
 
 @app.command()

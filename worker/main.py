@@ -22,7 +22,7 @@ from activities.hub import WalletHubActivities
 from activities.ledger import LedgerActivities
 from db.ledger import Ledger
 from db.session import create_engine, session_factory
-from worker.client import connect
+from worker.client import connect, run
 from worker.search_attributes import register_search_attributes
 from worker.settings import Settings
 from workflows.payout import PayoutWorkflow
@@ -122,4 +122,6 @@ def main() -> None:
             loop.add_signal_handler(sig, stop.set)
         await run_worker(settings, stop)
 
-    asyncio.run(_main())
+    # Not asyncio.run: run() also shuts the Temporal runtime down before the process
+    # exits, so no Rust thread is left calling into a finalizing interpreter.
+    run(_main())

@@ -23,6 +23,7 @@ from domain.money import Money
 from starter.client import PaymentsClient
 from starter.stack import EngineStack, engine_stack, local_temporal, throwaway_settings
 from tests.conftest import drop_postgres_database, make_postgres_database, require_postgres
+from tests.integration.processes import EXIT_PROBE
 from worker.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -123,3 +124,11 @@ async def ledger_balances_after_test(request: pytest.FixtureRequest) -> AsyncIte
     running: EngineStack = request.getfixturevalue("stack")
     assert await running.ledger.check_consistency() == []
     assert all(total == 0 for total in (await running.ledger.trial_balance()).values())
+
+
+@pytest.fixture(scope="module")
+def exit_probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding the exit probe as ``sitecustomize.py``, for PYTHONPATH."""
+    probe = tmp_path_factory.mktemp("exit-probe")
+    (probe / "sitecustomize.py").write_text(EXIT_PROBE)
+    return probe

@@ -1,0 +1,231 @@
+"""Engine processes exit cleanly: status 0, and no "Fatal Python error" on the way out.
+
+A process that exits while the Temporal SDK's Rust runtime still has threads running can
+abort at interpreter shutdown with "PyGILState_Release ... must be current when
+releasing" and status 134 (temporalio/sdk-python#300), after it did its work. The race
+is narrow, so each entry point is started and stopped many times: ``python -m worker``
+and ``payments dev`` (SIGINT and SIGTERM, alternately) and ``payments`` commands run two
+at a time against a Temporal dev server this module starts. Every process runs with its
+own data directory and free loopback ports, never the default ones, and every process
+started here is stopped here, including the Temporal server ``payments dev`` starts.
+
+The crash needs a Tokio thread to enter Python at the wrong moment, so a few hundred
+clean exits prove little on their own. Every process here therefore also runs an exit
+probe (a ``sitecustomize`` on its PYTHONPATH) that reports, from ``atexit``, how many of
+the runtime's Tokio threads are still alive as the interpreter finalizes: none, when the
+runtime was shut down as it must be.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from domain.search_attributes import dev_server_flags
+from starter.stack import installed_binary
+from tests.integration.processes import (
+    EXIT_SECONDS,
+    STARTUP_SECONDS,
+    Started,
+    assert_clean_exit,
+    engine_env,
+    free_port,
+    processes_mentioning,
+    start,
+    stop,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+WORKER_RESTARTS = 20
+DEV_RESTARTS = 20
+CLI_ROUNDS = 100
+
+
+@pytest.fixture(scope="module")
+def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Temporal dev server of this module, on free loopback ports, with the engine's
+    search attributes; stopped when the module's tests are done."""
+    workdir = tmp_path_factory.mktemp("temporal")
+    port = free_port()
+    command = [
+        installed_binary("temporal"),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(free_port()),
+        "--headless",
+        "--log-level",
+        "error",
+        *dev_server_flags(),
+    ]
+    server = start(command, dict(os.environ), workdir / "temporal.log", workdir)
+    address = f"127.0.0.1:{port}"
+    try:
+        _wait_for_frontend(address, server)
+        yield address
+    finally:
+        stop(server.process)
+
+
+def _wait_for_frontend(address: str, server: Started) -> None:
+    """Wait until the frontend answers a health check (the Temporal CLI, not the SDK:
+    a client in this process would put the SDK's runtime in the test process)."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    health = [installed_binary("temporal"), "operator", "cluster", "health"]
+    while True:
+        if server.process.poll() is not None:
+            pytest.fail(f"the Temporal dev server exited:\n{server.output()}")
+        check = subprocess.run(
+            [*health, "--address", address], capture_output=True, timeout=STARTUP_SECONDS
+        )
+        if check.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"Temporal at {address} did not answer:\n{check.stderr.decode()}")
+        time.sleep(0.2)
+
+
+@pytest.mark.timeout(600)
+def test_worker_process_exits_cleanly(
+    temporal_address: str, exit_probe: Path, tmp_path: Path
+) -> None:
+    """``python -m worker``, started and stopped 20 times, always exits with status 0."""
+    env = engine_env(
+        tmp_path, exit_probe, temporal_address=temporal_address, task_queue="exits-worker"
+    )
+    for round_ in range(WORKER_RESTARTS):
+        sig = signal.SIGINT if round_ % 2 == 0 else signal.SIGTERM
+        worker = start(
+            [sys.executable, "-m", "worker"], env, tmp_path / f"worker-{round_}.log", tmp_path
+        )
+        try:
+            worker.wait_for("worker polling task queue")
+        finally:
+            status = stop(worker.process, sig)
+        what = f"worker, round {round_ + 1}, {signal.Signals(sig).name}"
+        assert_clean_exit(status, worker.output(), what)
+        assert "worker stopped" in worker.output(), worker.output()
+
+
+@pytest.mark.timeout(900)
+def test_payments_dev_exits_cleanly(exit_probe: Path, tmp_path: Path) -> None:
+    """``payments dev``, started and stopped 20 times, always exits with status 0 and
+    stops the Temporal server it started."""
+    data_dir = tmp_path / "data"
+    payments = installed_binary("payments")
+    # Its Temporal server's command line names this file: how a server that `payments
+    # dev` failed to stop is found, and stopped, by this test.
+    temporal_db = str((data_dir / "temporal.db").resolve())
+    try:
+        for round_ in range(DEV_RESTARTS):
+            sig = signal.SIGINT if round_ % 2 == 0 else signal.SIGTERM
+            env = engine_env(
+                data_dir,
+                exit_probe,
+                temporal_address=f"127.0.0.1:{free_port()}",
+                task_queue="exits-dev",
+            )
+            dev = start([payments, "dev"], env, tmp_path / f"dev-{round_}.log", tmp_path)
+            try:
+                dev.wait_for("payments engine is running")
+            finally:
+                status = stop(dev.process, sig)
+            what = f"payments dev, round {round_ + 1}, {signal.Signals(sig).name}"
+            assert_clean_exit(status, dev.output(), what)
+            assert "stopped." in dev.output(), dev.output()
+            assert processes_mentioning(temporal_db) == [], f"{what}: Temporal still running"
+    finally:
+        for pid in processes_mentioning(temporal_db):
+            os.kill(pid, signal.SIGKILL)
+
+
+RUNTIME_THREADS_SCRIPT = """
+import sys
+from pathlib import Path
+
+from worker.client import connect, run
+from worker.settings import Settings
+
+
+def tokio_threads():
+    tasks = Path("/proc/self/task").iterdir()
+    return sum((task / "comm").read_text().startswith("tokio") for task in tasks)
+
+
+async def main(fail):
+    client = await connect(Settings())
+    await client.count_workflows()
+    print("while running:", tokio_threads())
+    if fail:
+        # The client stays in this frame, which the exception's traceback holds.
+        raise RuntimeError("the command failed")
+
+
+try:
+    run(main(sys.argv[1] == "fail"))
+except RuntimeError:
+    pass
+print("after run:", tokio_threads())
+"""
+
+
+@pytest.mark.parametrize("outcome", ["succeed", "fail"])
+def test_run_stops_the_runtime_threads(
+    temporal_address: str, exit_probe: Path, tmp_path: Path, outcome: str
+) -> None:
+    """After :func:`worker.client.run` returns or raises, no Tokio thread is left.
+
+    The deterministic face of the races above: the runtime was dropped and its threads
+    joined before the interpreter could start finalizing.
+    """
+    env = engine_env(tmp_path, exit_probe, temporal_address=temporal_address)
+    done = subprocess.run(
+        [sys.executable, "-c", RUNTIME_THREADS_SCRIPT, outcome],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=EXIT_SECONDS,
+    )
+    output = done.stdout + done.stderr
+    assert_clean_exit(done.returncode, output, f"a command that {outcome}s")
+    assert "after run: 0" in output, output
+    assert "while running: 0" not in output, output
+
+
+@pytest.mark.timeout(900)
+def test_cli_commands_exit_cleanly(temporal_address: str, exit_probe: Path, tmp_path: Path) -> None:
+    """``payments`` commands that talk to Temporal, two at a time, 100 times: status 0."""
+    env = engine_env(tmp_path, exit_probe, temporal_address=temporal_address)
+    payments = installed_binary("payments")
+    commands = [
+        [payments, "payout", "list", "--json"],
+        [payments, "payout", "list", "--status", "needs_review", "--json"],
+    ]
+    for round_ in range(CLI_ROUNDS):
+        running = [
+            start(command, env, tmp_path / f"cli-{round_}-{n}.log", tmp_path)
+            for n, command in enumerate(commands)
+        ]
+        deadline = time.monotonic() + EXIT_SECONDS
+        statuses = []
+        try:
+            for cli in running:
+                statuses.append(cli.process.wait(timeout=max(deadline - time.monotonic(), 0.1)))
+        finally:
+            for cli in running:
+                stop(cli.process, signal.SIGKILL)
+        for command, cli, status in zip(commands, running, statuses, strict=True):
+            assert_clean_exit(status, cli.output(), f"{' '.join(command[1:])}, round {round_ + 1}")
