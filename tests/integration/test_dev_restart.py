@@ -1,0 +1,142 @@
+"""``payments dev`` restarted with transfers in flight at the sandbox loses nothing.
+
+The hub (sandbox) keeps its transfers, floats and pending webhooks in the data dir, so a
+transfer it was still working on when ``payments dev`` stopped resolves after the restart,
+and every payout ends as the hub decided: none in needs_review.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sandbox.scenarios import Scenario
+from starter.stack import installed_binary
+from tests.integration.processes import (
+    assert_clean_exit,
+    engine_env,
+    free_port,
+    processes_mentioning,
+    start,
+    stop,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+# Slow enough that every transfer is still pending at the hub when payments dev stops.
+SETTLE_SECONDS = 6
+PAYOUTS = {
+    "restart-paid-1": (Scenario.SUCCESS, "succeeded"),
+    "restart-paid-2": (Scenario.SUCCESS, "succeeded"),
+    "restart-closed": (Scenario.WALLET_CLOSED, "failed"),
+    "restart-no-hook": (Scenario.WEBHOOK_NEVER_SENT, "succeeded"),
+}
+
+
+def number(scenario: Scenario) -> str:
+    """A Kenyan number that makes the sandbox run ``scenario``."""
+    return f"+254700{scenario.suffix}" if scenario.suffix else "+254712345678"
+
+
+def cli(env: dict[str, str], cwd: Path, *args: str) -> Any:
+    """Run ``payments ARGS --json`` and return its parsed output; it must exit 0."""
+    done = subprocess.run(
+        [installed_binary("payments"), *args, "--json"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+def hub_transfers(sandbox_url: str) -> dict[str, dict[str, Any]]:
+    """The sandbox hub's own record, by our reference."""
+    answer = httpx.get(f"{sandbox_url}/admin/transfers", timeout=10)
+    answer.raise_for_status()
+    return {t["thirdPartyTransId"]: t for t in answer.json()}
+
+
+def wait(probe: Any, accept: Any, timeout: float = 90.0) -> Any:
+    """Call ``probe()`` until ``accept`` holds for its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if accept(value):
+            return value
+        assert time.monotonic() < deadline, f"not reached in {timeout:.0f} s: {value!r}"
+        time.sleep(0.3)
+
+
+@pytest.mark.timeout(600)
+def test_restart_with_transfers_in_flight_ends_every_payout_as_the_hub_decided(
+    exit_probe: Path, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    sandbox_port = free_port()
+    env = engine_env(
+        data_dir,
+        exit_probe,
+        temporal_address=f"127.0.0.1:{free_port()}",
+        sandbox_port=sandbox_port,
+        sandbox_settle_seconds=SETTLE_SECONDS,
+        task_queue="restart",
+    )
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    temporal_db = str((data_dir / "temporal.db").resolve())
+    payments = installed_binary("payments")
+    try:
+        first = start([payments, "dev"], env, tmp_path / "dev-1.log", tmp_path)
+        try:
+            first.wait_for("payments engine is running")
+            fund = ["--amount", "1000.00", "--currency", "KES", "--reference", "restart-fund"]
+            cli(env, tmp_path, "ledger", "fund", *fund)
+            for payout_id, (scenario, _) in PAYOUTS.items():
+                money = ["--amount", "10.00", "--currency", "KES"]
+                recipient = ["--phone", number(scenario), "--country", "KE"]
+                cli(env, tmp_path, "payout", "create", "--id", payout_id, *money, *recipient)
+            references = {f"payout-{p}" for p in PAYOUTS}
+            before = wait(
+                lambda: hub_transfers(sandbox_url), lambda r: references <= set(r), timeout=30
+            )
+            # Still pending at the hub: what it decides, it decides after the restart.
+            assert all(before[ref]["status"] in ("MR108", "MR102") for ref in references)
+        finally:
+            status = stop(first.process, signal.SIGINT)
+        assert_clean_exit(status, first.output(), "payments dev (first run)")
+
+        second = start([payments, "dev"], env, tmp_path / "dev-2.log", tmp_path)
+        try:
+            second.wait_for("payments engine is running")
+            views = {
+                payout_id: wait(
+                    lambda p=payout_id: cli(env, tmp_path, "payout", "status", p),
+                    lambda v: v["status"] in ("succeeded", "failed", "needs_review"),
+                )
+                for payout_id in PAYOUTS
+            }
+            after = hub_transfers(sandbox_url)
+        finally:
+            status = stop(second.process, signal.SIGINT)
+        assert_clean_exit(status, second.output(), "payments dev (second run)")
+    finally:
+        for pid in processes_mentioning(temporal_db):
+            os.kill(pid, signal.SIGKILL)
+
+    for payout_id, (_, expected) in PAYOUTS.items():
+        view, record = views[payout_id], after[f"payout-{payout_id}"]
+        assert view["status"] == expected, view
+        # The hub's record, kept across the restart, says the same: one transfer each.
+        assert record["submit_count"] == 1
+        assert record["executed"] is (expected == "succeeded")
+        assert record["transactionId"] == before[f"payout-{payout_id}"]["transactionId"]
