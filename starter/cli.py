@@ -307,17 +307,23 @@ def _show_view(view: PayoutView, as_json: bool) -> None:
         _print_views([view])
 
 
-def _print_views(views: list[Any]) -> None:
-    table = Table("payout", "status", "amount", "recipient", "provider status", "failure")
+def _print_views(views: list[PayoutView]) -> None:
+    # Review flags only when some payout has them: why it went to needs_review.
+    with_review = any(v.review_flags for v in views)
+    columns = ["payout", "status", "amount", "recipient", "provider status", "failure"]
+    table = Table(*columns, *(["review"] if with_review else []))
     for v in views:
-        table.add_row(
+        cells = [
             v.payout_id,
             v.status.value,
             str(v.amount),
             v.recipient,
             v.provider_status or "",
             v.failure_code or "",
-        )
+        ]
+        if with_review:
+            cells.append(", ".join(flag.value for flag in v.review_flags))
+        table.add_row(*cells)
     console.print(table)
 
 
