@@ -151,8 +151,9 @@ def _callback(reference: str, status: HubStatus, event_id: str) -> bytes:
 async def test_forged_stale_and_malformed_webhooks_change_nothing(
     stack: EngineStack, merchant: str, payments: PaymentsClient
 ) -> None:
-    # A payout the hub never resolves on its own: only a webhook could move it.
-    request = payout(merchant, Scenario.NEVER_RESOLVES)
+    # The hub pays but sends no webhook: until the first poll (30 s), only a webhook
+    # moves this payout, and only once the hub's status API confirms it.
+    request = payout(merchant, Scenario.WEBHOOK_NEVER_SENT)
     await payments.create_payout(request)
     before = await eventually(
         lambda: payments.get_payout(request.payout_id),
@@ -188,6 +189,7 @@ async def test_forged_stale_and_malformed_webhooks_change_nothing(
         assert genuine.status_code == 200
     view = await payments.wait_payout(request.payout_id)
     assert view.status is PayoutStatus.SUCCEEDED and view.events_applied == 1
+    assert view.status_queries == 1
 
 
 async def test_webhook_for_unknown_reference_is_kept(stack: EngineStack) -> None:
