@@ -390,7 +390,9 @@ PHASES = (
     ("next task", "reserve completed -> submit scheduled"),
     ("submit", "submit scheduled -> completed"),
     ("webhook", "submit completed -> signal in history (<0: before)"),
-    ("settle task", "later of the two -> settle scheduled"),
+    ("confirm task", "later of the two -> status query scheduled (engine)"),
+    ("confirm", "status query confirming the webhook scheduled -> completed"),
+    ("settle task", "later of the two (or the query) -> settle scheduled"),
     ("settle", "settle scheduled -> completed"),
     ("close task", "settle completed -> workflow completed"),
 )
@@ -407,7 +409,8 @@ async def phase_breakdown(client: Client, workflow_ids: Sequence[str]) -> dict[s
     """Median milliseconds of each phase in PHASES, read from the workflows' histories.
 
     Activities are taken in the order they were scheduled (reserve, submit, settle), so
-    the same code reads the engine's and the baseline's histories.
+    the same code reads the engine's and the baseline's histories; the engine's
+    histories have a fourth, the status query confirming the webhook, before settle.
     """
     from temporalio.api.enums.v1 import EventType
 
@@ -433,20 +436,26 @@ async def phase_breakdown(client: Client, workflow_ids: Sequence[str]) -> dict[s
             elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
                 scheduled_id = event.activity_task_completed_event_attributes.scheduled_event_id
                 activities[position[scheduled_id]][1] = at
-        if len(activities) != 3 or not (started and signaled and completed):
+        if len(activities) not in (3, 4) or not (started and signaled and completed):
             return
-        (reserve_at, reserved), (submit_at, submitted), (settle_at, settled) = activities
-        durations = (
-            reserve_at - started,
-            reserved - reserve_at,
-            submit_at - reserved,
-            submitted - submit_at,
-            signaled - submitted,
-            settle_at - max(submitted, signaled),
-            settled - settle_at,
-            completed - settled,
-        )
-        for (name, _), seconds in zip(PHASES, durations, strict=True):
+        (reserve_at, reserved), (submit_at, submitted) = activities[:2]
+        settle_at, settled = activities[-1]
+        durations = {
+            "first task": reserve_at - started,
+            "reserve": reserved - reserve_at,
+            "next task": submit_at - reserved,
+            "submit": submitted - submit_at,
+            "webhook": signaled - submitted,
+            "settle task": settle_at - max(submitted, signaled),
+            "settle": settled - settle_at,
+            "close task": completed - settled,
+        }
+        if len(activities) == 4:
+            confirm_at, confirmed = activities[2]
+            durations["confirm task"] = confirm_at - max(submitted, signaled)
+            durations["confirm"] = confirmed - confirm_at
+            durations["settle task"] = settle_at - confirmed
+        for name, seconds in durations.items():
             samples[name].append(seconds * 1000)
 
     gate = asyncio.Semaphore(20)

@@ -151,9 +151,7 @@ async def test_signed_success_for_a_pending_transfer_waits_until_the_hub_pays(
     assert await ledger_kinds(stack, payout_id) == ["payout_reserve"]
 
     # The hub really pays: its own webhook, confirmed, settles the payout.
-    forced = await sandbox_admin.post(f"/transfers/{reference}/resolve", json={"status": "MR101"})
-    forced.raise_for_status()
-    final = await settled_final(payments, payout_id)
+    final = await hub_decides(payments, sandbox_admin, payout_id, reference, "MR101")
     assert final.status is PayoutStatus.SUCCEEDED
     assert await ledger_kinds(stack, payout_id) == ["payout_reserve", "payout_settle"]
 
@@ -174,9 +172,7 @@ async def test_signed_failure_for_an_executed_transfer_never_refunds_the_merchan
     assert view.review_flags == [ReviewFlag.PROVIDER_CONTRADICTION]
     assert await ledger_kinds(stack, payout_id) == ["payout_reserve"]
 
-    forced = await sandbox_admin.post(f"/transfers/{reference}/resolve", json={"status": "MR101"})
-    forced.raise_for_status()
-    final = await settled_final(payments, payout_id)
+    final = await hub_decides(payments, sandbox_admin, payout_id, reference, "MR101")
 
     # The recipient got the money and the merchant paid for it, once: as the hub says.
     assert final.status is PayoutStatus.SUCCEEDED
@@ -216,15 +212,21 @@ async def test_same_event_id_with_another_body_is_refused_and_stored_body_kept(
     assert (await transfers(sandbox_admin))[reference]["status"] == "MR102"
 
     # The hub's real verdict still gets through.
-    forced = await sandbox_admin.post(f"/transfers/{reference}/resolve", json={"status": "ER103"})
-    forced.raise_for_status()
-    final = await settled_final(payments, payout_id)
+    final = await hub_decides(payments, sandbox_admin, payout_id, reference, "ER103")
     assert (final.status, final.failure_code) == (PayoutStatus.FAILED, "wallet_closed")
     assert await ledger_kinds(stack, payout_id) == ["payout_release", "payout_reserve"]
 
 
-async def settled_final(payments: PaymentsClient, payout_id: str) -> PayoutView:
-    """Wait until the payout is succeeded or failed."""
+async def hub_decides(
+    payments: PaymentsClient,
+    admin: httpx.AsyncClient,
+    payout_id: str,
+    reference: str,
+    status: str,
+) -> PayoutView:
+    """The hub really decides (and sends its own webhook); wait for the payout to end."""
+    forced = await admin.post(f"/transfers/{reference}/resolve", json={"status": status})
+    forced.raise_for_status()
     return await eventually(
         lambda: payments.get_payout(payout_id), lambda v: v.status.is_final, timeout=30
     )
