@@ -391,7 +391,7 @@ PHASES = (
     ("submit", "submit scheduled -> completed"),
     ("webhook", "submit completed -> signal in history (<0: before)"),
     ("confirm task", "later of the two -> status query scheduled (engine)"),
-    ("confirm", "status query confirming the webhook scheduled -> completed"),
+    ("confirm", "status query (confirms the webhook) scheduled -> completed"),
     ("settle task", "later of the two (or the query) -> settle scheduled"),
     ("settle", "settle scheduled -> completed"),
     ("close task", "settle completed -> workflow completed"),
@@ -503,10 +503,10 @@ def report(
         f"p50 latency x{engine.percentile_ms(50) / baseline.percentile_ms(50):.2f}"
     )
     print()
-    print(f"{'median ms per phase (<= ' + str(PHASE_SAMPLE) + ' histories)':<64}engine  baseline")
+    print(f"{'median ms per phase (<= ' + str(PHASE_SAMPLE) + ' histories)':<77}engine  baseline")
     for name, meaning in PHASES:
         cells = [f"{p[name]:>8.0f}" if name in p else f"{'-':>8}" for p in phases]
-        print(f"  {name:<12}{meaning:<50}{''.join(cells)}")
+        print(f"  {name:<13}{meaning:<62}{''.join(cells)}")
     print()
     problems = [*engine.problems, *checks.problems, *baseline.problems]
     if not problems:
