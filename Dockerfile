@@ -1,5 +1,5 @@
 # One image for every engine process: worker, relay, sandbox and the `payments` CLI.
-# docker-compose.yml picks the process with its command (python -m worker|relay|sandbox).
+# docker-compose.yml picks the process with its command (payments worker|relay|sandbox).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,4 +19,4 @@ WORKDIR /home/payments
 
 # 8300: webhook relay, 8400: sandbox hub.
 EXPOSE 8300 8400
-CMD ["python", "-m", "worker"]
+CMD ["payments", "worker"]

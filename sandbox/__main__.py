@@ -1,4 +1,4 @@
-"""Run the sandbox hub alone: ``python -m sandbox [--host H] [--port P] [--webhook-url U]``.
+"""Run the sandbox hub alone: ``payments sandbox [--host H] [--port P] [--webhook-url U]``.
 
 Defaults come from the ``PAYMENTS_*`` settings; the API key and webhook secret must be
 set (``PAYMENTS_HUB_API_KEY``, ``PAYMENTS_HUB_WEBHOOK_SECRET``), the same values the
@@ -20,10 +20,15 @@ from sandbox.config import SandboxConfig
 from worker.settings import Settings
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Parse the command line, build the app and serve it until interrupted."""
+def main(argv: list[str] | None = None, prog: str = "python -m sandbox") -> None:
+    """Parse the command line, build the app and serve it until interrupted.
+
+    Args:
+        argv: the options; None reads ``sys.argv``.
+        prog: the command's name in the help (``payments sandbox`` runs this too).
+    """
     settings = Settings()
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--host", default=settings.sandbox_host)
     parser.add_argument("--port", type=int, default=settings.sandbox_port)
     parser.add_argument(

@@ -128,6 +128,34 @@ def dev() -> None:
 
 
 @app.command()
+def worker() -> None:
+    """Run a worker alone (scale out by running more, on any machine); Ctrl-C stops it."""
+    from worker.main import main as worker_main
+
+    worker_main()
+
+
+@app.command()
+def relay() -> None:
+    """Run the webhook relay alone (needs PAYMENTS_HUB_WEBHOOK_SECRET and a migrated ledger)."""
+    from relay.__main__ import main as relay_main
+
+    relay_main()
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def sandbox(ctx: typer.Context) -> None:
+    """Run the sandbox hub alone; options: payments sandbox --help."""
+    from sandbox.__main__ import main as sandbox_main
+
+    # The sandbox parses its own options (--host, --port, --webhook-url ...).
+    sandbox_main(list(ctx.args), prog="payments sandbox")
+
+
+@app.command()
 def demo(ctx: typer.Context) -> None:
     """Against a running engine: fund, pay one payout per sandbox scenario, show outcomes."""
     from starter.demo import run_demo

@@ -101,14 +101,18 @@ def _wait_for_frontend(address: str, server: Started) -> None:
 def test_worker_process_exits_cleanly(
     temporal_address: str, exit_probe: Path, tmp_path: Path
 ) -> None:
-    """``python -m worker``, started and stopped 20 times, always exits with status 0."""
+    """``payments worker``, started and stopped 20 times, always exits with status 0."""
     env = engine_env(
         tmp_path, exit_probe, temporal_address=temporal_address, task_queue="exits-worker"
     )
     for round_ in range(WORKER_RESTARTS):
         sig = signal.SIGINT if round_ % 2 == 0 else signal.SIGTERM
+        # `payments worker` here; test_exactly_once runs `python -m worker`: both entries.
         worker = start(
-            [sys.executable, "-m", "worker"], env, tmp_path / f"worker-{round_}.log", tmp_path
+            [installed_binary("payments"), "worker"],
+            env,
+            tmp_path / f"worker-{round_}.log",
+            tmp_path,
         )
         try:
             worker.wait_for("worker polling task queue")
