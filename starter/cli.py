@@ -121,10 +121,16 @@ def _print_json(value: BaseModel | list[Any]) -> None:
 @app.command()
 def dev() -> None:
     """Run the whole engine here: Temporal + Web UI, worker, relay, sandbox, SQLite ledger."""
-    from starter.dev import run_dev
+    from starter.dev import DevError, run_dev
+    from starter.ports import PortTaken
+    from starter.stack import StackError
 
     settings = Settings()
-    run(run_dev(settings, console))
+    try:
+        run(run_dev(settings, console))
+    except (PortTaken, DevError, StackError) as exc:
+        err_console.print(f"[red]payments dev cannot start:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

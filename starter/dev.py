@@ -20,6 +20,7 @@ from rich.console import Console
 from temporalio.client import Client
 
 from domain.search_attributes import dev_server_flags
+from starter.ports import Port, check_free
 from starter.stack import engine_stack, installed_binary
 from worker.client import connect
 from worker.search_attributes import register_search_attributes
@@ -115,6 +116,8 @@ async def run_dev(settings: Settings, console: Console) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
+    # Before anything starts: a taken port is one plain line, not a half-started engine.
+    check_free(dev_ports(settings))
     temporal: subprocess.Popen[bytes] | None = None
     async with AsyncExitStack() as stack:
         if settings.temporal_embedded:
@@ -122,6 +125,12 @@ async def run_dev(settings: Settings, console: Console) -> None:
             temporal = start_temporal(settings)
             stack.callback(stop_process, temporal)
         client = await wait_for_temporal(settings, temporal)
+        if temporal is not None and temporal.poll() is not None:
+            # What answered is not the server we started.
+            raise DevError(
+                f"the Temporal dev server exited ({temporal.returncode}); "
+                f"see {settings.data_dir / 'temporal.log'}"
+            )
         if not settings.temporal_embedded:
             # The embedded server registers them on its command line; others may lack them.
             await register_search_attributes(client)
@@ -131,6 +140,27 @@ async def run_dev(settings: Settings, console: Console) -> None:
         await stop.wait()
         console.print("\n[dim]stopping: worker, relay, sandbox, Temporal...[/]")
     console.print("[green]stopped.[/]")
+
+
+def dev_ports(settings: Settings) -> list[Port]:
+    """The local ports ``payments dev`` binds with these settings."""
+    ports = [Port("webhook relay", settings.relay_host, settings.relay_port, "PAYMENTS_RELAY_PORT")]
+    if settings.sandbox_enabled:
+        ports.append(
+            Port("sandbox", settings.sandbox_host, settings.sandbox_port, "PAYMENTS_SANDBOX_PORT")
+        )
+    if settings.temporal_embedded:
+        host, _, port = settings.temporal_address.rpartition(":")
+        ports[:0] = [
+            Port("Temporal frontend", host, int(port), "PAYMENTS_TEMPORAL_ADDRESS"),
+            Port(
+                "Temporal Web UI",
+                host,
+                settings.temporal_ui_port,
+                "PAYMENTS_TEMPORAL_UI_PORT",
+            ),
+        ]
+    return ports
 
 
 def print_urls(console: Console, settings: Settings) -> None:
