@@ -168,10 +168,7 @@ async def _hold(request: Request, seconds: float) -> None:
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
-    while (remaining := deadline - loop.time()) > 0:
-        if await request.is_disconnected():
-            return
-        await asyncio.sleep(min(_HOLD_POLL_SECONDS, remaining))
+    await _hold_while(request, lambda: loop.time() < deadline)
 
 
 async def _hold_while(request: Request, held: Callable[[], bool]) -> None:

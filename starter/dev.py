@@ -74,21 +74,32 @@ def start_temporal(settings: Settings) -> subprocess.Popen[bytes]:
 
 
 async def wait_for_temporal(settings: Settings, process: subprocess.Popen[bytes] | None) -> Client:
-    """Connect to Temporal, retrying while the dev server boots."""
+    """Connect to Temporal, retrying while the dev server boots.
+
+    With ``process`` (the dev server we started), whatever answers must be it: if it
+    has exited, the server on the port is someone else's.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + TEMPORAL_STARTUP_SECONDS
     while True:
-        if process is not None and process.poll() is not None:
-            raise DevError(
-                f"the Temporal dev server exited ({process.returncode}); "
-                f"see {settings.data_dir / 'temporal.log'}"
-            )
+        _check_alive(settings, process)
         try:
-            return await connect(settings)
+            client = await connect(settings)
         except RuntimeError as exc:
             if loop.time() > deadline:
                 raise DevError(f"Temporal at {settings.temporal_address} did not answer") from exc
             await asyncio.sleep(0.5)
+            continue
+        _check_alive(settings, process)
+        return client
+
+
+def _check_alive(settings: Settings, process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None and process.poll() is not None:
+        raise DevError(
+            f"the Temporal dev server exited ({process.returncode}); "
+            f"see {settings.data_dir / 'temporal.log'}"
+        )
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
@@ -125,12 +136,6 @@ async def run_dev(settings: Settings, console: Console) -> None:
             temporal = start_temporal(settings)
             stack.callback(stop_process, temporal)
         client = await wait_for_temporal(settings, temporal)
-        if temporal is not None and temporal.poll() is not None:
-            # What answered is not the server we started.
-            raise DevError(
-                f"the Temporal dev server exited ({temporal.returncode}); "
-                f"see {settings.data_dir / 'temporal.log'}"
-            )
         if not settings.temporal_embedded:
             # The embedded server registers them on its command line; others may lack them.
             await register_search_attributes(client)
