@@ -21,9 +21,14 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from domain.errors import ProviderAuthError, ProviderConflict, ProviderRejected, ProviderUnavailable
-from domain.events import ProviderEvent, TransferOutcome, reported_amount
-from domain.hub import (
+from payments_engine.domain.errors import (
+    ProviderAuthError,
+    ProviderConflict,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from payments_engine.domain.events import ProviderEvent, TransferOutcome, reported_amount
+from payments_engine.domain.hub import (
     ACK_ACCEPTED,
     PROVIDER_NAME,
     HubAck,
@@ -31,7 +36,7 @@ from domain.hub import (
     HubStatus,
     HubTransfer,
 )
-from domain.payout import (
+from payments_engine.domain.payout import (
     SubmitPayoutInput,
     SubmitPayoutResult,
     TransferStatusInput,

@@ -28,9 +28,9 @@ from collections.abc import Awaitable, Callable
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from db.ledger import Ledger
-from domain.errors import PaymentsError
-from domain.ledger import PayoutLedgerInput, PostedEntry
+from payments_engine.db.ledger import Ledger
+from payments_engine.domain.errors import PaymentsError
+from payments_engine.domain.ledger import PayoutLedgerInput, PostedEntry
 
 
 class LedgerActivities:

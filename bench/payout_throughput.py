@@ -54,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
 if TYPE_CHECKING:
     from temporalio.client import Client
 
-    from starter.stack import EngineStack
+    from payments_engine.starter.stack import EngineStack
 
 T = TypeVar("T")
 
@@ -222,8 +222,8 @@ class WarningCounter(logging.Handler):
 
 def payout_requests(run_tag: str, prefix: str, count: int) -> list[Any]:
     """``count`` distinct successful payout requests, unique to this run."""
-    from domain.money import Money
-    from domain.payout import PayoutRequest
+    from payments_engine.domain.money import Money
+    from payments_engine.domain.payout import PayoutRequest
 
     return [
         PayoutRequest(
@@ -242,8 +242,8 @@ async def run_engine(
     stack: EngineStack, requests: Sequence[Any], concurrency: int, name: str = "engine"
 ) -> Measurement:
     """Create each payout and wait for it; every one must succeed."""
-    from domain.payout import PayoutStatus
-    from starter.client import PaymentsClient
+    from payments_engine.domain.payout import PayoutStatus
+    from payments_engine.starter.client import PaymentsClient
 
     payments = PaymentsClient(stack.client, stack.settings.task_queue, stack.ledger)
 
@@ -279,9 +279,9 @@ async def verify_engine(
     import httpx
     from sqlalchemy import func, select
 
-    from db.models import WebhookEvent
-    from domain.hub import PROVIDER_NAME
-    from domain.ledger import merchant_reserved, provider_clearing
+    from payments_engine.db.models import WebhookEvent
+    from payments_engine.domain.hub import PROVIDER_NAME
+    from payments_engine.domain.ledger import merchant_reserved, provider_clearing
 
     checks = EngineChecks()
     problems, notes = checks.problems, checks.notes
@@ -534,10 +534,10 @@ async def bench(args: argparse.Namespace) -> list[str]:
     from sqlalchemy.engine import make_url
     from temporalio.worker import Worker
 
-    from domain.ledger import FundMerchantInput
-    from domain.money import Money
-    from starter.stack import engine_stack, local_temporal, throwaway_settings
-    from worker.main import WORKFLOW_RUNNER
+    from payments_engine.domain.ledger import FundMerchantInput
+    from payments_engine.domain.money import Money
+    from payments_engine.starter.stack import engine_stack, local_temporal, throwaway_settings
+    from payments_engine.worker.main import WORKFLOW_RUNNER
 
     warnings = WarningCounter()
     logging.getLogger().addHandler(warnings)

@@ -24,10 +24,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import Account, JournalEntry, utcnow
-from db.models import Posting as PostingRow
-from domain.errors import InsufficientFunds, InvalidAmount, LedgerError, ReferenceConflict
-from domain.ledger import (
+from payments_engine.db.models import Account, JournalEntry, utcnow
+from payments_engine.db.models import Posting as PostingRow
+from payments_engine.domain.errors import (
+    InsufficientFunds,
+    InvalidAmount,
+    LedgerError,
+    ReferenceConflict,
+)
+from payments_engine.domain.ledger import (
     EXTERNAL_BANK,
     AccountBalance,
     FundMerchantInput,
@@ -39,7 +44,7 @@ from domain.ledger import (
     merchant_reserved,
     provider_clearing,
 )
-from domain.money import Money
+from payments_engine.domain.money import Money
 
 # Runs inside the posting transaction, after the entry row is inserted: the entry's
 # unique key is then held, and on SQLite so is the database write lock, so what the

@@ -1,4 +1,4 @@
-"""Apply the Alembic migrations of the ledger database, from code or ``python -m db.migrate``.
+"""Apply the Alembic migrations of the ledger database, from code or ``payments migrate``.
 
 The migrations ship inside the ``db`` package, so this works from an installed wheel as
 well as from a checkout.
@@ -62,10 +62,10 @@ async def upgrade(url: str, revision: str = "head") -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Upgrade the configured ledger database (``PAYMENTS_DATABASE_URL`` or SQLite)."""
-    from worker.settings import Settings
+    from payments_engine.runtime.settings import Settings
 
     parser = argparse.ArgumentParser(
-        prog="python -m db.migrate", description="Apply the ledger database migrations."
+        prog="payments migrate", description="Apply the ledger database migrations."
     )
     parser.add_argument("revision", nargs="?", default="head", help="target (default: head)")
     args = parser.parse_args(argv)

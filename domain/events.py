@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from domain.money import MAX_MINOR_DIGITS, Money, currency_exponent
+from payments_engine.domain.money import MAX_MINOR_DIGITS, Money, currency_exponent
 
 
 class TransferOutcome(StrEnum):

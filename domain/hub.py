@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.events import TransferOutcome
+from payments_engine.domain.events import TransferOutcome
 
 PROVIDER_NAME = "hub"
 

@@ -11,9 +11,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, model_validator
 
-from domain.errors import InvalidAmount, UnbalancedEntry
-from domain.ids import BusinessId
-from domain.money import Currency, Money
+from payments_engine.domain.errors import InvalidAmount, UnbalancedEntry
+from payments_engine.domain.ids import BusinessId
+from payments_engine.domain.money import Currency, Money
 
 EXTERNAL_BANK = "external:bank"
 

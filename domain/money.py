@@ -12,7 +12,7 @@ from typing import Annotated
 from babel.numbers import get_currency_precision, list_currencies
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from domain.errors import InvalidAmount, UnknownCurrency
+from payments_engine.domain.errors import InvalidAmount, UnknownCurrency
 
 # Read babel's data files once, at import: workflows validate money while decoding their
 # input inside the sandbox, where opening files is forbidden (and would not be

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import phonenumbers
 
-from domain.errors import InvalidMsisdn
+from payments_engine.domain.errors import InvalidMsisdn
 
 
 def normalize_msisdn(number: str, country: str) -> str:

@@ -9,12 +9,12 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from domain.errors import InvalidAmount, ValidationFailed
-from domain.events import Evidence, ProviderEvent, ReviewFlag
-from domain.hub import PROVIDER_NAME
-from domain.ids import BusinessId, payout_workflow_id
-from domain.money import Money
-from domain.msisdn import mask_msisdn, normalize_msisdn
+from payments_engine.domain.errors import InvalidAmount, ValidationFailed
+from payments_engine.domain.events import Evidence, ProviderEvent, ReviewFlag
+from payments_engine.domain.hub import PROVIDER_NAME
+from payments_engine.domain.ids import BusinessId, payout_workflow_id
+from payments_engine.domain.money import Money
+from payments_engine.domain.msisdn import mask_msisdn, normalize_msisdn
 
 DEFAULT_MERCHANT_ID = "default"
 DEFAULT_RESOLUTION_DEADLINE_SECONDS = 24 * 3600

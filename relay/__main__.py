@@ -1,4 +1,4 @@
-"""Run the webhook relay alone: ``python -m relay``.
+"""Run the webhook relay alone: ``payments relay``.
 
 Everything comes from the ``PAYMENTS_*`` settings: it listens on ``PAYMENTS_RELAY_HOST``
 and ``PAYMENTS_RELAY_PORT``, verifies the hub's webhooks with
@@ -16,14 +16,14 @@ import signal
 
 from temporalio.client import Client
 
-from db.session import create_engine, session_factory
-from domain.hub import PROVIDER_NAME
-from relay.app import create_relay_app
-from relay.config import RelayConfig
-from relay.delivery import TemporalDeliverer
-from worker.client import connect, run
-from worker.serving import start_server
-from worker.settings import Settings
+from payments_engine.db.session import create_engine, session_factory
+from payments_engine.domain.hub import PROVIDER_NAME
+from payments_engine.relay.app import create_relay_app
+from payments_engine.relay.config import RelayConfig
+from payments_engine.relay.delivery import TemporalDeliverer
+from payments_engine.runtime.serving import start_server
+from payments_engine.runtime.settings import Settings
+from payments_engine.runtime.temporal import connect, run
 
 logger = logging.getLogger("payments.relay")
 
@@ -119,7 +119,7 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
-    """Entry point of ``python -m relay``.
+    """Entry point of ``payments relay``.
 
     Raises:
         SystemExit: ``PAYMENTS_HUB_WEBHOOK_SECRET`` is not set, or Temporal never answered.

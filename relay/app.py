@@ -28,13 +28,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import ClientDisconnect
 
-from domain.events import ProviderEvent
-from domain.webhooks import SIGNATURE_HEADER, SignatureError, verify
-from relay.config import RelayConfig
-from relay.delivery import DeliveryUnavailable, EventDeliverer
-from relay.providers import PARSERS, MalformedEvent
-from relay.redelivery import Redeliverer
-from relay.store import (
+from payments_engine.domain.events import ProviderEvent
+from payments_engine.domain.webhooks import SIGNATURE_HEADER, SignatureError, verify
+from payments_engine.relay.config import RelayConfig
+from payments_engine.relay.delivery import DeliveryUnavailable, EventDeliverer
+from payments_engine.relay.providers import PARSERS, MalformedEvent
+from payments_engine.relay.redelivery import Redeliverer
+from payments_engine.relay.store import (
     DATABASE_ERRORS,
     Arrival,
     Backoff,
@@ -116,7 +116,7 @@ def create_relay_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # In the lifespan, so whatever serves the app (payments dev, python -m relay,
+        # In the lifespan, so whatever serves the app (payments dev, payments relay,
         # uvicorn) runs the outbox with it and stops it before the process exits.
         redeliverer.start()
         try:

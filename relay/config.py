@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from domain.webhooks import DEFAULT_TOLERANCE_SECONDS
+from payments_engine.domain.webhooks import DEFAULT_TOLERANCE_SECONDS
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_REDELIVERY_POLL_SECONDS = 1.0

@@ -10,7 +10,7 @@ from typing import Protocol
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.events import ProviderEvent
+from payments_engine.domain.events import ProviderEvent
 
 SIGNAL_NAME = "provider_event"
 DEFAULT_RPC_TIMEOUT = timedelta(seconds=5)

@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from activities.hub import CONFIRM_WEBHOOKS as HUB_CONFIRMS_WEBHOOKS
-from domain.events import ProviderEvent, reported_amount
-from domain.hub import PROVIDER_NAME as HUB
-from domain.hub import HubCallback
+from payments_engine.activities.hub import CONFIRM_WEBHOOKS as HUB_CONFIRMS_WEBHOOKS
+from payments_engine.domain.events import ProviderEvent, reported_amount
+from payments_engine.domain.hub import PROVIDER_NAME as HUB
+from payments_engine.domain.hub import HubCallback
 
 
 class MalformedEvent(ValueError):

@@ -21,10 +21,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from domain.events import ProviderEvent
-from relay.delivery import DeliveryUnavailable, EventDeliverer
-from relay.providers import MalformedEvent
-from relay.store import DATABASE_ERRORS, DueEvent, EventStore, settled_state
+from payments_engine.domain.events import ProviderEvent
+from payments_engine.relay.delivery import DeliveryUnavailable, EventDeliverer
+from payments_engine.relay.providers import MalformedEvent
+from payments_engine.relay.store import DATABASE_ERRORS, DueEvent, EventStore, settled_state
 
 logger = logging.getLogger(__name__)
 

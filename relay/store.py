@@ -22,8 +22,8 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import WebhookEvent, WebhookEventConflict
-from relay.delivery import DeliveryOutcome
+from payments_engine.db.models import WebhookEvent, WebhookEventConflict
+from payments_engine.relay.delivery import DeliveryOutcome
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ phone numbers (:mod:`sandbox.scenarios`) select failure scenarios the way test c
 numbers do, and the admin API injects faults and shows what the hub really executed.
 """
 
-from sandbox.app import create_sandbox_app
-from sandbox.config import Faults, SandboxConfig
-from sandbox.scenarios import Scenario, scenario_for
+from payments_engine.sandbox.app import create_sandbox_app
+from payments_engine.sandbox.config import Faults, SandboxConfig
+from payments_engine.sandbox.scenarios import Scenario, scenario_for
 
 __all__ = ["Faults", "SandboxConfig", "Scenario", "create_sandbox_app", "scenario_for"]

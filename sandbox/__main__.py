@@ -14,13 +14,13 @@ from pathlib import Path
 
 import uvicorn
 
-from domain.hub import PROVIDER_NAME
-from sandbox.app import create_sandbox_app
-from sandbox.config import SandboxConfig
-from worker.settings import Settings
+from payments_engine.domain.hub import PROVIDER_NAME
+from payments_engine.runtime.settings import Settings
+from payments_engine.sandbox.app import create_sandbox_app
+from payments_engine.sandbox.config import SandboxConfig
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m sandbox") -> None:
+def main(argv: list[str] | None = None, prog: str = "payments sandbox") -> None:
     """Parse the command line, build the app and serve it until interrupted.
 
     Args:

@@ -11,12 +11,12 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain.hub import HubStatus
-from domain.msisdn import mask_msisdn
-from sandbox.config import Faults
-from sandbox.scenarios import Scenario
-from sandbox.state import StateDep
-from sandbox.store import Delivery, ResolveRefused, Transfer, TransferNotFound
+from payments_engine.domain.hub import HubStatus
+from payments_engine.domain.msisdn import mask_msisdn
+from payments_engine.sandbox.config import Faults
+from payments_engine.sandbox.scenarios import Scenario
+from payments_engine.sandbox.state import StateDep
+from payments_engine.sandbox.store import Delivery, ResolveRefused, Transfer, TransferNotFound
 
 router = APIRouter(tags=["admin"])
 

@@ -9,12 +9,12 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from sandbox import admin_api, hub_api
-from sandbox.config import SandboxConfig
-from sandbox.delivery import WebhookDispatcher
-from sandbox.scenarios import markdown_table
-from sandbox.state import SandboxState
-from sandbox.store import HubStore
+from payments_engine.sandbox import admin_api, hub_api
+from payments_engine.sandbox.config import SandboxConfig
+from payments_engine.sandbox.delivery import WebhookDispatcher
+from payments_engine.sandbox.scenarios import markdown_table
+from payments_engine.sandbox.state import SandboxState
+from payments_engine.sandbox.store import HubStore
 
 _DESCRIPTION = """\
 A local mobile-wallet hub (MFS Africa shape) with magic phone numbers, signed and retried

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain.money import check_currency
+from payments_engine.domain.money import check_currency
 
 DEFAULT_FLOAT_CURRENCIES = ("KES", "UGX", "TZS", "GHS", "RWF", "XOF", "NGN", "ZMW", "USD")
 DEFAULT_FLOAT_MINOR = 10**12

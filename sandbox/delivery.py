@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import httpx
 
-from domain.webhooks import SIGNATURE_HEADER, sign
-from sandbox.config import SandboxConfig
-from sandbox.store import Delivery, HubStore
+from payments_engine.domain.webhooks import SIGNATURE_HEADER, sign
+from payments_engine.sandbox.config import SandboxConfig
+from payments_engine.sandbox.store import Delivery, HubStore
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from domain.errors import InvalidAmount, UnknownCurrency
-from domain.hub import (
+from payments_engine.domain.errors import InvalidAmount, UnknownCurrency
+from payments_engine.domain.hub import (
     ACK_REJECTED,
     DUPLICATE_MESSAGE,
     HubAck,
@@ -29,10 +29,10 @@ from domain.hub import (
     HubPayoutRequest,
     HubTransfer,
 )
-from domain.money import Money, check_currency, currency_exponent
-from sandbox.scenarios import Scenario
-from sandbox.state import StateDep, get_state
-from sandbox.store import PayoutOrder, SubmitOutcome
+from payments_engine.domain.money import Money, check_currency, currency_exponent
+from payments_engine.sandbox.scenarios import Scenario
+from payments_engine.sandbox.state import StateDep, get_state
+from payments_engine.sandbox.store import PayoutOrder, SubmitOutcome
 
 NOT_FOUND_MESSAGE = "no transaction with given ThirdParty"
 _HOLD_POLL_SECONDS = 0.05

@@ -18,9 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from domain.hub import HubStatus
-from sandbox.records import Delivery, PayoutOrder, PlannedStep, Transfer
-from sandbox.scenarios import Scenario
+from payments_engine.domain.hub import HubStatus
+from payments_engine.sandbox.records import Delivery, PayoutOrder, PlannedStep, Transfer
+from payments_engine.sandbox.scenarios import Scenario
 
 SCHEMA_VERSION = 1
 

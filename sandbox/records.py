@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from domain.hub import HubAck, HubCallback, HubStatus, HubTransfer
-from domain.money import Money
-from sandbox.scenarios import Scenario
+from payments_engine.domain.hub import HubAck, HubCallback, HubStatus, HubTransfer
+from payments_engine.domain.money import Money
+from payments_engine.sandbox.scenarios import Scenario
 
 STATUS_MESSAGES: dict[HubStatus, str] = {
     HubStatus.SUCCESS: "Transaction successful",

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from domain.hub import HubStatus
+from payments_engine.domain.hub import HubStatus
 
 
 class Scenario(StrEnum):

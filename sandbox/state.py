@@ -8,9 +8,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from sandbox.config import SandboxConfig
-from sandbox.delivery import WebhookDispatcher
-from sandbox.store import HubStore
+from payments_engine.sandbox.config import SandboxConfig
+from payments_engine.sandbox.delivery import WebhookDispatcher
+from payments_engine.sandbox.store import HubStore
 
 
 @dataclass

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from domain.hub import ACK_ACCEPTED, ACK_REJECTED, HubCallback, HubStatus
-from sandbox.config import Faults, SandboxConfig
-from sandbox.persistence import HubDatabase, SavedState
-from sandbox.records import Delivery, PayoutOrder, PlannedStep, Transfer
-from sandbox.scenarios import Scenario, scenario_for
+from payments_engine.domain.hub import ACK_ACCEPTED, ACK_REJECTED, HubCallback, HubStatus
+from payments_engine.sandbox.config import Faults, SandboxConfig
+from payments_engine.sandbox.persistence import HubDatabase, SavedState
+from payments_engine.sandbox.records import Delivery, PayoutOrder, PlannedStep, Transfer
+from payments_engine.sandbox.scenarios import Scenario, scenario_for
 
 # The records live in sandbox.records, shared with the state file; importers of the
 # store's names keep finding them here.

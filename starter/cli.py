@@ -17,22 +17,22 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from db.ledger import Ledger
-from db.migrate import upgrade
-from db.session import create_engine, session_factory
-from domain.errors import PaymentsError
-from domain.ledger import FundMerchantInput
-from domain.money import Money
-from domain.payout import (
+from payments_engine.db.ledger import Ledger
+from payments_engine.db.migrate import upgrade
+from payments_engine.db.session import create_engine, session_factory
+from payments_engine.domain.errors import PaymentsError
+from payments_engine.domain.ledger import FundMerchantInput
+from payments_engine.domain.money import Money
+from payments_engine.domain.payout import (
     DEFAULT_MERCHANT_ID,
     PayoutRequest,
     PayoutStatus,
     PayoutView,
     ResolvePayout,
 )
-from starter.client import PaymentsClient
-from worker.client import connect, run
-from worker.settings import Settings
+from payments_engine.runtime.settings import Settings
+from payments_engine.runtime.temporal import connect, run
+from payments_engine.starter.client import PaymentsClient
 
 T = TypeVar("T")
 
@@ -77,7 +77,7 @@ def _errors_of(exc: ValidationError) -> str:
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine, turning business errors into a clear exit.
 
-    :func:`worker.client.run` rather than :func:`asyncio.run`: it shuts the Temporal
+    :func:`runtime.temporal.run` rather than :func:`asyncio.run`: it shuts the Temporal
     runtime down before the process exits (a command that did its work must not abort).
     """
     try:
@@ -121,9 +121,9 @@ def _print_json(value: BaseModel | list[Any]) -> None:
 @app.command()
 def dev() -> None:
     """Run the whole engine here: Temporal + Web UI, worker, relay, sandbox, SQLite ledger."""
-    from starter.dev import DevError, run_dev
-    from starter.ports import PortTaken
-    from starter.stack import StackError
+    from payments_engine.starter.dev import DevError, run_dev
+    from payments_engine.starter.ports import PortTaken
+    from payments_engine.starter.stack import StackError
 
     settings = Settings()
     try:
@@ -136,7 +136,7 @@ def dev() -> None:
 @app.command()
 def worker() -> None:
     """Run a worker alone (scale out by running more, on any machine); Ctrl-C stops it."""
-    from worker.main import main as worker_main
+    from payments_engine.worker.main import main as worker_main
 
     worker_main()
 
@@ -144,7 +144,7 @@ def worker() -> None:
 @app.command()
 def relay() -> None:
     """Run the webhook relay alone (needs PAYMENTS_HUB_WEBHOOK_SECRET and a migrated ledger)."""
-    from relay.__main__ import main as relay_main
+    from payments_engine.relay.__main__ import main as relay_main
 
     relay_main()
 
@@ -155,7 +155,7 @@ def relay() -> None:
 )
 def sandbox(ctx: typer.Context) -> None:
     """Run the sandbox hub alone; options: payments sandbox --help."""
-    from sandbox.__main__ import main as sandbox_main
+    from payments_engine.sandbox.__main__ import main as sandbox_main
 
     # The sandbox parses its own options (--host, --port, --webhook-url ...).
     sandbox_main(list(ctx.args), prog="payments sandbox")
@@ -164,7 +164,7 @@ def sandbox(ctx: typer.Context) -> None:
 @app.command()
 def demo(ctx: typer.Context) -> None:
     """Against a running engine: fund, pay one payout per sandbox scenario, show outcomes."""
-    from starter.demo import run_demo
+    from payments_engine.starter.demo import run_demo
 
     _run(run_demo(_settings(ctx), console))
 

@@ -15,14 +15,25 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from db.ledger import Ledger
-from domain import search_attributes as sa
-from domain.errors import PaymentsError, PayoutNotFound, PayoutNotResolvable, ReferenceConflict
-from domain.ids import payout_workflow_id
-from domain.ledger import AccountBalance, FundMerchantInput, PostedEntry
-from domain.money import Money
-from domain.payout import PayoutRequest, PayoutResult, PayoutStatus, PayoutView, ResolvePayout
-from workflows.payout import PayoutWorkflow
+from payments_engine.db.ledger import Ledger
+from payments_engine.domain import search_attributes as sa
+from payments_engine.domain.errors import (
+    PaymentsError,
+    PayoutNotFound,
+    PayoutNotResolvable,
+    ReferenceConflict,
+)
+from payments_engine.domain.ids import payout_workflow_id
+from payments_engine.domain.ledger import AccountBalance, FundMerchantInput, PostedEntry
+from payments_engine.domain.money import Money
+from payments_engine.domain.payout import (
+    PayoutRequest,
+    PayoutResult,
+    PayoutStatus,
+    PayoutView,
+    ResolvePayout,
+)
+from payments_engine.workflows.payout import PayoutWorkflow
 
 FINGERPRINT_MEMO = "request_fingerprint"
 
@@ -58,7 +69,7 @@ class PaymentsClient:
     """Create and follow payouts on Temporal; fund and read the ledger.
 
     Args:
-        temporal: a client using the pydantic data converter (``worker.client.connect``).
+        temporal: a client using the pydantic data converter (``runtime.temporal.connect``).
         task_queue: the workers' task queue.
         ledger: the ledger, for funding and balances; optional for payout-only use.
     """

@@ -9,12 +9,17 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from domain.ledger import FundMerchantInput
-from domain.money import Money
-from domain.payout import DEFAULT_MERCHANT_ID, PayoutRequest, PayoutStatus, PayoutView
-from sandbox.scenarios import Scenario
-from starter.cli import open_client
-from worker.settings import Settings
+from payments_engine.domain.ledger import FundMerchantInput
+from payments_engine.domain.money import Money
+from payments_engine.domain.payout import (
+    DEFAULT_MERCHANT_ID,
+    PayoutRequest,
+    PayoutStatus,
+    PayoutView,
+)
+from payments_engine.runtime.settings import Settings
+from payments_engine.sandbox.scenarios import Scenario
+from payments_engine.starter.cli import open_client
 
 DEMO_CURRENCY = "KES"
 DEMO_AMOUNT = Money(amount=1_500_00, currency=DEMO_CURRENCY)

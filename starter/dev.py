@@ -19,12 +19,12 @@ from pydantic import SecretStr
 from rich.console import Console
 from temporalio.client import Client
 
-from domain.search_attributes import dev_server_flags
-from starter.ports import Port, check_free
-from starter.stack import engine_stack, installed_binary
-from worker.client import connect
-from worker.search_attributes import register_search_attributes
-from worker.settings import Settings
+from payments_engine.domain.search_attributes import dev_server_flags
+from payments_engine.runtime.search_attributes import register_search_attributes
+from payments_engine.runtime.settings import Settings
+from payments_engine.runtime.temporal import connect
+from payments_engine.starter.ports import Port, check_free
+from payments_engine.starter.stack import engine_stack, installed_binary
 
 log = logging.getLogger("payments.dev")
 

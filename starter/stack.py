@@ -23,19 +23,19 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from db.ledger import Ledger
-from db.migrate import upgrade
-from db.session import create_engine, session_factory
-from domain.hub import PROVIDER_NAME
-from domain.search_attributes import ALL_KEYS
-from relay.app import create_relay_app
-from relay.config import RelayConfig
-from relay.delivery import TemporalDeliverer
-from sandbox.app import create_sandbox_app
-from sandbox.config import SandboxConfig
-from worker.main import running_worker
-from worker.serving import RunningServer, start_server
-from worker.settings import Settings
+from payments_engine.db.ledger import Ledger
+from payments_engine.db.migrate import upgrade
+from payments_engine.db.session import create_engine, session_factory
+from payments_engine.domain.hub import PROVIDER_NAME
+from payments_engine.domain.search_attributes import ALL_KEYS
+from payments_engine.relay.app import create_relay_app
+from payments_engine.relay.config import RelayConfig
+from payments_engine.relay.delivery import TemporalDeliverer
+from payments_engine.runtime.serving import RunningServer, start_server
+from payments_engine.runtime.settings import Settings
+from payments_engine.sandbox.app import create_sandbox_app
+from payments_engine.sandbox.config import SandboxConfig
+from payments_engine.worker.main import running_worker
 
 
 class StackError(RuntimeError):

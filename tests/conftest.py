@@ -83,7 +83,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 async def migrated_url(database_url: str) -> AsyncIterator[str]:
     """A fresh database with every migration applied."""
-    from db.migrate import upgrade
+    from payments_engine.db.migrate import upgrade
 
     await upgrade(database_url)
     yield database_url

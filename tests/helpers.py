@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starter.stack import installed_binary
+from payments_engine.starter.stack import installed_binary
 
 
 def venv_binary(name: str) -> str:

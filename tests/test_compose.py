@@ -22,11 +22,11 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from domain.search_attributes import ALL_KEYS
-from starter.cli import app
-from starter.stack import installed_binary
+from payments_engine.domain.search_attributes import ALL_KEYS
+from payments_engine.runtime.settings import Settings
+from payments_engine.starter.cli import app
+from payments_engine.starter.stack import installed_binary
 from tests.conftest import ON_CI
-from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"

@@ -1,5 +1,5 @@
-"""``python -m worker``."""
+"""``payments worker``."""
 
-from worker.main import main
+from payments_engine.worker.main import main
 
 main()

@@ -1,6 +1,6 @@
 """The worker process: registers the workflows and activities and runs until told to stop.
 
-``python -m worker`` runs it on its own (for scaling out, or under docker-compose);
+``payments worker`` runs it on its own (for scaling out, or under docker-compose);
 ``payments dev`` runs the same :func:`run_worker` beside the relay and sandbox.
 """
 
@@ -18,14 +18,14 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.hub import WalletHubActivities
-from activities.ledger import LedgerActivities
-from db.ledger import Ledger
-from db.session import create_engine, session_factory
-from worker.client import connect, run
-from worker.search_attributes import register_search_attributes
-from worker.settings import Settings
-from workflows.payout import PayoutWorkflow
+from payments_engine.activities.hub import WalletHubActivities
+from payments_engine.activities.ledger import LedgerActivities
+from payments_engine.db.ledger import Ledger
+from payments_engine.db.session import create_engine, session_factory
+from payments_engine.runtime.search_attributes import register_search_attributes
+from payments_engine.runtime.settings import Settings
+from payments_engine.runtime.temporal import connect, run
+from payments_engine.workflows.payout import PayoutWorkflow
 
 log = logging.getLogger("payments.worker")
 
@@ -111,7 +111,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 
 
 def main() -> None:
-    """Entry point of ``python -m worker``."""
+    """Entry point of ``payments worker``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
 

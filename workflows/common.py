@@ -29,14 +29,14 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.events import (
+    from payments_engine.domain.events import (
         EventSource,
         Evidence,
         ProviderEvent,
         ReviewFlag,
         TransferOutcome,
     )
-    from domain.money import Money
+    from payments_engine.domain.money import Money
 
 FIRST_POLL_INTERVAL = timedelta(seconds=30)
 MAX_POLL_INTERVAL = timedelta(minutes=15)

@@ -29,13 +29,13 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.hub import WalletHubActivities
-    from activities.ledger import LedgerActivities
-    from domain import search_attributes as sa
-    from domain.errors import InsufficientFunds, ValidationFailed
-    from domain.events import EventSource, ProviderEvent, TransferOutcome
-    from domain.ledger import PayoutLedgerInput
-    from domain.payout import (
+    from payments_engine.activities.hub import WalletHubActivities
+    from payments_engine.activities.ledger import LedgerActivities
+    from payments_engine.domain import search_attributes as sa
+    from payments_engine.domain.errors import InsufficientFunds, ValidationFailed
+    from payments_engine.domain.events import EventSource, ProviderEvent, TransferOutcome
+    from payments_engine.domain.ledger import PayoutLedgerInput
+    from payments_engine.domain.payout import (
         PayoutRequest,
         PayoutResult,
         PayoutStatus,
@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         SubmitPayoutInput,
         TransferStatusInput,
     )
-    from workflows.common import (
+    from payments_engine.workflows.common import (
         FIRST_POLL_INTERVAL,
         MAX_POLL_INTERVAL,
         REVIEW_POLL_INTERVAL,

@@ -1,12 +1,13 @@
 """Alembic environment: runs the ledger migrations on an async engine.
 
-The URL comes from the config's ``sqlalchemy.url``, which :func:`db.migrate.upgrade` sets
-at run time (the alembic CLI may pass ``-x url=...`` instead). A caller that already holds
+The URL comes from the config's ``sqlalchemy.url``, which
+:func:`payments_engine.db.migrate.upgrade` sets at run time (the alembic CLI may pass
+``-x url=...`` instead). A caller that already holds
 a synchronous connection can hand it over as ``config.attributes["connection"]``; then no
 engine is created here.
 
 Alembic's command API is synchronous, and online migrations call :func:`asyncio.run`,
-so they must run in a thread without an event loop: ``db.migrate.upgrade`` uses
+so they must run in a thread without an event loop: ``payments_engine.db.migrate.upgrade`` uses
 :func:`asyncio.to_thread` for that.
 """
 
@@ -18,8 +19,8 @@ from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 
-from db.models import Base
-from db.session import create_engine
+from payments_engine.db.models import Base
+from payments_engine.db.session import create_engine
 
 config = context.config
 target_metadata = Base.metadata
@@ -34,7 +35,7 @@ def _url() -> str:
     )
     if not url or url.startswith(_PLACEHOLDER_PREFIX):
         raise RuntimeError(
-            "no database URL: use `python -m db.migrate` or pass `-x url=...` to alembic"
+            "no database URL: use `payments migrate` or pass `-x url=...` to alembic"
         )
     return url
 

@@ -18,10 +18,10 @@ import pytest
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
-from activities.hub import WalletHubActivities
-from domain.events import TransferOutcome
-from domain.money import Money
-from domain.payout import SubmitPayoutInput, SubmitPayoutResult, TransferStatusInput
+from payments_engine.activities.hub import WalletHubActivities
+from payments_engine.domain.events import TransferOutcome
+from payments_engine.domain.money import Money
+from payments_engine.domain.payout import SubmitPayoutInput, SubmitPayoutResult, TransferStatusInput
 
 REFERENCE = "payout-po-1"
 PAYOUTS_URL = "http://hub/hub/v1/payouts"

@@ -8,11 +8,11 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.ledger import LedgerActivities
-from db.ledger import Ledger
-from db.session import create_engine, session_factory
-from domain.errors import ProviderUnavailable
-from domain.ledger import (
+from payments_engine.activities.ledger import LedgerActivities
+from payments_engine.db.ledger import Ledger
+from payments_engine.db.session import create_engine, session_factory
+from payments_engine.domain.errors import ProviderUnavailable
+from payments_engine.domain.ledger import (
     FundMerchantInput,
     PayoutLedgerInput,
     PostedEntry,
@@ -20,7 +20,7 @@ from domain.ledger import (
     merchant_reserved,
     provider_clearing,
 )
-from domain.money import Money
+from payments_engine.domain.money import Money
 
 MERCHANT = "m1"
 

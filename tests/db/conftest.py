@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from db.ledger import Ledger
-from db.session import create_engine, session_factory
+from payments_engine.db.ledger import Ledger
+from payments_engine.db.session import create_engine, session_factory
 
 
 @pytest.fixture

@@ -12,17 +12,17 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from db.ledger import Ledger
-from db.models import Account
-from db.session import create_engine
-from domain.errors import (
+from payments_engine.db.ledger import Ledger
+from payments_engine.db.models import Account
+from payments_engine.db.session import create_engine
+from payments_engine.domain.errors import (
     InsufficientFunds,
     InvalidAmount,
     LedgerError,
     ReferenceConflict,
     UnbalancedEntry,
 )
-from domain.ledger import (
+from payments_engine.domain.ledger import (
     EXTERNAL_BANK,
     FundMerchantInput,
     JournalEntryRequest,
@@ -32,7 +32,7 @@ from domain.ledger import (
     merchant_reserved,
     provider_clearing,
 )
-from domain.money import Money
+from payments_engine.domain.money import Money
 
 MERCHANT = "m1"
 AVAILABLE = merchant_available(MERCHANT)

@@ -15,12 +15,12 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, make_url
 
-from db.ledger import Ledger
-from db.migrate import alembic_config, main, upgrade
-from db.models import Base, WebhookEvent
-from db.session import create_engine, session_factory
-from domain.ledger import FundMerchantInput, merchant_available
-from domain.money import Money
+from payments_engine.db.ledger import Ledger
+from payments_engine.db.migrate import alembic_config, main, upgrade
+from payments_engine.db.models import Base, WebhookEvent
+from payments_engine.db.session import create_engine, session_factory
+from payments_engine.domain.ledger import FundMerchantInput, merchant_available
+from payments_engine.domain.money import Money
 
 TABLES = {
     "ledger_accounts",

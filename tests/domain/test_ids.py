@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from domain.errors import InvalidReference
-from domain.ids import BusinessId, check_business_id, payout_workflow_id
+from payments_engine.domain.errors import InvalidReference
+from payments_engine.domain.ids import BusinessId, check_business_id, payout_workflow_id
 
 BAD_IDS = [
     "",

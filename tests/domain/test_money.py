@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from domain.errors import InvalidAmount, UnknownCurrency
-from domain.money import Money, currency_exponent
+from payments_engine.domain.errors import InvalidAmount, UnknownCurrency
+from payments_engine.domain.money import Money, currency_exponent
 
 
 @pytest.mark.parametrize(

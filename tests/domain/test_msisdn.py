@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import InvalidMsisdn
-from domain.msisdn import mask_msisdn, normalize_msisdn
+from payments_engine.domain.errors import InvalidMsisdn
+from payments_engine.domain.msisdn import mask_msisdn, normalize_msisdn
 
 
 @pytest.mark.parametrize(

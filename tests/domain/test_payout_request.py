@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from domain.money import Money
-from domain.payout import PayoutRequest, PayoutStatus, ResolvePayout
+from payments_engine.domain.money import Money
+from payments_engine.domain.payout import PayoutRequest, PayoutStatus, ResolvePayout
 
 
 def _request(**overrides: Any) -> PayoutRequest:

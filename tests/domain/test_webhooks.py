@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.webhooks import (
+from payments_engine.domain.webhooks import (
     DEFAULT_TOLERANCE_SECONDS,
     SignatureError,
     compute_signature,

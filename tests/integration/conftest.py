@@ -18,13 +18,18 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from domain.ledger import FundMerchantInput
-from domain.money import Money
-from starter.client import PaymentsClient
-from starter.stack import EngineStack, engine_stack, local_temporal, throwaway_settings
+from payments_engine.domain.ledger import FundMerchantInput
+from payments_engine.domain.money import Money
+from payments_engine.runtime.settings import Settings
+from payments_engine.starter.client import PaymentsClient
+from payments_engine.starter.stack import (
+    EngineStack,
+    engine_stack,
+    local_temporal,
+    throwaway_settings,
+)
 from tests.conftest import drop_postgres_database, make_postgres_database, require_postgres
 from tests.integration.processes import EXIT_PROBE
-from worker.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 FATAL = "Fatal Python error"
-# What worker.client.run logs when a client outlives the process's coroutine, so that
+# What runtime.temporal.run logs when a client outlives the process's coroutine, so that
 # the Temporal runtime's threads could not be stopped before the interpreter exits.
 LEAK = "Temporal runtime is still in use"
 PROBE_CLEAN = "exit probe: 0 Tokio thread(s) alive"

@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 
 import httpx
 
-from domain.money import Money
-from domain.payout import PayoutRequest, PayoutStatus, PayoutView
-from sandbox.scenarios import Scenario
-from starter.client import PaymentsClient
+from payments_engine.domain.money import Money
+from payments_engine.domain.payout import PayoutRequest, PayoutStatus, PayoutView
+from payments_engine.sandbox.scenarios import Scenario
+from payments_engine.starter.client import PaymentsClient
 
 T = TypeVar("T")
 

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.scenarios import Scenario
-from starter.stack import installed_binary
+from payments_engine.sandbox.scenarios import Scenario
+from payments_engine.starter.stack import installed_binary
 from tests.integration.processes import (
     assert_clean_exit,
     engine_env,

@@ -20,15 +20,15 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from db.models import WebhookEvent
-from domain.hub import PROVIDER_NAME
-from domain.ledger import FundMerchantInput
-from domain.money import Money
-from domain.payout import PayoutStatus
-from domain.webhooks import SIGNATURE_HEADER, sign
-from sandbox.scenarios import Scenario
-from starter.client import PaymentsClient
-from starter.stack import EngineStack
+from payments_engine.db.models import WebhookEvent
+from payments_engine.domain.hub import PROVIDER_NAME
+from payments_engine.domain.ledger import FundMerchantInput
+from payments_engine.domain.money import Money
+from payments_engine.domain.payout import PayoutStatus
+from payments_engine.domain.webhooks import SIGNATURE_HEADER, sign
+from payments_engine.sandbox.scenarios import Scenario
+from payments_engine.starter.client import PaymentsClient
+from payments_engine.starter.stack import EngineStack
 from tests.integration.support import AMOUNT, eventually, payout, settled, transfers
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,7 @@ CRASH_PAYOUTS = 12
 
 
 class WorkerProcesses:
-    """``python -m worker`` processes on the crash queue, as a user would run them."""
+    """``payments worker`` processes on the crash queue, as a user would run them."""
 
     def __init__(self, stack: EngineStack, log_path: Path) -> None:
         """Prepare the environment the processes get."""
@@ -62,7 +62,7 @@ class WorkerProcesses:
     def start(self) -> subprocess.Popen[bytes]:
         """Start one worker process."""
         process = subprocess.Popen(
-            [sys.executable, "-m", "worker"],
+            [sys.executable, "-m", "payments_engine.worker"],
             env=self._env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -18,18 +18,18 @@ from sqlalchemy import select
 from temporalio.service import RPCError, RPCStatusCode
 from typer.testing import CliRunner
 
-from db.models import WebhookEvent
-from domain.errors import PayoutNotFound, PayoutNotResolvable, ReferenceConflict
-from domain.hub import PROVIDER_NAME, HubStatus
-from domain.ids import payout_workflow_id
-from domain.ledger import merchant_available
-from domain.money import Money
-from domain.payout import PayoutStatus, ResolvePayout
-from domain.webhooks import SIGNATURE_HEADER, sign
-from sandbox.scenarios import Scenario
-from starter.cli import app
-from starter.client import PaymentsClient
-from starter.stack import EngineStack
+from payments_engine.db.models import WebhookEvent
+from payments_engine.domain.errors import PayoutNotFound, PayoutNotResolvable, ReferenceConflict
+from payments_engine.domain.hub import PROVIDER_NAME, HubStatus
+from payments_engine.domain.ids import payout_workflow_id
+from payments_engine.domain.ledger import merchant_available
+from payments_engine.domain.money import Money
+from payments_engine.domain.payout import PayoutStatus, ResolvePayout
+from payments_engine.domain.webhooks import SIGNATURE_HEADER, sign
+from payments_engine.sandbox.scenarios import Scenario
+from payments_engine.starter.cli import app
+from payments_engine.starter.client import PaymentsClient
+from payments_engine.starter.stack import EngineStack
 from tests.integration.support import AMOUNT, eventually, payout
 
 pytestmark = pytest.mark.integration

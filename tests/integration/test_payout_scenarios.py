@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from domain.hub import HubStatus
-from domain.ledger import FundMerchantInput, merchant_available, merchant_reserved
-from domain.money import Money
-from domain.payout import PayoutRequest, PayoutStatus, PayoutView
-from domain.search_attributes import ALL_KEYS
-from sandbox.scenarios import Scenario
-from starter.client import PaymentsClient
-from starter.stack import EngineStack
+from payments_engine.domain.hub import HubStatus
+from payments_engine.domain.ledger import FundMerchantInput, merchant_available, merchant_reserved
+from payments_engine.domain.money import Money
+from payments_engine.domain.payout import PayoutRequest, PayoutStatus, PayoutView
+from payments_engine.domain.search_attributes import ALL_KEYS
+from payments_engine.sandbox.scenarios import Scenario
+from payments_engine.starter.client import PaymentsClient
+from payments_engine.starter.stack import EngineStack
 from tests.integration.support import AMOUNT, eventually, payout, settled, transfers
 
 pytestmark = pytest.mark.integration

@@ -3,7 +3,7 @@
 A process that exits while the Temporal SDK's Rust runtime still has threads running can
 abort at interpreter shutdown with "PyGILState_Release ... must be current when
 releasing" and status 134 (temporalio/sdk-python#300), after it did its work. The race
-is narrow, so each entry point is started and stopped many times: ``python -m worker``
+is narrow, so each entry point is started and stopped many times: ``payments worker``
 and ``payments dev`` (SIGINT and SIGTERM, alternately) and ``payments`` commands run two
 at a time against a Temporal dev server this module starts. Every process runs with its
 own data directory and free loopback ports, never the default ones, and every process
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from domain.search_attributes import dev_server_flags
-from starter.stack import installed_binary
+from payments_engine.domain.search_attributes import dev_server_flags
+from payments_engine.starter.stack import installed_binary
 from tests.integration.processes import (
     EXIT_SECONDS,
     STARTUP_SECONDS,
@@ -107,7 +107,7 @@ def test_worker_process_exits_cleanly(
     )
     for round_ in range(WORKER_RESTARTS):
         sig = signal.SIGINT if round_ % 2 == 0 else signal.SIGTERM
-        # `payments worker` here; test_exactly_once runs `python -m worker`: both entries.
+        # `payments worker` here; test_exactly_once runs `payments worker`: both entries.
         worker = start(
             [installed_binary("payments"), "worker"],
             env,
@@ -159,8 +159,8 @@ RUNTIME_THREADS_SCRIPT = """
 import sys
 from pathlib import Path
 
-from worker.client import connect, run
-from worker.settings import Settings
+from payments_engine.runtime.temporal import connect, run
+from payments_engine.runtime.settings import Settings
 
 
 def tokio_threads():
@@ -189,7 +189,7 @@ print("after run:", tokio_threads())
 def test_run_stops_the_runtime_threads(
     temporal_address: str, exit_probe: Path, tmp_path: Path, outcome: str
 ) -> None:
-    """After :func:`worker.client.run` returns or raises, no Tokio thread is left.
+    """After :func:`runtime.temporal.run` returns or raises, no Tokio thread is left.
 
     The deterministic face of the races above: the runtime was dropped and its threads
     joined before the interpreter could start finalizing.

@@ -24,22 +24,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from db.migrate import upgrade
-from db.models import WebhookEvent
-from db.session import create_engine, session_factory
-from domain.hub import PROVIDER_NAME
-from domain.payout import PayoutStatus
-from domain.webhooks import SIGNATURE_HEADER, sign
-from relay.app import create_relay_app
-from relay.config import RelayConfig
-from relay.delivery import TemporalDeliverer
-from sandbox.scenarios import Scenario
-from starter.client import PaymentsClient
-from starter.stack import EngineStack
+from payments_engine.db.migrate import upgrade
+from payments_engine.db.models import WebhookEvent
+from payments_engine.db.session import create_engine, session_factory
+from payments_engine.domain.hub import PROVIDER_NAME
+from payments_engine.domain.payout import PayoutStatus
+from payments_engine.domain.webhooks import SIGNATURE_HEADER, sign
+from payments_engine.relay.app import create_relay_app
+from payments_engine.relay.config import RelayConfig
+from payments_engine.relay.delivery import TemporalDeliverer
+from payments_engine.runtime.serving import RunningServer, start_server
+from payments_engine.sandbox.scenarios import Scenario
+from payments_engine.starter.client import PaymentsClient
+from payments_engine.starter.stack import EngineStack
 from tests.integration.support import eventually, payout, transfers
 from tests.integration.tcp_proxy import TcpProxy
 from tests.integration.test_verified_webhooks import hub_callback
-from worker.serving import RunningServer, start_server
 
 pytestmark = pytest.mark.integration
 

@@ -16,14 +16,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from db.models import WebhookEvent, WebhookEventConflict
-from domain.events import EventSource, ReviewFlag
-from domain.hub import PROVIDER_NAME
-from domain.payout import PayoutStatus, PayoutView, ResolvePayout
-from domain.webhooks import SIGNATURE_HEADER, sign
-from sandbox.scenarios import Scenario
-from starter.client import PaymentsClient
-from starter.stack import EngineStack
+from payments_engine.db.models import WebhookEvent, WebhookEventConflict
+from payments_engine.domain.events import EventSource, ReviewFlag
+from payments_engine.domain.hub import PROVIDER_NAME
+from payments_engine.domain.payout import PayoutStatus, PayoutView, ResolvePayout
+from payments_engine.domain.webhooks import SIGNATURE_HEADER, sign
+from payments_engine.sandbox.scenarios import Scenario
+from payments_engine.starter.client import PaymentsClient
+from payments_engine.starter.stack import EngineStack
 from tests.integration.support import eventually, payout, transfers
 
 pytestmark = pytest.mark.integration

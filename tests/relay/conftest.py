@@ -12,13 +12,13 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from db.models import Base, WebhookEvent
-from db.session import create_engine, session_factory
-from domain.events import ProviderEvent
-from domain.webhooks import SIGNATURE_HEADER, sign
-from relay.app import create_relay_app
-from relay.config import RelayConfig
-from relay.delivery import DeliveryOutcome, DeliveryUnavailable
+from payments_engine.db.models import Base, WebhookEvent
+from payments_engine.db.session import create_engine, session_factory
+from payments_engine.domain.events import ProviderEvent
+from payments_engine.domain.webhooks import SIGNATURE_HEADER, sign
+from payments_engine.relay.app import create_relay_app
+from payments_engine.relay.config import RelayConfig
+from payments_engine.relay.delivery import DeliveryOutcome, DeliveryUnavailable
 
 SECRET = "whsec_relay_test_secret"
 NOW = 1_760_000_000

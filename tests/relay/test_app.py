@@ -16,14 +16,15 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from db.models import WebhookEventConflict
-from db.session import create_engine
-from domain.events import ProviderEvent, TransferOutcome
-from domain.webhooks import SIGNATURE_HEADER, compute_signature
-from relay.app import create_relay_app
-from relay.config import RelayConfig
-from relay.delivery import DeliveryOutcome
-from relay.providers import PARSERS
+from payments_engine.db.models import WebhookEventConflict
+from payments_engine.db.session import create_engine
+from payments_engine.domain.events import ProviderEvent, TransferOutcome
+from payments_engine.domain.webhooks import SIGNATURE_HEADER, compute_signature
+from payments_engine.relay.app import create_relay_app
+from payments_engine.relay.config import RelayConfig
+from payments_engine.relay.delivery import DeliveryOutcome
+from payments_engine.relay.providers import PARSERS
+from payments_engine.runtime.serving import start_server
 from tests.relay.conftest import (
     NOW,
     PHONE,
@@ -35,7 +36,6 @@ from tests.relay.conftest import (
     signed,
     stored_rows,
 )
-from worker.serving import start_server
 
 URL = "/webhooks/hub"
 Sessions = async_sessionmaker[AsyncSession]
@@ -583,7 +583,7 @@ async def test_client_disconnecting_mid_body_is_one_log_line(
 
     await app(_http_scope(headers), receive, send)
 
-    relay_records = [r for r in caplog.records if r.name.startswith("relay")]
+    relay_records = [r for r in caplog.records if r.name.startswith("payments_engine.relay")]
     assert [(r.levelno, r.getMessage()) for r in relay_records] == [
         (logging.WARNING, "webhook abandoned: provider=hub client disconnected mid-body")
     ]

@@ -9,8 +9,8 @@ import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.events import ProviderEvent, TransferOutcome
-from relay.delivery import DeliveryOutcome, DeliveryUnavailable, TemporalDeliverer
+from payments_engine.domain.events import ProviderEvent, TransferOutcome
+from payments_engine.relay.delivery import DeliveryOutcome, DeliveryUnavailable, TemporalDeliverer
 
 
 class FakeHandle:

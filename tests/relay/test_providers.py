@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from domain.events import TransferOutcome
-from domain.hub import PROVIDER_NAME
-from relay.providers import PARSERS, MalformedEvent
+from payments_engine.domain.events import TransferOutcome
+from payments_engine.domain.hub import PROVIDER_NAME
+from payments_engine.relay.providers import PARSERS, MalformedEvent
 from tests.relay.conftest import PHONE, callback, encode
 
 

@@ -14,14 +14,14 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from db.session import create_engine, session_factory
-from domain.events import ProviderEvent
-from relay.app import create_relay_app
-from relay.config import RelayConfig
-from relay.delivery import DeliveryOutcome
-from relay.providers import PARSERS, MalformedEvent, parse_hub
-from relay.redelivery import Redeliverer
-from relay.store import Backoff, EventStore, as_utc
+from payments_engine.db.session import create_engine, session_factory
+from payments_engine.domain.events import ProviderEvent
+from payments_engine.relay.app import create_relay_app
+from payments_engine.relay.config import RelayConfig
+from payments_engine.relay.delivery import DeliveryOutcome
+from payments_engine.relay.providers import PARSERS, MalformedEvent, parse_hub
+from payments_engine.relay.redelivery import Redeliverer
+from payments_engine.relay.store import Backoff, EventStore, as_utc
 from tests.relay.conftest import (
     NOW,
     PHONE,
@@ -262,7 +262,7 @@ async def _eventually(check: Callable[[], Awaitable[bool]], seconds: float = 5.0
 async def test_the_app_lifespan_runs_the_loop_through_a_temporal_outage(
     sessions: Sessions, deliverer: FakeDeliverer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="relay")
+    caplog.set_level(logging.DEBUG, logger="payments_engine.relay")
     clock = FakeClock()
     app = create_relay_app(relay_config(), sessions, deliverer, clock=clock)
     deliverer.unavailable = True
@@ -287,10 +287,10 @@ async def test_the_app_lifespan_runs_the_loop_through_a_temporal_outage(
 
     assert app.state.redeliverer._task is None
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    outage = [r for r in warnings if r.name == "relay.redelivery"]
+    outage = [r for r in warnings if r.name == "payments_engine.relay.redelivery"]
     # Four failed redeliveries, one warning: the outage is logged when it starts.
     assert len(outage) == 1 and "delivery unavailable" in outage[0].getMessage()
-    messages = [r.getMessage() for r in caplog.records if r.name == "relay.redelivery"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "payments_engine.relay.redelivery"]
     assert any(m.startswith("redelivery resumed") for m in messages)
     assert messages[-1] == "redelivery stopped"
     assert all(r.exc_info is None for r in caplog.records)
@@ -308,7 +308,7 @@ async def test_the_loop_outlives_a_database_outage(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="relay")
+    caplog.set_level(logging.DEBUG, logger="payments_engine.relay")
     clock = FakeClock()
     store = _store(sessions, clock)
     await store.store("hub", "evt-0001", "payout-ABC", NOW, encode(callback()))

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from sandbox.app import create_sandbox_app
+from payments_engine.sandbox.app import create_sandbox_app
 from tests.sandbox.support import Sandbox, make_config, running_sandbox
 
 KES_FLOAT = "10000000000.00"

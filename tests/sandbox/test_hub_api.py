@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from domain.hub import DUPLICATE_MESSAGE, HubAck, HubTransfer
-from domain.money import Money
-from domain.webhooks import SIGNATURE_HEADER, SignatureError, verify
-from sandbox.config import DEFAULT_FLOAT_MINOR
+from payments_engine.domain.hub import DUPLICATE_MESSAGE, HubAck, HubTransfer
+from payments_engine.domain.money import Money
+from payments_engine.domain.webhooks import SIGNATURE_HEADER, SignatureError, verify
+from payments_engine.sandbox.config import DEFAULT_FLOAT_MINOR
 from tests.sandbox.support import WEBHOOK_SECRET, WEBHOOK_URL, Sandbox, running_sandbox
 
 TRANSACTION_ID = re.compile(r"^MFS[0-9A-F]{12}$")

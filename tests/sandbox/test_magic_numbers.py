@@ -10,7 +10,7 @@ import httpx
 import pytest
 import uvicorn
 
-from sandbox.app import create_sandbox_app
+from payments_engine.sandbox.app import create_sandbox_app
 from tests.sandbox.support import (
     API_KEY,
     Sandbox,

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from domain.hub import HubStatus
-from domain.money import Money
-from sandbox.config import DEFAULT_FLOAT_MINOR, Faults, SandboxConfig
-from sandbox.persistence import SandboxStateError
-from sandbox.store import HubStore, PayoutOrder
+from payments_engine.domain.hub import HubStatus
+from payments_engine.domain.money import Money
+from payments_engine.sandbox.config import DEFAULT_FLOAT_MINOR, Faults, SandboxConfig
+from payments_engine.sandbox.persistence import SandboxStateError
+from payments_engine.sandbox.store import HubStore, PayoutOrder
 from tests.sandbox.support import FakeClock, WebhookReceiver, running_sandbox, wait_until
 
 FLOATS = {"KES": 100_000, "UGX": 50_000}

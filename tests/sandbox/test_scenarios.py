@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.hub import HubStatus
-from sandbox.scenarios import Scenario, markdown_table, scenario_for
+from payments_engine.domain.hub import HubStatus
+from payments_engine.sandbox.scenarios import Scenario, markdown_table, scenario_for
 
 
 @pytest.mark.parametrize(

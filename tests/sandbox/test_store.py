@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from domain.hub import HubStatus
-from sandbox.config import SandboxConfig
-from sandbox.store import HubStore, PayoutOrder, ResolveRefused, SubmitOutcome
+from payments_engine.domain.hub import HubStatus
+from payments_engine.sandbox.config import SandboxConfig
+from payments_engine.sandbox.store import HubStore, PayoutOrder, ResolveRefused, SubmitOutcome
 from tests.sandbox.support import FakeClock
 
 

@@ -7,10 +7,10 @@ import time
 
 import httpx
 
-from domain.hub import HubStatus
-from domain.webhooks import SIGNATURE_HEADER, parse_header, verify
-from sandbox.delivery import WebhookDispatcher
-from sandbox.store import HubStore, PayoutOrder
+from payments_engine.domain.hub import HubStatus
+from payments_engine.domain.webhooks import SIGNATURE_HEADER, parse_header, verify
+from payments_engine.sandbox.delivery import WebhookDispatcher
+from payments_engine.sandbox.store import HubStore, PayoutOrder
 from tests.sandbox.support import (
     WEBHOOK_SECRET,
     Sandbox,

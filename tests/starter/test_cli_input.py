@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner, Result
 
-from starter.cli import app
+from payments_engine.starter.cli import app
 
 UNREACHABLE = "127.0.0.1:1"
 

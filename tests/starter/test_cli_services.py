@@ -11,8 +11,8 @@ import time
 import httpx
 from typer.testing import CliRunner
 
-from starter.cli import app
-from starter.stack import installed_binary
+from payments_engine.starter.cli import app
+from payments_engine.starter.stack import installed_binary
 from tests.integration.processes import free_port
 
 runner = CliRunner()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from starter.ports import Port, PortTaken, check_free, holder_of
-from starter.stack import installed_binary
+from payments_engine.starter.ports import Port, PortTaken, check_free, holder_of
+from payments_engine.starter.stack import installed_binary
 from tests.integration.processes import free_port, processes_mentioning
 
 

@@ -19,14 +19,19 @@ from typing import Any
 
 import httpx
 
-from domain.hub import PROVIDER_NAME
-from domain.ledger import FundMerchantInput
-from domain.money import Money
-from domain.payout import PayoutRequest, PayoutStatus, ResolvePayout
-from domain.webhooks import SIGNATURE_HEADER, sign
-from sandbox.scenarios import Scenario
-from starter.client import PaymentsClient
-from starter.stack import EngineStack, engine_stack, local_temporal, throwaway_settings
+from payments_engine.domain.hub import PROVIDER_NAME
+from payments_engine.domain.ledger import FundMerchantInput
+from payments_engine.domain.money import Money
+from payments_engine.domain.payout import PayoutRequest, PayoutStatus, ResolvePayout
+from payments_engine.domain.webhooks import SIGNATURE_HEADER, sign
+from payments_engine.sandbox.scenarios import Scenario
+from payments_engine.starter.client import PaymentsClient
+from payments_engine.starter.stack import (
+    EngineStack,
+    engine_stack,
+    local_temporal,
+    throwaway_settings,
+)
 
 HERE = Path(__file__).parent / "histories"
 log = logging.getLogger("record_histories")

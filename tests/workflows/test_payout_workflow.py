@@ -23,11 +23,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from domain.events import EventSource, ProviderEvent, ReviewFlag, TransferOutcome
-from domain.hub import HubStatus
-from domain.ledger import PayoutLedgerInput, PostedEntry
-from domain.money import Money
-from domain.payout import (
+from payments_engine.domain.events import EventSource, ProviderEvent, ReviewFlag, TransferOutcome
+from payments_engine.domain.hub import HubStatus
+from payments_engine.domain.ledger import PayoutLedgerInput, PostedEntry
+from payments_engine.domain.money import Money
+from payments_engine.domain.payout import (
     PayoutRequest,
     PayoutResult,
     PayoutStatus,
@@ -38,9 +38,9 @@ from domain.payout import (
     TransferStatusInput,
     TransferStatusResult,
 )
+from payments_engine.worker.main import WORKFLOW_RUNNER
+from payments_engine.workflows.payout import PayoutWorkflow
 from tests.helpers import venv_binary
-from worker.main import WORKFLOW_RUNNER
-from workflows.payout import PayoutWorkflow
 
 TASK_QUEUE = "payout-workflow-tests"
 

@@ -1,7 +1,7 @@
 """Temporal connections, and the SDK runtime under them, for every process of the engine.
 
-Every entry point (the ``payments`` commands, ``payments dev``, ``python -m worker``,
-``python -m relay``) runs its coroutine with :func:`run` instead of :func:`asyncio.run`,
+Every entry point (the ``payments`` commands, ``payments dev``, ``payments worker``,
+``payments relay``) runs its coroutine with :func:`run` instead of :func:`asyncio.run`,
 and every client comes from :func:`connect`. :func:`run` owns the process's Temporal
 :class:`~temporalio.runtime.Runtime` and shuts it down before the event loop closes and
 long before the interpreter finalizes.
@@ -38,7 +38,7 @@ from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.service import ServiceClient, TLSConfig
 
-from worker.settings import Settings
+from payments_engine.runtime.settings import Settings
 
 T = TypeVar("T")
 
@@ -195,7 +195,7 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     global _owner
     if _owner is not None:
         main.close()
-        raise RuntimeError("worker.client.run() is already running in this process")
+        raise RuntimeError("runtime.temporal.run() is already running in this process")
     owner = _owner = _OwnedRuntime()
     try:
         with asyncio.Runner() as runner:

@@ -16,7 +16,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from domain.search_attributes import ALL_KEYS
+from payments_engine.domain.search_attributes import ALL_KEYS
 
 log = logging.getLogger("payments.worker")
 
