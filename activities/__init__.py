@@ -6,6 +6,7 @@ business id. Business failures are raised as non-retryable ``ApplicationError`` 
 domain error's stable ``type``; anything else is transient and Temporal retries it.
 
 Modules:
-    hub: the mobile-wallet hub adapter (submit a payout, ask for its status).
+    payouts: the generic payout activities (submit, status) over any provider.
+    providers: the provider plugins and their registry.
     ledger: payout ledger steps (reserve, settle, release) on the double-entry ledger.
 """

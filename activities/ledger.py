@@ -1,9 +1,12 @@
 """Ledger activities of a payout: reserve its funds, settle it, or release the reservation.
 
-Each activity posts one journal entry whose idempotency key derives from the payout id
+Each activity posts the entry of one recipe of ``domain/recipes.py`` through
+``Ledger.post``; its idempotency key derives from the payout id
 (``payout:{payout_id}:reserve|settle|release``), so a retry after a crash, a timeout or a
 lost completion finds the entry already posted and returns it (``created=False``) instead
-of moving money twice.
+of moving money twice. The rules (funds cover the reservation, settle and release need
+the reservation and exclude each other) are the recipes' conditions, which the ledger
+enforces.
 
 Activities:
     reserve_funds: merchant available -> merchant reserved. Fails for good with
@@ -23,14 +26,15 @@ unchanged so the activity's retry policy retries it, which the idempotency keys 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from payments_engine.db.ledger import Ledger
+from payments_engine.domain import recipes
 from payments_engine.domain.errors import PaymentsError
-from payments_engine.domain.ledger import PayoutLedgerInput, PostedEntry
+from payments_engine.domain.ledger import JournalEntryRequest, PayoutLedgerInput, PostedEntry
 
 
 class LedgerActivities:
@@ -51,33 +55,35 @@ class LedgerActivities:
             ApplicationError: non-retryable, type ``InsufficientFunds``, ``InvalidAmount``
                 or ``ReferenceConflict``.
         """
-        return await _business_errors_final(self._ledger.reserve_payout, inp)
+        return await self._post(recipes.reserve_payout, inp)
 
     @activity.defn
     async def settle_payout(self, inp: PayoutLedgerInput) -> PostedEntry:
         """Move the reserved amount to the provider's clearing account.
 
         Raises:
-            ApplicationError: non-retryable, type ``ReferenceConflict`` or ``LedgerError``.
+            ApplicationError: non-retryable, type ``ReferenceConflict``, ``LedgerError``
+                or ``InvalidAmount``.
         """
-        return await _business_errors_final(self._ledger.settle_payout, inp)
+        return await self._post(recipes.settle_payout, inp)
 
     @activity.defn
     async def release_funds(self, inp: PayoutLedgerInput) -> PostedEntry:
         """Give the reserved amount back to the merchant's available balance.
 
         Raises:
-            ApplicationError: non-retryable, type ``ReferenceConflict`` or ``LedgerError``.
+            ApplicationError: non-retryable, type ``ReferenceConflict``, ``LedgerError``
+                or ``InvalidAmount``.
         """
-        return await _business_errors_final(self._ledger.release_payout, inp)
+        return await self._post(recipes.release_payout, inp)
 
-
-async def _business_errors_final(
-    step: Callable[[PayoutLedgerInput], Awaitable[PostedEntry]], inp: PayoutLedgerInput
-) -> PostedEntry:
-    try:
-        return await step(inp)
-    except PaymentsError as exc:
-        if exc.retryable:
-            raise
-        raise ApplicationError(str(exc), type=exc.type, non_retryable=True) from exc
+    async def _post(
+        self, recipe: Callable[[PayoutLedgerInput], JournalEntryRequest], inp: PayoutLedgerInput
+    ) -> PostedEntry:
+        """Post the recipe's entry; business failures become final ApplicationErrors."""
+        try:
+            return await self._ledger.post(recipe(inp))
+        except PaymentsError as exc:
+            if exc.retryable:
+                raise
+            raise ApplicationError(str(exc), type=exc.type, non_retryable=True) from exc

@@ -279,8 +279,8 @@ async def verify_engine(
     import httpx
     from sqlalchemy import func, select
 
+    from payments_engine.activities.providers.hub.wire import PROVIDER_NAME
     from payments_engine.db.models import WebhookEvent
-    from payments_engine.domain.hub import PROVIDER_NAME
     from payments_engine.domain.ledger import merchant_reserved, provider_clearing
 
     checks = EngineChecks()

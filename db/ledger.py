@@ -1,70 +1,51 @@
-"""The double-entry ledger: balanced journal entries posted exactly once by idempotency key.
+"""The double-entry ledger: balanced journal entries posted exactly once, under conditions.
 
-Every entry is written in one transaction together with its postings and the cached
-balances of the accounts it touches, so ``ledger_accounts.balance`` always equals the sum
-of the account's postings. Entries are idempotent by key: posting the same request again,
-even concurrently, returns the entry already stored instead of posting twice.
+:meth:`Ledger.post` is the only way money moves. Every entry is written in one transaction
+together with its postings and the cached balances of the accounts it touches, so
+``ledger_accounts.balance`` always equals the sum of the account's postings. Entries are
+idempotent by key: posting the same request again, even concurrently, returns the entry
+already stored instead of posting twice.
 
-The payout helpers derive their keys from the payout id (``payout:{id}:reserve`` ...), so
-an activity retried after a crash or a timeout finds its own earlier entry.
+What an entry may do is stated by the entry itself (see ``domain/recipes.py``, which
+builds them) and enforced here, generically, inside the posting transaction:
 
-Works alike on SQLite (aiosqlite, where writers are serialised by the database lock) and
-PostgreSQL (psycopg, READ COMMITTED, where unique indexes and row locks serialise the
-writers that matter).
+- ``requires``: those entries must be posted (``LedgerError`` otherwise), and must have
+  moved the stated amount on the stated account (``ReferenceConflict`` otherwise);
+- ``excludes``: those keys must not be posted (``ReferenceConflict``);
+- no account outside ``may_go_negative`` may be taken below zero (``InsufficientFunds``).
+
+Concurrency. SQLite: the entry row is the transaction's first write, which takes the
+database write lock, so every check reads the latest committed state and nothing can
+change it before the commit. PostgreSQL (READ COMMITTED): the entry's key and its excluded
+keys are locked with transaction-scoped advisory locks, so two entries that exclude each
+other are posted one after the other and the second sees the first; the rows of the
+accounts the entry touches are locked ``FOR UPDATE`` in ascending id order (no deadlock
+between entries sharing accounts) before their balances are read and checked.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import BigInteger, cast, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payments_engine.db.models import Account, JournalEntry, utcnow
 from payments_engine.db.models import Posting as PostingRow
-from payments_engine.domain.errors import (
-    InsufficientFunds,
-    InvalidAmount,
-    LedgerError,
-    ReferenceConflict,
-)
+from payments_engine.domain import recipes
+from payments_engine.domain.errors import InsufficientFunds, LedgerError, ReferenceConflict
 from payments_engine.domain.ledger import (
-    EXTERNAL_BANK,
     AccountBalance,
     FundMerchantInput,
     JournalEntryRequest,
-    PayoutLedgerInput,
     PostedEntry,
     Posting,
-    merchant_available,
-    merchant_reserved,
-    provider_clearing,
 )
-from payments_engine.domain.money import Money
-
-# Runs inside the posting transaction, after the entry row is inserted: the entry's
-# unique key is then held, and on SQLite so is the database write lock, so what the
-# guard reads cannot change under it until the transaction ends.
-Guard = Callable[[AsyncSession], Awaitable[None]]
-
-KIND_PAYOUT_RESERVE = "payout_reserve"
-KIND_PAYOUT_SETTLE = "payout_settle"
-KIND_PAYOUT_RELEASE = "payout_release"
-KIND_FUNDING = "funding"
-
-
-def payout_key(payout_id: str, step: str) -> str:
-    """Idempotency key of a payout's ledger step (``reserve``, ``settle``, ``release``)."""
-    return f"payout:{payout_id}:{step}"
-
-
-def funding_key(reference: str) -> str:
-    """Idempotency key of a merchant funding, from the bank transfer's reference."""
-    return f"funding:{reference}"
 
 
 class _DuplicateKey(Exception):
@@ -123,51 +104,59 @@ class Ledger:
 
     # -- posting -----------------------------------------------------------------------
 
-    async def post(self, request: JournalEntryRequest) -> PostedEntry:
-        """Post a balanced entry once; a repeat of its key returns the stored entry.
+    async def post(self, entry: JournalEntryRequest) -> PostedEntry:
+        """Post an entry once, if its conditions hold; a repeat of its key returns it.
+
+        A repeat of a posted key is answered before any condition is checked: a retried
+        step gets its entry back even if, say, the funds it took are gone since.
 
         Args:
-            request: the entry; its postings already sum to zero (the model checks).
+            entry: the entry, usually built by a recipe of ``domain/recipes.py``.
 
         Returns:
             The stored entry, ``created=True`` if this call posted it, else ``False``.
 
         Raises:
-            InsufficientFunds: an account in ``floor_checks`` would go below zero.
-            ReferenceConflict: the key was posted before with a different entry.
+            InsufficientFunds: an account not in ``may_go_negative`` would go below zero.
+            LedgerError: an entry in ``requires`` is not posted (exactly this class).
+            ReferenceConflict: the key was posted before with a different entry, an entry
+                in ``excludes`` is posted, or a required entry moved another amount,
+                currency or account than required.
         """
-        return await self._post(request)
-
-    async def _post(self, request: JournalEntryRequest, guard: Guard | None = None) -> PostedEntry:
         # Retries of an activity usually find their entry here, without a write.
-        existing = await self.entry(request.idempotency_key)
+        existing = await self.entry(entry.idempotency_key)
         if existing is not None:
-            return _replay(existing, request)
+            return _replay(existing, entry)
         try:
-            return await self._insert(request, guard)
+            return await self._insert(entry)
         except _DuplicateKey:
-            existing = await self.entry(request.idempotency_key)
+            existing = await self.entry(entry.idempotency_key)
             if existing is None:  # pragma: no cover - a duplicate means the winner committed
                 raise LedgerError(
-                    f"ledger key {request.idempotency_key!r} conflicted but is not stored"
+                    f"ledger key {entry.idempotency_key!r} conflicted but is not stored"
                 ) from None
-            return _replay(existing, request)
+            return _replay(existing, entry)
 
-    async def _insert(self, request: JournalEntryRequest, guard: Guard | None) -> PostedEntry:
+    async def fund_merchant(self, inp: FundMerchantInput) -> PostedEntry:
+        """Post :func:`recipes.fund_merchant` (kept for the starter and scripts)."""
+        return await self.post(recipes.fund_merchant(inp))
+
+    async def _insert(self, entry: JournalEntryRequest) -> PostedEntry:
         created_at = utcnow()
         async with self._sessions() as session, session.begin():
             # The entry goes first: its unique key is what makes concurrent posters of the
             # same key wait for, then fail against, the first one. On SQLite this first
-            # write also takes the database write lock, so everything after it is serial.
+            # write also takes the database write lock, so everything after it is serial
+            # and reads the latest committed state.
             try:
                 entry_id = (
                     await session.execute(
                         _insert_for(session, JournalEntry)
                         .values(
-                            idempotency_key=request.idempotency_key,
-                            kind=request.kind,
-                            reference=request.reference,
-                            currency=request.currency,
+                            idempotency_key=entry.idempotency_key,
+                            kind=entry.kind,
+                            reference=entry.reference,
+                            currency=entry.currency,
                             created_at=created_at,
                         )
                         .returning(JournalEntry.id)
@@ -176,13 +165,17 @@ class Ledger:
             except IntegrityError as exc:
                 raise _DuplicateKey from exc
 
-            if guard is not None:
-                await guard(session)
+            if _dialect(session) == "postgresql":
+                await _lock_keys(session, [entry.idempotency_key, *entry.excludes])
+            await _check_requires(session, entry)
+            await _check_excludes(session, entry)
 
             deltas: dict[str, int] = {}
-            for posting in request.postings:
+            for posting in entry.postings:
                 deltas[posting.account] = deltas.get(posting.account, 0) + posting.amount
-            account_ids = await _get_or_create_accounts(session, sorted(deltas), request.currency)
+            account_ids = await _get_or_create_accounts(session, sorted(deltas), entry.currency)
+            balances = await _lock_balances(session, account_ids.values())
+            _check_floors(entry, deltas, {code: balances[i] for code, i in account_ids.items()})
 
             await session.execute(
                 _insert_for(session, PostingRow),
@@ -191,44 +184,29 @@ class Ledger:
                         "entry_id": entry_id,
                         "account_id": account_ids[p.account],
                         "amount": p.amount,
-                        "currency": request.currency,
+                        "currency": entry.currency,
                     }
-                    for p in request.postings
+                    for p in entry.postings
                 ],
             )
-
-            floor_checked = set(request.floor_checks)
-            # A fixed order of row locks keeps concurrent entries on PostgreSQL from
-            # deadlocking on each other's accounts.
-            for code in sorted(deltas):
-                delta = deltas[code]
-                if delta == 0:
+            for code in sorted(deltas, key=account_ids.__getitem__):
+                if deltas[code] == 0:
                     continue
-                stmt = (
+                await session.execute(
                     update(Account)
                     .where(Account.id == account_ids[code])
-                    .values(balance=Account.balance + delta)
+                    .values(balance=Account.balance + deltas[code])
                     # No Account objects live in this session: nothing to synchronise.
                     .execution_options(synchronize_session=False)
                 )
-                if code in floor_checked and delta < 0:
-                    # Check and write in one statement: no other writer can slip between
-                    # reading the balance and debiting it.
-                    stmt = stmt.where(Account.balance + delta >= 0)
-                result = await session.execute(stmt)
-                if result.rowcount != 1:  # type: ignore[attr-defined]
-                    raise InsufficientFunds(
-                        f"{code} cannot cover {-delta} {request.currency} "
-                        f"(entry {request.idempotency_key!r})"
-                    )
 
         return PostedEntry(
             entry_id=entry_id,
-            idempotency_key=request.idempotency_key,
-            kind=request.kind,
-            reference=request.reference,
-            currency=request.currency,
-            postings=list(request.postings),
+            idempotency_key=entry.idempotency_key,
+            kind=entry.kind,
+            reference=entry.reference,
+            currency=entry.currency,
+            postings=list(entry.postings),
             created=True,
             created_at=created_at,
         )
@@ -362,140 +340,120 @@ class Ledger:
                 problems.append(f"entry {key!r}: posting to {code} in another currency")
         return problems
 
-    # -- payouts and funding -----------------------------------------------------------
 
-    async def reserve_payout(self, inp: PayoutLedgerInput) -> PostedEntry:
-        """Hold a payout's amount: merchant available -> merchant reserved.
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
 
-        Raises:
-            InsufficientFunds: the merchant's available balance cannot cover the amount.
-            InvalidAmount: the amount is not positive.
-            ReferenceConflict: the payout was reserved before with other parameters.
-        """
-        available = merchant_available(inp.merchant_id)
-        request = _payout_move(
-            inp, "reserve", KIND_PAYOUT_RESERVE, available, merchant_reserved(inp.merchant_id)
-        )
-        return await self.post(request.model_copy(update={"floor_checks": [available]}))
 
-    async def settle_payout(self, inp: PayoutLedgerInput) -> PostedEntry:
-        """Hand a reserved payout's amount to the provider: reserved -> provider clearing.
+def _lock_id(key: str) -> int:
+    """A stable signed 64-bit advisory lock id of an idempotency key."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
-        Raises:
-            LedgerError: the payout has no reservation.
-            ReferenceConflict: the payout was released, or reserved for another amount,
-                merchant or currency.
-        """
-        request = _payout_move(
-            inp,
-            "settle",
-            KIND_PAYOUT_SETTLE,
-            merchant_reserved(inp.merchant_id),
-            provider_clearing(inp.provider),
-        )
-        return await self._post(request, self._resolution_guard(inp, excluded="release"))
 
-    async def release_payout(self, inp: PayoutLedgerInput) -> PostedEntry:
-        """Give a failed payout's reservation back: reserved -> merchant available.
+async def _lock_keys(session: AsyncSession, keys: Iterable[str]) -> None:
+    """Take PostgreSQL transaction advisory locks on ``keys``, in one global order.
 
-        Raises:
-            LedgerError: the payout has no reservation.
-            ReferenceConflict: the payout was settled, or reserved for another amount,
-                merchant or currency.
-        """
-        request = _payout_move(
-            inp,
-            "release",
-            KIND_PAYOUT_RELEASE,
-            merchant_reserved(inp.merchant_id),
-            merchant_available(inp.merchant_id),
-        )
-        return await self._post(request, self._resolution_guard(inp, excluded="settle"))
+    An entry locks its own key and the keys it excludes. Two entries excluding each other
+    thus share both locks: the second waits for the first to commit, and its next
+    statement (READ COMMITTED) sees the first's entry. Ascending lock ids keep posters of
+    overlapping key sets from deadlocking.
+    """
+    for lock_id in sorted({_lock_id(k) for k in keys}):
+        await session.execute(select(func.pg_advisory_xact_lock(cast(lock_id, BigInteger))))
 
-    async def fund_merchant(self, inp: FundMerchantInput) -> PostedEntry:
-        """Credit a merchant's available balance from a bank transfer, once per reference."""
-        return await self.post(
-            JournalEntryRequest(
-                idempotency_key=funding_key(inp.reference),
-                kind=KIND_FUNDING,
-                reference=inp.reference,
-                currency=inp.amount.currency,
-                postings=[
-                    Posting(account=EXTERNAL_BANK, amount=-inp.amount.amount),
-                    Posting(account=merchant_available(inp.merchant_id), amount=inp.amount.amount),
-                ],
+
+async def _check_requires(session: AsyncSession, entry: JournalEntryRequest) -> None:
+    """Raise unless every required entry is posted, with the amount it must have moved."""
+    for requirement in entry.requires:
+        found = (
+            await session.execute(
+                select(JournalEntry.id, JournalEntry.currency).where(
+                    JournalEntry.idempotency_key == requirement.key
+                )
             )
+        ).one_or_none()
+        if found is None:
+            raise LedgerError(
+                f"entry {entry.idempotency_key!r} requires {requirement.key!r}, which is not posted"
+            )
+        if requirement.account is None:
+            continue
+        required_id, currency = found
+        moved = (
+            await session.execute(
+                select(func.sum(PostingRow.amount))
+                .join(Account, Account.id == PostingRow.account_id)
+                .where(PostingRow.entry_id == required_id, Account.code == requirement.account)
+            )
+        ).scalar_one_or_none()
+        if currency != requirement.currency or moved is None or int(moved) != requirement.amount:
+            raise ReferenceConflict(
+                f"entry {entry.idempotency_key!r} requires {requirement.key!r} for "
+                f"{requirement.amount} {requirement.currency} on {requirement.account}, "
+                "but it was posted for another amount, currency or account"
+            )
+
+
+async def _check_excludes(session: AsyncSession, entry: JournalEntryRequest) -> None:
+    """Raise ReferenceConflict if an excluded key is posted."""
+    if not entry.excludes:
+        return
+    clash = (
+        await session.execute(
+            select(JournalEntry.idempotency_key)
+            .where(JournalEntry.idempotency_key.in_(entry.excludes))
+            .order_by(JournalEntry.idempotency_key)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if clash is not None:
+        raise ReferenceConflict(
+            f"entry {entry.idempotency_key!r} cannot be posted: {clash!r} was already posted"
         )
 
-    def _resolution_guard(self, inp: PayoutLedgerInput, *, excluded: str) -> Guard:
-        """A guard making settle and release of one payout mutually exclusive."""
-        reserve_key = payout_key(inp.payout_id, "reserve")
-        excluded_key = payout_key(inp.payout_id, excluded)
-        reserved_account = merchant_reserved(inp.merchant_id)
 
-        async def guard(session: AsyncSession) -> None:
-            # Locking the reservation serialises settle and release of the same payout on
-            # PostgreSQL: the second waits here, then (READ COMMITTED) sees the first's
-            # entry below. SQLite ignores FOR UPDATE; its write lock already serialises.
-            reserve_id = (
-                await session.execute(
-                    select(JournalEntry.id)
-                    .where(JournalEntry.idempotency_key == reserve_key)
-                    .with_for_update()
-                )
-            ).scalar_one_or_none()
-            if reserve_id is None:
-                raise LedgerError(f"payout {inp.payout_id!r} has no reservation")
-            reserved = (
-                await session.execute(
-                    select(PostingRow.amount, PostingRow.currency)
-                    .join(Account, Account.id == PostingRow.account_id)
-                    .where(PostingRow.entry_id == reserve_id, Account.code == reserved_account)
-                )
-            ).one_or_none()
-            if reserved is None or tuple(reserved) != (inp.amount.amount, inp.amount.currency):
-                raise ReferenceConflict(
-                    f"payout {inp.payout_id!r} was reserved for another amount, "
-                    "currency or merchant"
-                )
-            clash = (
-                await session.execute(
-                    select(JournalEntry.id).where(JournalEntry.idempotency_key == excluded_key)
-                )
-            ).scalar_one_or_none()
-            if clash is not None:
-                raise ReferenceConflict(f"payout {inp.payout_id!r} was already {excluded}d")
+async def _lock_balances(session: AsyncSession, account_ids: Iterable[int]) -> dict[int, int]:
+    """Current balances of the accounts, their rows locked in ascending id order.
 
-        return guard
+    On PostgreSQL ``FOR UPDATE`` waits for any other poster holding one of the rows, then
+    returns its committed balance; the lock is kept until this transaction ends. SQLite
+    renders no ``FOR UPDATE``: its write lock, held since the entry's insert, does it.
+    """
+    rows = (
+        await session.execute(
+            select(Account.id, Account.balance)
+            .where(Account.id.in_(sorted(account_ids)))
+            .order_by(Account.id)
+            .with_for_update()
+        )
+    ).all()
+    return {account_id: int(balance) for account_id, balance in rows}
 
 
-def _payout_move(
-    inp: PayoutLedgerInput, step: str, kind: str, source: str, destination: str
-) -> JournalEntryRequest:
-    """The entry of one payout step: its amount from ``source`` to ``destination``."""
-    _require_positive(inp.amount)
-    return JournalEntryRequest(
-        idempotency_key=payout_key(inp.payout_id, step),
-        kind=kind,
-        reference=inp.payout_id,
-        currency=inp.amount.currency,
-        postings=[
-            Posting(account=source, amount=-inp.amount.amount),
-            Posting(account=destination, amount=inp.amount.amount),
-        ],
-    )
+def _check_floors(
+    entry: JournalEntryRequest, deltas: dict[str, int], balances: dict[str, int]
+) -> None:
+    """Raise InsufficientFunds if the entry takes a floored account below zero.
 
-
-def _require_positive(amount: Money) -> None:
-    if amount.amount <= 0:
-        raise InvalidAmount(f"a payout amount must be greater than zero, got {amount.amount}")
+    Every account the entry takes money from (a negative net delta) must end at zero or
+    above, unless the entry lists it in ``may_go_negative``. An account the entry only
+    credits can only move up and is never refused.
+    """
+    allowed = set(entry.may_go_negative)
+    for code in sorted(deltas):
+        delta = deltas[code]
+        if delta < 0 and code not in allowed and balances[code] + delta < 0:
+            # The account and the amount only: no balance, no personal data.
+            raise InsufficientFunds(
+                f"{code} cannot cover {-delta} {entry.currency} (entry {entry.idempotency_key!r})"
+            )
 
 
 def _insert_for(
     session: AsyncSession, model: type[Account] | type[JournalEntry] | type[PostingRow]
 ) -> postgresql.Insert | sqlite.Insert:
     """The dialect's INSERT construct, which knows ON CONFLICT on SQLite and PostgreSQL."""
-    dialect = session.get_bind().dialect.name
+    dialect = _dialect(session)
     if dialect == "postgresql":
         return postgresql.insert(model)
     if dialect == "sqlite":

@@ -20,6 +20,7 @@ exceptions that Temporal retries with backoff.
         ├── ProviderRejected        the provider refused the request for good (final)
         ├── ProviderConflict        the provider holds our reference with other parameters
         ├── ProviderAuthError       our credentials were refused (configuration, not transient)
+        ├── ProviderNotConfigured   no such provider, or none configured on this worker
         └── ProviderUnavailable     transient: 5xx, timeout, connection reset (retryable)
 """
 
@@ -123,6 +124,12 @@ class ProviderAuthError(ProviderError):
     """The provider refused our credentials."""
 
     type = "ProviderAuthError"
+
+
+class ProviderNotConfigured(ProviderError, ValidationFailed):
+    """The request names a provider the engine does not know or a worker cannot reach."""
+
+    type = "ProviderNotConfigured"
 
 
 class ProviderUnavailable(ProviderError):

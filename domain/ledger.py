@@ -2,14 +2,18 @@
 
 Signs: a posting adds its amount to its account's balance, and the postings of an entry
 sum to zero per currency. Money entering the platform comes from an ``external:*``
-account, which therefore runs negative; a merchant's available balance runs positive.
+account, which therefore runs negative; a merchant's available and reserved balances and
+a provider's clearing balance (money handed to it, owed onwards) run positive. Only
+``external:*`` accounts may go below zero: an entry names them in ``may_go_negative``.
+
+The entries themselves are built by the recipes of :mod:`payments_engine.domain.recipes`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from payments_engine.domain.errors import InvalidAmount, UnbalancedEntry
 from payments_engine.domain.ids import BusinessId
@@ -40,10 +44,42 @@ class Posting(BaseModel):
     amount: int
 
 
-class JournalEntryRequest(BaseModel):
-    """A journal entry to post once: a repeat with the same key posts nothing.
+class Requirement(BaseModel):
+    """An entry that must have been posted before the one requiring it.
 
-    ``floor_checks`` lists accounts whose balance may not go below zero by this entry.
+    With ``account``, ``amount`` and ``currency`` (all three or none), the required entry
+    must also be in ``currency`` and its postings on ``account`` must add up to
+    ``amount``: a settle checks this way that its reservation was for the same amount,
+    currency and merchant.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(min_length=1, max_length=200)
+    account: str | None = Field(default=None, min_length=1, max_length=200)
+    amount: int | None = None
+    currency: Currency | None = None
+
+    @model_validator(mode="after")
+    def _all_or_none(self) -> Requirement:
+        given = (self.account is not None, self.amount is not None, self.currency is not None)
+        if any(given) and not all(given):
+            raise ValueError("a requirement states account, amount and currency, or none")
+        return self
+
+
+class JournalEntryRequest(BaseModel):
+    """A journal entry to post once, with the conditions it is posted under.
+
+    A repeat of ``idempotency_key`` with the same kind, reference, currency and postings
+    posts nothing and returns the stored entry. The conditions, checked by
+    ``Ledger.post`` inside the posting transaction:
+
+    - ``requires``: entries that must already be posted (a plain key is accepted for a
+      :class:`Requirement` without amount);
+    - ``excludes``: keys that must not be posted (settle and release of one payout);
+    - ``may_go_negative``: accounts this entry may leave below zero (``external:*``).
+      Every other account the entry takes money from must not end below zero.
     """
 
     idempotency_key: str = Field(min_length=1, max_length=200)
@@ -51,7 +87,16 @@ class JournalEntryRequest(BaseModel):
     reference: str | None = Field(default=None, max_length=200)
     currency: Currency
     postings: list[Posting] = Field(min_length=2)
-    floor_checks: list[str] = Field(default_factory=list)
+    requires: list[Requirement] = Field(default_factory=list)
+    excludes: list[str] = Field(default_factory=list)
+    may_go_negative: list[str] = Field(default_factory=list)
+
+    @field_validator("requires", mode="before")
+    @classmethod
+    def _keys_as_requirements(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return [Requirement(key=v) if isinstance(v, str) else v for v in value]
+        return value
 
     @model_validator(mode="after")
     def _balanced(self) -> JournalEntryRequest:
@@ -59,6 +104,15 @@ class JournalEntryRequest(BaseModel):
             raise UnbalancedEntry("the postings of an entry must sum to zero")
         if any(p.amount == 0 for p in self.postings):
             raise UnbalancedEntry("a posting of zero says nothing")
+        return self
+
+    @model_validator(mode="after")
+    def _conditions_consistent(self) -> JournalEntryRequest:
+        required = {r.key for r in self.requires}
+        if self.idempotency_key in required or self.idempotency_key in self.excludes:
+            raise ValueError("an entry cannot require or exclude its own key")
+        if required & set(self.excludes):
+            raise ValueError("an entry cannot both require and exclude a key")
         return self
 
 

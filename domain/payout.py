@@ -11,14 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from payments_engine.domain.errors import InvalidAmount, ValidationFailed
 from payments_engine.domain.events import Evidence, ProviderEvent, ReviewFlag
-from payments_engine.domain.hub import PROVIDER_NAME
 from payments_engine.domain.ids import BusinessId, payout_workflow_id
 from payments_engine.domain.money import Money
 from payments_engine.domain.msisdn import mask_msisdn, normalize_msisdn
 
 DEFAULT_MERCHANT_ID = "default"
 DEFAULT_RESOLUTION_DEADLINE_SECONDS = 24 * 3600
-SUPPORTED_PROVIDERS = frozenset({PROVIDER_NAME})
+DEFAULT_PROVIDER = "hub"
+# A provider's name: the registry decides which exist (the client checks it before
+# starting); here only its shape, since workflows import this module.
+PROVIDER_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 
 
 class PayoutStatus(StrEnum):
@@ -51,7 +53,7 @@ class PayoutRequest(BaseModel):
     amount: Money
     recipient_msisdn: str
     country: str = Field(min_length=2, max_length=2)
-    provider: str = PROVIDER_NAME
+    provider: str = Field(default=DEFAULT_PROVIDER, pattern=PROVIDER_NAME_PATTERN)
     description: str | None = Field(default=None, max_length=140)
     resolution_deadline_seconds: int = Field(
         default=DEFAULT_RESOLUTION_DEADLINE_SECONDS,
@@ -69,13 +71,6 @@ class PayoutRequest(BaseModel):
     def _positive(cls, value: Money) -> Money:
         if value.amount <= 0:
             raise InvalidAmount("a payout amount must be greater than zero")
-        return value
-
-    @field_validator("provider")
-    @classmethod
-    def _known_provider(cls, value: str) -> str:
-        if value not in SUPPORTED_PROVIDERS:
-            raise ValidationFailed(f"unknown provider {value!r}")
         return value
 
     @model_validator(mode="after")
@@ -160,9 +155,11 @@ class ResolvePayout(BaseModel):
 
 
 class SubmitPayoutInput(BaseModel):
-    """Input of the ``submit_payout`` activity."""
+    """Input of the ``submit_payout`` activity; ``provider`` picks the adapter."""
 
     reference: str
+    # Histories recorded before the registry carry no provider: they were the hub's.
+    provider: str = DEFAULT_PROVIDER
     msisdn: str
     country: str
     amount: Money
@@ -184,6 +181,7 @@ class TransferStatusInput(BaseModel):
     """Input of ``get_payout_status``."""
 
     reference: str
+    provider: str = DEFAULT_PROVIDER
 
 
 class TransferStatusResult(BaseModel):

@@ -17,7 +17,6 @@ import signal
 from temporalio.client import Client
 
 from payments_engine.db.session import create_engine, session_factory
-from payments_engine.domain.hub import PROVIDER_NAME
 from payments_engine.relay.app import create_relay_app
 from payments_engine.relay.config import RelayConfig
 from payments_engine.relay.delivery import TemporalDeliverer
@@ -74,9 +73,8 @@ async def serve(settings: Settings) -> None:
     """Serve the relay until SIGINT or SIGTERM, then finish in-flight requests and exit.
 
     Args:
-        settings: must carry ``hub_webhook_secret``.
+        settings: must carry at least one provider's webhook secret.
     """
-    assert settings.hub_webhook_secret is not None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -89,19 +87,15 @@ async def serve(settings: Settings) -> None:
     engine = create_engine(settings.resolved_database_url)
     try:
         app = create_relay_app(
-            RelayConfig(
-                secrets={PROVIDER_NAME: settings.hub_webhook_secret},
-                tolerance_seconds=settings.webhook_tolerance_seconds,
-                max_body_bytes=settings.relay_max_body_bytes,
-            ),
+            RelayConfig.from_settings(settings),
             session_factory(engine),
             TemporalDeliverer(client),
         )
         server = await start_server(app, settings.relay_host, settings.relay_port)
         logger.info(
-            "relay listening on %s/webhooks/%s (Temporal %s, namespace %s)",
+            "relay listening on %s/webhooks/{%s} (Temporal %s, namespace %s)",
             server.url,
-            PROVIDER_NAME,
+            ",".join(sorted(settings.webhook_secrets())),
             settings.temporal_address,
             settings.temporal_namespace,
         )
@@ -122,14 +116,15 @@ def main() -> None:
     """Entry point of ``payments relay``.
 
     Raises:
-        SystemExit: ``PAYMENTS_HUB_WEBHOOK_SECRET`` is not set, or Temporal never answered.
+        SystemExit: no provider's webhook secret is set, or Temporal never answered.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
-    if settings.hub_webhook_secret is None or not settings.hub_webhook_secret.get_secret_value():
-        raise SystemExit(
-            "set PAYMENTS_HUB_WEBHOOK_SECRET first: the relay verifies the hub's webhooks with it"
+    if not settings.webhook_secrets():
+        names = " or ".join(
+            f"PAYMENTS_{name.upper()}_WEBHOOK_SECRET" for name in settings.providers
         )
+        raise SystemExit(f"set {names} first: the relay verifies webhooks with it")
     # Not asyncio.run: run() also shuts the Temporal runtime down before the process
     # exits, so no Rust thread is left calling into a finalizing interpreter.
     run(serve(settings))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -28,11 +28,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import ClientDisconnect
 
+from payments_engine.activities.providers.base import MalformedEvent, ProviderSpec
+from payments_engine.activities.providers.registry import PROVIDERS
 from payments_engine.domain.events import ProviderEvent
-from payments_engine.domain.webhooks import SIGNATURE_HEADER, SignatureError, verify
+from payments_engine.domain.webhooks import SignatureError
 from payments_engine.relay.config import RelayConfig
 from payments_engine.relay.delivery import DeliveryUnavailable, EventDeliverer
-from payments_engine.relay.providers import PARSERS, MalformedEvent
 from payments_engine.relay.redelivery import Redeliverer
 from payments_engine.relay.store import (
     DATABASE_ERRORS,
@@ -87,6 +88,7 @@ def create_relay_app(
     sessions: async_sessionmaker[AsyncSession],
     deliverer: EventDeliverer,
     clock: Callable[[], float] = time.time,
+    providers: Mapping[str, ProviderSpec] = PROVIDERS,
 ) -> FastAPI:
     """Build the relay app; its lifespan runs the redelivery loop.
 
@@ -95,6 +97,8 @@ def create_relay_app(
         sessions: sessions on the database holding ``webhook_events``.
         deliverer: hands verified events to their workflows.
         clock: unix seconds now; signatures are checked and rows stamped against it.
+        providers: the registry the relay takes each provider's signature scheme and
+            webhook translator from; a provider is served once it also has a secret.
 
     Returns:
         The FastAPI application; ``app.state.redeliverer`` is its redelivery loop and
@@ -109,7 +113,7 @@ def create_relay_app(
     redeliverer = Redeliverer(
         store,
         deliverer,
-        PARSERS,
+        {name: spec.translate for name, spec in providers.items()},
         poll_seconds=config.redelivery_poll_seconds,
         batch_size=config.redelivery_batch_size,
     )
@@ -162,9 +166,10 @@ def create_relay_app(
     async def receive_webhook(provider: str, request: Request) -> JSONResponse:
         """Verify, store and deliver one provider webhook."""
         secret = config.secrets.get(provider)
-        parser = PARSERS.get(provider)
-        if secret is None or parser is None:
+        spec = providers.get(provider)
+        if secret is None or spec is None:
             return _error(404, "unknown provider")
+        parser = spec.translate
 
         try:
             body = await _read_body(request, config.max_body_bytes)
@@ -182,9 +187,9 @@ def create_relay_app(
             return _error(400, "client disconnected")
 
         try:
-            signed_at = verify(
+            signed_at = spec.signature.verify(
                 secret.get_secret_value(),
-                request.headers.get(SIGNATURE_HEADER),
+                request.headers,
                 body,
                 now=clock(),
                 tolerance=config.tolerance_seconds,

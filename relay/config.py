@@ -6,7 +6,9 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from payments_engine.activities.providers.registry import PROVIDERS
 from payments_engine.domain.webhooks import DEFAULT_TOLERANCE_SECONDS
+from payments_engine.runtime.settings import Settings
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_REDELIVERY_POLL_SECONDS = 1.0
@@ -57,7 +59,20 @@ class RelayConfig(BaseModel):
         for provider, secret in value.items():
             if not secret.get_secret_value():
                 raise ValueError(f"empty webhook secret for provider {provider!r}")
+            spec = PROVIDERS.get(provider)
+            if spec is not None:
+                # e.g. a Standard Webhooks secret that is not whsec_ + base64.
+                spec.signature.check_secret(secret.get_secret_value())
         return value
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RelayConfig:
+        """The relay of these settings: every provider with a webhook secret is served."""
+        return cls(
+            secrets=settings.webhook_secrets(),
+            tolerance_seconds=settings.webhook_tolerance_seconds,
+            max_body_bytes=settings.relay_max_body_bytes,
+        )
 
     @model_validator(mode="after")
     def _backoff_bounds(self) -> Self:

@@ -21,9 +21,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
+from payments_engine.activities.providers.base import MalformedEvent
 from payments_engine.domain.events import ProviderEvent
 from payments_engine.relay.delivery import DeliveryUnavailable, EventDeliverer
-from payments_engine.relay.providers import MalformedEvent
 from payments_engine.relay.store import DATABASE_ERRORS, DueEvent, EventStore, settled_state
 
 logger = logging.getLogger(__name__)

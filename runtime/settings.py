@@ -8,11 +8,22 @@ random ones for the session and hands the same values to the sandbox and the rel
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from payments_engine.activities.providers.base import ProviderSettings
+
 DEFAULT_DATA_DIR = Path(".payments")
+
+
+def _provider_settings() -> dict[str, ProviderSettings]:
+    # Imported here, not at the top: the registry imports the adapters, and settings are
+    # loaded in main(), never at import.
+    from payments_engine.activities.providers.registry import PROVIDERS
+
+    return {name: spec.settings_type() for name, spec in PROVIDERS.items()}
 
 
 class Settings(BaseSettings):
@@ -66,15 +77,12 @@ class Settings(BaseSettings):
         ),
     )
 
-    hub_base_url: str | None = Field(
-        default=None, description="Wallet hub API; default the sandbox's /hub."
-    )
-    hub_api_key: SecretStr | None = Field(default=None, description="Key for the hub API.")
-    hub_webhook_secret: SecretStr | None = Field(
-        default=None, description="HMAC secret of the hub's webhooks."
-    )
-    hub_timeout_seconds: float = Field(
-        default=10.0, description="Per-request timeout of calls to the hub."
+    providers: dict[str, ProviderSettings] = Field(
+        default_factory=_provider_settings,
+        description=(
+            "Per provider, from PAYMENTS_<PROVIDER>_<FIELD>: e.g. PAYMENTS_HUB_API_KEY,"
+            " PAYMENTS_MOMO_WEBHOOK_SECRET (see each provider's settings class)."
+        ),
     )
 
     @property
@@ -94,10 +102,56 @@ class Settings(BaseSettings):
         """Base URL of the sandbox."""
         return f"http://{self.sandbox_host}:{self.sandbox_port}"
 
-    @property
-    def resolved_hub_base_url(self) -> str:
-        """The hub API base URL, defaulting to the sandbox's hub."""
-        return self.hub_base_url or f"{self.sandbox_url}/hub"
+    @classmethod
+    def variables(cls) -> set[str]:
+        """Every environment variable the settings read, providers' included."""
+        from payments_engine.activities.providers.registry import PROVIDERS
+
+        names = {f"PAYMENTS_{field.upper()}" for field in cls.model_fields if field != "providers"}
+        for name, spec in PROVIDERS.items():
+            names |= {
+                f"PAYMENTS_{name.upper()}_{field.upper()}"
+                for field in spec.settings_type.model_fields
+            }
+        return names
+
+    def provider(self, name: str) -> ProviderSettings:
+        """The settings of provider ``name``.
+
+        Raises:
+            ProviderNotSupported: the registry has no such provider.
+        """
+        from payments_engine.activities.providers.registry import provider_spec
+
+        spec = provider_spec(name)
+        return self.providers.get(name) or spec.settings_type()
+
+    def provider_base_url(self, name: str) -> str:
+        """Provider ``name``'s API base URL, defaulting to its simulator in the sandbox."""
+        from payments_engine.activities.providers.registry import provider_spec
+
+        return (
+            self.provider(name).base_url or f"{self.sandbox_url}{provider_spec(name).sandbox_path}"
+        )
+
+    def with_provider(self, name: str, **fields: Any) -> Settings:
+        """A copy with some of provider ``name``'s settings replaced (tests, ``payments dev``)."""
+        current = self.provider(name)
+        providers = dict(self.providers)
+        providers[name] = current.model_copy(update=fields)
+        return self.model_copy(update={"providers": providers})
+
+    def configured_providers(self) -> list[str]:
+        """Names of the providers whose credentials are set, in the registry's order."""
+        return [name for name, provider in self.providers.items() if provider.configured]
+
+    def webhook_secrets(self) -> dict[str, SecretStr]:
+        """Provider name -> webhook secret, for the providers that have one set."""
+        return {
+            name: provider.webhook_secret
+            for name, provider in self.providers.items()
+            if provider.webhook_secret is not None and provider.webhook_secret.get_secret_value()
+        }
 
     def temporal_ui_url(self) -> str:
         """Web UI base URL for the namespace (embedded dev server)."""

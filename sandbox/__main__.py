@@ -1,10 +1,15 @@
-"""Run the sandbox hub alone: ``payments sandbox [--host H] [--port P] [--webhook-url U]``.
+"""Run the sandbox alone: ``payments sandbox [--host H] [--port P] [--webhook-url U]``.
 
 Defaults come from the ``PAYMENTS_*`` settings; the API key and webhook secret must be
 set (``PAYMENTS_HUB_API_KEY``, ``PAYMENTS_HUB_WEBHOOK_SECRET``), the same values the
 worker and the relay use. ``payments dev`` runs the sandbox itself; this is for running
 it on its own, as docker-compose does. It keeps its state in memory unless given a state
 file (``--state-file`` or ``PAYMENTS_SANDBOX_STATE_FILE``).
+
+MTN MoMo is served too (under ``/momo``) when ``PAYMENTS_MOMO_API_KEY`` and
+``PAYMENTS_MOMO_WEBHOOK_SECRET`` (a ``whsec_`` secret) are both set; its callbacks go to
+``--momo-webhook-url`` (default the relay's ``/webhooks/momo``) and it keeps its state
+beside the hub's (``sandbox.db`` -> ``sandbox-momo.db``), as ``payments dev`` does.
 """
 
 from __future__ import annotations
@@ -13,11 +18,14 @@ import argparse
 from pathlib import Path
 
 import uvicorn
+from pydantic import ValidationError
 
-from payments_engine.domain.hub import PROVIDER_NAME
 from payments_engine.runtime.settings import Settings
 from payments_engine.sandbox.app import create_sandbox_app
-from payments_engine.sandbox.config import SandboxConfig
+from payments_engine.sandbox.hub.config import SandboxConfig
+from payments_engine.sandbox.hub.wire import PROVIDER as HUB
+from payments_engine.sandbox.momo.config import MomoSandboxConfig
+from payments_engine.sandbox.momo.wire import PROVIDER as MOMO
 
 
 def main(argv: list[str] | None = None, prog: str = "payments sandbox") -> None:
@@ -33,7 +41,7 @@ def main(argv: list[str] | None = None, prog: str = "payments sandbox") -> None:
     parser.add_argument("--port", type=int, default=settings.sandbox_port)
     parser.add_argument(
         "--webhook-url",
-        default=f"{settings.relay_url}/webhooks/{PROVIDER_NAME}",
+        default=f"{settings.relay_url}/webhooks/{HUB}",
         help="where webhooks are POSTed; 'none' sends none",
     )
     parser.add_argument("--settle-seconds", type=float, default=settings.sandbox_settle_seconds)
@@ -44,18 +52,46 @@ def main(argv: list[str] | None = None, prog: str = "payments sandbox") -> None:
         help="SQLite file keeping transfers, webhooks and floats across restarts;"
         " default in memory only",
     )
+    parser.add_argument(
+        "--momo-webhook-url",
+        default=f"{settings.relay_url}/webhooks/{MOMO}",
+        help="where MoMo callbacks go unless a transfer names its own; 'none' sends none",
+    )
     args = parser.parse_args(argv)
-    if settings.hub_api_key is None or settings.hub_webhook_secret is None:
+    hub = settings.provider(HUB)
+    if hub.api_key is None or hub.webhook_secret is None:
         raise SystemExit("set PAYMENTS_HUB_API_KEY and PAYMENTS_HUB_WEBHOOK_SECRET first")
     config = SandboxConfig(
-        api_key=settings.hub_api_key.get_secret_value(),
-        webhook_secret=settings.hub_webhook_secret.get_secret_value(),
+        api_key=hub.api_key.get_secret_value(),
+        webhook_secret=hub.webhook_secret.get_secret_value(),
         webhook_url=None if args.webhook_url.lower() == "none" else args.webhook_url,
         settle_seconds=args.settle_seconds,
         late_success_seconds=settings.sandbox_late_success_seconds,
         state_file=args.state_file,
     )
-    uvicorn.run(create_sandbox_app(config), host=args.host, port=args.port)
+    # MoMo runs only when both PAYMENTS_MOMO_API_KEY and PAYMENTS_MOMO_WEBHOOK_SECRET are set.
+    momo: MomoSandboxConfig | None = None
+    momo_settings = settings.provider(MOMO)
+    if momo_settings.api_key is not None and momo_settings.webhook_secret is not None:
+        momo_url = args.momo_webhook_url
+        state_file = args.state_file
+        try:
+            momo = MomoSandboxConfig(
+                api_key=momo_settings.api_key.get_secret_value(),
+                webhook_secret=momo_settings.webhook_secret.get_secret_value(),
+                webhook_url=None if momo_url.lower() == "none" else momo_url,
+                settle_seconds=args.settle_seconds,
+                late_success_seconds=settings.sandbox_late_success_seconds,
+                state_file=(
+                    state_file.with_name(f"{state_file.stem}-{MOMO}{state_file.suffix}")
+                    if state_file is not None
+                    else None
+                ),
+            )
+        except ValidationError as exc:
+            fields = ", ".join(str(error["loc"][0]) for error in exc.errors())
+            raise SystemExit(f"invalid MoMo settings ({fields}): check PAYMENTS_MOMO_*") from None
+    uvicorn.run(create_sandbox_app(config, momo=momo), host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

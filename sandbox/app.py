@@ -1,20 +1,25 @@
-"""The sandbox's FastAPI app: the hub API under ``/hub``, admin under ``/admin``."""
+"""The sandbox's FastAPI app: the hub under ``/hub`` and ``/admin``; MoMo, if configured,
+under ``/momo`` and ``/admin/momo``."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
 
-from payments_engine.sandbox import admin_api, hub_api
-from payments_engine.sandbox.config import SandboxConfig
-from payments_engine.sandbox.delivery import WebhookDispatcher
-from payments_engine.sandbox.scenarios import markdown_table
-from payments_engine.sandbox.state import SandboxState
-from payments_engine.sandbox.store import HubStore
+from payments_engine.sandbox.common.dispatcher import WebhookDispatcher
+from payments_engine.sandbox.hub import admin_api as hub_admin
+from payments_engine.sandbox.hub import hub_api
+from payments_engine.sandbox.hub.config import SandboxConfig
+from payments_engine.sandbox.hub.scenarios import markdown_table as hub_table
+from payments_engine.sandbox.hub.state import SandboxState, hub_dispatcher
+from payments_engine.sandbox.momo import admin_api as momo_admin
+from payments_engine.sandbox.momo import momo_api
+from payments_engine.sandbox.momo.config import MomoSandboxConfig
+from payments_engine.sandbox.momo.scenarios import markdown_table as momo_table
+from payments_engine.sandbox.momo.state import MomoState, momo_dispatcher
 
 _DESCRIPTION = """\
 A local mobile-wallet hub (MFS Africa shape) with magic phone numbers, signed and retried
@@ -24,57 +29,95 @@ webhooks, fault injection and an admin view of what it executed.
 
 """
 
+_MOMO_DESCRIPTION = """
+
+## MTN MoMo disbursements (`/momo`, admin under `/admin/momo`)
+
+Transfers answer 202 with an empty body; one callback per final status, signed with
+Standard Webhooks, sent once and never retried. Magic numbers (last six digits of the
+payee's partyId, any country):
+
+"""
+
 
 def create_sandbox_app(
-    config: SandboxConfig, webhook_client: httpx.AsyncClient | None = None
+    config: SandboxConfig,
+    webhook_client: httpx.AsyncClient | None = None,
+    *,
+    momo: MomoSandboxConfig | None = None,
 ) -> FastAPI:
-    """Build a sandbox hub app; all its state hangs off ``app.state.sandbox``.
+    """Build a sandbox app; its simulators' state hangs off ``app.state``.
 
-    Transfers are resolved and webhooks delivered by a background task that runs for the
-    app's lifespan; without the lifespan the API still answers, but nothing is sent. With
-    ``config.state_file`` set, the hub starts from that file (transfers still pending
-    resolve on their plans, pending webhooks are sent) and the lifespan's end closes it.
+    ``app.state.sandbox`` is the hub's state, ``app.state.momo`` MoMo's (None unless
+    ``momo`` is given). Transfers are resolved and webhooks delivered by one background
+    dispatcher per simulator, running for the app's lifespan; without the lifespan the
+    APIs still answer, but nothing is sent. A simulator with a state file starts from it
+    (transfers still pending resolve on their plans, pending webhooks are sent) and the
+    lifespan's end closes it.
 
     Args:
-        config: credentials, timings, webhook settings and floats.
+        config: the hub's credentials, timings, webhook settings and floats.
         webhook_client: the client webhooks are POSTed with (tests pass one backed by
             ``httpx.MockTransport``); None to create one for the lifespan and close it
             afterwards. A given client is never closed here.
+        momo: MoMo's configuration; None runs no MoMo simulator.
 
     Returns:
-        The app, with ``GET /healthz``, the hub API under ``/hub`` and admin under
-        ``/admin``.
+        The app, with ``GET /healthz``, the hub API under ``/hub``, its admin under
+        ``/admin`` and, with ``momo``, MoMo under ``/momo`` and ``/admin/momo``.
 
     Raises:
-        SandboxStateError: ``config.state_file`` is not a usable state file.
+        SandboxStateError: a state file is not a usable state file.
     """
-    state = SandboxState(config=config, store=HubStore(config), rng=random.Random(config.seed))
+    hub = SandboxState.create(config)
+    try:
+        momo_state = MomoState.create(momo) if momo is not None else None
+    except BaseException:
+        hub.store.close()
+        raise
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         client = webhook_client or httpx.AsyncClient(timeout=config.webhook_timeout_seconds)
-        dispatcher = WebhookDispatcher(state.store, config, client)
-        state.dispatcher = dispatcher
-        dispatcher.start()
+        dispatchers: list[WebhookDispatcher] = []
+        hub.dispatcher = hub_dispatcher(hub.store, config, client)
+        dispatchers.append(hub.dispatcher)
+        if momo_state is not None:
+            momo_state.dispatcher = momo_dispatcher(momo_state.store, momo_state.config, client)
+            dispatchers.append(momo_state.dispatcher)
+        for dispatcher in dispatchers:
+            dispatcher.start()
         try:
             yield
         finally:
-            state.dispatcher = None
-            await dispatcher.aclose()
+            hub.dispatcher = None
+            if momo_state is not None:
+                momo_state.dispatcher = None
+            for dispatcher in dispatchers:
+                await dispatcher.aclose()
             if webhook_client is None:
                 await client.aclose()
-            # Last: until the dispatcher has stopped, its deliveries still record attempts.
-            state.store.close()
+            # Last: until the dispatchers have stopped, their deliveries record attempts.
+            hub.store.close()
+            if momo_state is not None:
+                momo_state.store.close()
 
+    description = _DESCRIPTION + hub_table()
+    if momo_state is not None:
+        description += _MOMO_DESCRIPTION + momo_table()
     app = FastAPI(
-        title="Payments sandbox: mobile-wallet hub",
-        description=_DESCRIPTION + markdown_table(),
+        title="Payments sandbox: simulated payment providers",
+        description=description,
         version="1",
         lifespan=lifespan,
     )
-    app.state.sandbox = state
+    app.state.sandbox = hub
+    app.state.momo = momo_state
     app.include_router(hub_api.router, prefix="/hub")
-    app.include_router(admin_api.router, prefix="/admin")
+    if momo_state is not None:
+        app.include_router(momo_api.router, prefix="/momo")
+        app.include_router(momo_admin.router, prefix="/admin/momo")
+    app.include_router(hub_admin.router, prefix="/admin")
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -8,8 +8,7 @@ message; nothing is started.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Coroutine
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -17,22 +16,22 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from payments_engine.db.ledger import Ledger
+from payments_engine.activities.providers.registry import PROVIDERS
 from payments_engine.db.migrate import upgrade
-from payments_engine.db.session import create_engine, session_factory
 from payments_engine.domain.errors import PaymentsError
 from payments_engine.domain.ledger import FundMerchantInput
 from payments_engine.domain.money import Money
 from payments_engine.domain.payout import (
     DEFAULT_MERCHANT_ID,
+    DEFAULT_PROVIDER,
     PayoutRequest,
     PayoutStatus,
     PayoutView,
     ResolvePayout,
 )
 from payments_engine.runtime.settings import Settings
-from payments_engine.runtime.temporal import connect, run
-from payments_engine.starter.client import PaymentsClient
+from payments_engine.runtime.temporal import run
+from payments_engine.starter.client import PaymentsClient, open_client
 
 T = TypeVar("T")
 
@@ -93,22 +92,6 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
             err_console.print(f"[red]cannot reach Temporal:[/] {exc}. Is `payments dev` running?")
             raise typer.Exit(1) from exc
         raise
-
-
-@asynccontextmanager
-async def open_client(
-    settings: Settings, with_ledger: bool = False
-) -> AsyncIterator[PaymentsClient]:
-    """A PaymentsClient on Temporal and, when asked, on the ledger database."""
-    temporal = await connect(settings)
-    if not with_ledger:
-        yield PaymentsClient(temporal, settings.task_queue)
-        return
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        yield PaymentsClient(temporal, settings.task_queue, Ledger(session_factory(engine)))
-    finally:
-        await engine.dispose()
 
 
 def _print_json(value: BaseModel | list[Any]) -> None:
@@ -187,6 +170,9 @@ def payout_create(
     phone: Annotated[str, typer.Option(help="Recipient's mobile number, e.g. +254712345678")],
     country: Annotated[str, typer.Option(help="Recipient's country, ISO 3166 alpha-2")],
     merchant: MerchantOption = DEFAULT_MERCHANT_ID,
+    provider: Annotated[
+        str, typer.Option(help=f"Who pays it out: {', '.join(PROVIDERS)}.")
+    ] = DEFAULT_PROVIDER,
     description: Annotated[str | None, typer.Option(help="Shown to the recipient.")] = None,
     wait: Annotated[bool, typer.Option(help="Wait until the payout is final.")] = False,
     as_json: JsonOption = False,
@@ -200,8 +186,10 @@ def payout_create(
             amount=Money.from_major(amount, currency.upper()),
             recipient_msisdn=phone,
             country=country,
+            provider=provider,
             description=description,
         )
+        PaymentsClient.check_provider(request.provider)
         async with open_client(_settings(ctx)) as client:
             created = await client.create_payout(request)
             view = await (client.wait_payout if wait else client.get_payout)(created.payout_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -15,12 +17,16 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from payments_engine.activities.providers.base import ProviderNotSupported
+from payments_engine.activities.providers.registry import payout_spec
 from payments_engine.db.ledger import Ledger
+from payments_engine.db.session import create_engine, session_factory
 from payments_engine.domain import search_attributes as sa
 from payments_engine.domain.errors import (
     PaymentsError,
     PayoutNotFound,
     PayoutNotResolvable,
+    ProviderNotConfigured,
     ReferenceConflict,
 )
 from payments_engine.domain.ids import payout_workflow_id
@@ -33,6 +39,8 @@ from payments_engine.domain.payout import (
     PayoutView,
     ResolvePayout,
 )
+from payments_engine.runtime.settings import Settings
+from payments_engine.runtime.temporal import connect
 from payments_engine.workflows.payout import PayoutWorkflow
 
 FINGERPRINT_MEMO = "request_fingerprint"
@@ -80,12 +88,27 @@ class PaymentsClient:
         self._task_queue = task_queue
         self._ledger = ledger
 
+    @staticmethod
+    def check_provider(name: str) -> None:
+        """Refuse a provider the registry does not know or that does not pay out.
+
+        Raises:
+            ProviderNotConfigured: with the known providers in the message.
+        """
+        try:
+            payout_spec(name)
+        except ProviderNotSupported as exc:
+            raise ProviderNotConfigured(str(exc)) from None
+
     async def create_payout(self, request: PayoutRequest) -> CreatedPayout:
         """Start the payout's workflow; the same request twice returns the same payout.
 
         Raises:
+            ProviderNotConfigured: the request names a provider the engine does not know,
+                or one that does not pay out.
             ReferenceConflict: the payout id was used before with other parameters.
         """
+        self.check_provider(request.provider)
         fingerprint = request.fingerprint()
         try:
             await self._temporal.start_workflow(
@@ -219,3 +242,22 @@ def _quote_free(value: str) -> str:
     if '"' in value or "\\" in value:
         raise PaymentsError("quotes and backslashes are not allowed in filters")
     return value
+
+
+@asynccontextmanager
+async def open_client(
+    settings: Settings, with_ledger: bool = False
+) -> AsyncIterator[PaymentsClient]:
+    """A :class:`PaymentsClient` connected with ``settings``; with the ledger when asked.
+
+    Used by the CLI and the demo; from your own code, build the client yourself.
+    """
+    temporal = await connect(settings)
+    if not with_ledger:
+        yield PaymentsClient(temporal, settings.task_queue)
+        return
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        yield PaymentsClient(temporal, settings.task_queue, Ledger(session_factory(engine)))
+    finally:
+        await engine.dispose()

@@ -19,7 +19,7 @@ from payments_engine.domain.payout import (
 )
 from payments_engine.runtime.settings import Settings
 from payments_engine.sandbox.scenarios import Scenario
-from payments_engine.starter.cli import open_client
+from payments_engine.starter.client import open_client
 
 DEMO_CURRENCY = "KES"
 DEMO_AMOUNT = Money(amount=1_500_00, currency=DEMO_CURRENCY)

@@ -10,12 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import signal
 import subprocess
 from contextlib import AsyncExitStack
 
-from pydantic import SecretStr
 from rich.console import Console
 from temporalio.client import Client
 
@@ -24,7 +22,7 @@ from payments_engine.runtime.search_attributes import register_search_attributes
 from payments_engine.runtime.settings import Settings
 from payments_engine.runtime.temporal import connect
 from payments_engine.starter.ports import Port, check_free
-from payments_engine.starter.stack import engine_stack, installed_binary
+from payments_engine.starter.stack import engine_stack, installed_binary, with_session_secrets
 
 log = logging.getLogger("payments.dev")
 
@@ -33,16 +31,6 @@ TEMPORAL_STARTUP_SECONDS = 60.0
 
 class DevError(RuntimeError):
     """The embedded stack could not start."""
-
-
-def with_session_secrets(settings: Settings) -> Settings:
-    """Fill missing sandbox secrets with random ones, shared by sandbox, relay and worker."""
-    update: dict[str, SecretStr] = {}
-    if settings.hub_api_key is None:
-        update["hub_api_key"] = SecretStr(secrets.token_urlsafe(24))
-    if settings.hub_webhook_secret is None:
-        update["hub_webhook_secret"] = SecretStr(secrets.token_urlsafe(32))
-    return settings.model_copy(update=update)
 
 
 def start_temporal(settings: Settings) -> subprocess.Popen[bytes]:
@@ -182,6 +170,7 @@ def print_urls(console: Console, settings: Settings) -> None:
     if settings.sandbox_enabled:
         rows[3:3] = [
             ("Sandbox wallet hub", f"{settings.sandbox_url}/hub"),
+            ("Sandbox MoMo", f"{settings.sandbox_url}/momo"),
             ("Sandbox admin", f"{settings.sandbox_url}/admin/transfers"),
         ]
     for name, value in rows:

@@ -23,10 +23,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from payments_engine.activities.providers.registry import PROVIDERS
 from payments_engine.db.ledger import Ledger
 from payments_engine.db.migrate import upgrade
 from payments_engine.db.session import create_engine, session_factory
-from payments_engine.domain.hub import PROVIDER_NAME
 from payments_engine.domain.search_attributes import ALL_KEYS
 from payments_engine.relay.app import create_relay_app
 from payments_engine.relay.config import RelayConfig
@@ -35,6 +35,7 @@ from payments_engine.runtime.serving import RunningServer, start_server
 from payments_engine.runtime.settings import Settings
 from payments_engine.sandbox.app import create_sandbox_app
 from payments_engine.sandbox.config import SandboxConfig
+from payments_engine.sandbox.momo.config import MomoSandboxConfig
 from payments_engine.worker.main import running_worker
 
 
@@ -55,6 +56,31 @@ def installed_binary(name: str) -> str:
     if found is None:
         raise StackError(f"{name} is not installed: pip install -e '.[dev]'")
     return found
+
+
+def with_session_secrets(settings: Settings) -> Settings:
+    """Fill every provider's missing API key and webhook secret with random ones.
+
+    For the sandbox: the same values reach the simulators, the relay and the worker.
+    Each webhook secret is in the format of the provider's signature scheme.
+    """
+    for name, spec in PROVIDERS.items():
+        provider = settings.provider(name)
+        update: dict[str, Any] = {}
+        if provider.api_key is None:
+            update["api_key"] = SecretStr(secrets.token_urlsafe(24))
+        if provider.webhook_secret is None:
+            update["webhook_secret"] = SecretStr(spec.signature.new_secret())
+        if update:
+            settings = settings.with_provider(name, **update)
+    return settings
+
+
+def _sibling(path: Path | None, provider: str) -> Path | None:
+    """A second simulator's state file beside the hub's: ``sandbox.db`` -> ``sandbox-momo.db``."""
+    if path is None:
+        return None
+    return path.with_name(f"{path.stem}-{provider}{path.suffix}")
 
 
 @dataclass
@@ -87,13 +113,15 @@ async def engine_stack(
     """Migrate the ledger and run relay, sandbox (if enabled) and worker until exit.
 
     Args:
-        settings: must carry the hub API key and webhook secret.
+        settings: must carry the API key and webhook secret of every provider the
+            sandbox simulates (:func:`with_session_secrets` makes them up).
         client: a Temporal client using the pydantic data converter.
         with_worker: False to run the worker elsewhere (another process).
-        sandbox_overrides: extra :class:`SandboxConfig` fields (shorter timings in tests).
+        sandbox_overrides: extra fields for every simulator's config (shorter timings in
+            tests), e.g. ``settle_seconds``.
     """
-    api_key, webhook_secret = settings.hub_api_key, settings.hub_webhook_secret
-    if api_key is None or webhook_secret is None:
+    hub, momo = settings.provider("hub"), settings.provider("momo")
+    if hub.api_key is None or hub.webhook_secret is None:
         raise StackError("PAYMENTS_HUB_API_KEY and PAYMENTS_HUB_WEBHOOK_SECRET must be set")
     database_url = settings.resolved_database_url
     await upgrade(database_url)
@@ -103,11 +131,7 @@ async def engine_stack(
         sessions = session_factory(engine)
 
         relay_app = create_relay_app(
-            RelayConfig(
-                secrets={PROVIDER_NAME: webhook_secret},
-                tolerance_seconds=settings.webhook_tolerance_seconds,
-                max_body_bytes=settings.relay_max_body_bytes,
-            ),
+            RelayConfig.from_settings(settings),
             sessions,
             TemporalDeliverer(client),
         )
@@ -117,22 +141,40 @@ async def engine_stack(
 
         sandbox: RunningServer | None = None
         if settings.sandbox_enabled:
-            config = SandboxConfig(
-                api_key=api_key.get_secret_value(),
-                webhook_secret=webhook_secret.get_secret_value(),
-                webhook_url=f"{settings.relay_url}/webhooks/{PROVIDER_NAME}",
-                settle_seconds=settings.sandbox_settle_seconds,
-                late_success_seconds=settings.sandbox_late_success_seconds,
-                state_file=settings.sandbox_state_file,
+            timings: dict[str, Any] = {
+                "settle_seconds": settings.sandbox_settle_seconds,
+                "late_success_seconds": settings.sandbox_late_success_seconds,
                 **dict(sandbox_overrides or {}),
+            }
+            config = SandboxConfig(
+                api_key=hub.api_key.get_secret_value(),
+                webhook_secret=hub.webhook_secret.get_secret_value(),
+                webhook_url=f"{settings.relay_url}/webhooks/hub",
+                state_file=settings.sandbox_state_file,
+                **timings,
             )
+            momo_config = None
+            if momo.api_key is not None and momo.webhook_secret is not None:
+                momo_config = MomoSandboxConfig(
+                    api_key=momo.api_key.get_secret_value(),
+                    webhook_secret=momo.webhook_secret.get_secret_value(),
+                    webhook_url=f"{settings.relay_url}/webhooks/momo",
+                    state_file=_sibling(settings.sandbox_state_file, "momo"),
+                    **{k: v for k, v in timings.items() if k in MomoSandboxConfig.model_fields},
+                )
             sandbox = await start_server(
-                create_sandbox_app(config), settings.sandbox_host, settings.sandbox_port
+                create_sandbox_app(config, momo=momo_config),
+                settings.sandbox_host,
+                settings.sandbox_port,
             )
             stack.push_async_callback(sandbox.stop)
             settings = settings.model_copy(update={"sandbox_port": sandbox.server.port})
-            if settings.hub_base_url is None:
-                settings = settings.model_copy(update={"hub_base_url": f"{sandbox.url}/hub"})
+            # Pin each provider's default base URL to the port the sandbox really bound.
+            for name in PROVIDERS:
+                if settings.provider(name).base_url is None:
+                    settings = settings.with_provider(
+                        name, base_url=settings.provider_base_url(name)
+                    )
 
         ledger = Ledger(sessions)
         if with_worker:
@@ -161,14 +203,20 @@ async def local_temporal() -> WorkflowEnvironment:
 
 
 def throwaway_settings(client: Client, database_url: str, **overrides: Any) -> Settings:
-    """Settings for a stack on ``client``: free ports, fresh random sandbox secrets."""
+    """Settings for a stack on ``client``: free ports, fresh random provider secrets.
+
+    Provider settings come only from the registry's defaults and fresh secrets, never
+    from the environment, so a developer's own ``PAYMENTS_HUB_*`` cannot leak in.
+    """
     fields: dict[str, Any] = {
         "database_url": database_url,
         "temporal_address": client.service_client.config.target_host,
         "relay_port": 0,
         "sandbox_port": 0,
-        "hub_api_key": SecretStr(secrets.token_urlsafe(24)),
-        "hub_webhook_secret": SecretStr(secrets.token_urlsafe(32)),
+        "providers": {
+            name: spec.settings_type(base_url=None, api_key=None, webhook_secret=None)
+            for name, spec in PROVIDERS.items()
+        },
     }
     fields.update(overrides)
-    return Settings(**fields)
+    return with_session_secrets(Settings(**fields))

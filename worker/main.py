@@ -18,8 +18,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from payments_engine.activities.hub import WalletHubActivities
 from payments_engine.activities.ledger import LedgerActivities
+from payments_engine.activities.payouts import PayoutActivities
+from payments_engine.activities.providers.base import PayoutProvider
+from payments_engine.activities.providers.registry import PROVIDERS
 from payments_engine.db.ledger import Ledger
 from payments_engine.db.session import create_engine, session_factory
 from payments_engine.runtime.search_attributes import register_search_attributes
@@ -43,30 +45,32 @@ class MissingSetting(RuntimeError):
     """A setting the worker cannot run without is not set."""
 
 
-def hub_client(settings: Settings) -> httpx.AsyncClient:
-    """The HTTP client of the wallet hub adapter: base URL, key and timeout from settings."""
-    if settings.hub_api_key is None:
-        raise MissingSetting("PAYMENTS_HUB_API_KEY is not set")
+def provider_client(settings: Settings, name: str) -> httpx.AsyncClient:
+    """The HTTP client of provider ``name``: base URL, credentials and timeout from settings."""
+    provider = settings.provider(name)
     return httpx.AsyncClient(
-        base_url=settings.resolved_hub_base_url,
-        headers={"Authorization": f"Bearer {settings.hub_api_key.get_secret_value()}"},
-        timeout=httpx.Timeout(settings.hub_timeout_seconds),
+        base_url=settings.provider_base_url(name),
+        headers=PROVIDERS[name].auth_headers(provider),
+        timeout=httpx.Timeout(provider.timeout_seconds),
     )
 
 
 def build_worker(
-    client: Client, task_queue: str, hub_http: httpx.AsyncClient, ledger: Ledger
+    client: Client,
+    task_queue: str,
+    adapters: dict[str, PayoutProvider],
+    ledger: Ledger,
 ) -> Worker:
     """Register every workflow and activity on ``task_queue``."""
-    hub = WalletHubActivities(hub_http)
+    payouts = PayoutActivities(adapters)
     ledger_activities = LedgerActivities(ledger)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=[
-            hub.submit_payout,
-            hub.get_payout_status,
+            payouts.submit_payout,
+            payouts.get_payout_status,
             ledger_activities.reserve_funds,
             ledger_activities.settle_payout,
             ledger_activities.release_funds,
@@ -80,10 +84,10 @@ def build_worker(
 async def running_worker(
     settings: Settings, client: Client, ledger: Ledger | None = None
 ) -> AsyncIterator[Worker]:
-    """Run a worker with its own hub client; shut it down on exit.
+    """Run a worker with one HTTP client per configured provider; shut it down on exit.
 
     Args:
-        settings: the hub and database settings.
+        settings: the provider and database settings.
         client: the Temporal client.
         ledger: a ledger to share with other parts of the process (one SQLite engine
             serialises writers in-process instead of having them wait on the file lock);
@@ -94,8 +98,17 @@ async def running_worker(
             engine = create_engine(settings.resolved_database_url)
             stack.push_async_callback(engine.dispose)
             ledger = Ledger(session_factory(engine))
-        http = await stack.enter_async_context(hub_client(settings))
-        worker = build_worker(client, settings.task_queue, http, ledger)
+        configured = settings.configured_providers()
+        if not configured:
+            names = ", ".join(f"PAYMENTS_{name.upper()}_API_KEY" for name in PROVIDERS)
+            raise MissingSetting(f"no provider is configured: set one of {names}")
+        adapters: dict[str, PayoutProvider] = {}
+        for name in configured:
+            factory = PROVIDERS[name].payouts
+            if factory is not None:
+                http = await stack.enter_async_context(provider_client(settings, name))
+                adapters[name] = factory(http, settings.provider(name))
+        worker = build_worker(client, settings.task_queue, adapters, ledger)
         async with worker:
             yield worker
 

@@ -6,8 +6,9 @@ States: received -> reserved -> submitted -> succeeded | failed | needs_review.
   needs I/O.
 * reserve: the merchant's available balance is moved to reserved (idempotent ledger key
   ``payout:{id}:reserve``); too little money fails the payout before any provider call.
-* submit: the hub call carries our reference (the workflow id); ambiguous outcomes are
-  resolved inside the activity by a status query, never by a blind resubmission.
+* submit: the call to the request's provider (picked from the registry by the activity)
+  carries our reference (the workflow id); ambiguous outcomes are resolved inside the
+  activity by a status query, never by a blind resubmission.
 * wait: :class:`~workflows.common.ProviderWait`. A webhook (signal ``provider_event``)
   is a hint: a final one is confirmed by a status query and applied only if the
   provider's status, amount and currency agree with ours; anything else is refused,
@@ -29,8 +30,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from payments_engine.activities.hub import WalletHubActivities
     from payments_engine.activities.ledger import LedgerActivities
+    from payments_engine.activities.payouts import PayoutActivities
     from payments_engine.domain import search_attributes as sa
     from payments_engine.domain.errors import InsufficientFunds, ValidationFailed
     from payments_engine.domain.events import EventSource, ProviderEvent, TransferOutcome
@@ -89,6 +90,7 @@ REFUSAL_CODES = {
     "ProviderConflict": "provider_reference_conflict",
     "ProviderRejected": "provider_rejected",
     "ProviderAuthError": "provider_auth_failed",
+    "ProviderNotConfigured": "provider_not_configured",
 }
 
 
@@ -187,9 +189,10 @@ class PayoutWorkflow:
     async def _submit(self, request: PayoutRequest) -> None:
         try:
             result = await workflow.execute_activity_method(
-                WalletHubActivities.submit_payout,
+                PayoutActivities.submit_payout,
                 SubmitPayoutInput(
                     reference=request.workflow_id,
+                    provider=request.provider,
                     msisdn=request.recipient_msisdn,
                     country=request.country,
                     amount=request.amount,
@@ -230,8 +233,10 @@ class PayoutWorkflow:
 
     async def _query_status(self) -> ProviderEvent | None:
         result = await workflow.execute_activity_method(
-            WalletHubActivities.get_payout_status,
-            TransferStatusInput(reference=self._request.workflow_id),
+            PayoutActivities.get_payout_status,
+            TransferStatusInput(
+                reference=self._request.workflow_id, provider=self._request.provider
+            ),
             start_to_close_timeout=STATUS_START_TO_CLOSE,
             retry_policy=STATUS_RETRY,
         )
@@ -290,8 +295,10 @@ class PayoutWorkflow:
     async def _poll(self) -> None:
         try:
             result = await workflow.execute_activity_method(
-                WalletHubActivities.get_payout_status,
-                TransferStatusInput(reference=self._request.workflow_id),
+                PayoutActivities.get_payout_status,
+                TransferStatusInput(
+                    reference=self._request.workflow_id, provider=self._request.provider
+                ),
                 start_to_close_timeout=STATUS_START_TO_CLOSE,
                 retry_policy=STATUS_RETRY,
             )

@@ -14,6 +14,7 @@ from payments_engine.db.session import create_engine, session_factory
 from payments_engine.domain.errors import ProviderUnavailable
 from payments_engine.domain.ledger import (
     FundMerchantInput,
+    JournalEntryRequest,
     PayoutLedgerInput,
     PostedEntry,
     merchant_available,
@@ -123,12 +124,12 @@ async def test_settle_without_reservation_is_a_final_ledger_error(ledger: Ledger
 
 
 class _BrokenLedger(Ledger):
-    """A ledger whose reservation fails with a given exception, without a database."""
+    """A ledger whose postings fail with a given exception, without a database."""
 
     def __init__(self, error: Exception) -> None:
         self._error = error
 
-    async def reserve_payout(self, inp: PayoutLedgerInput) -> PostedEntry:
+    async def post(self, entry: JournalEntryRequest) -> PostedEntry:
         raise self._error
 
 

@@ -1,4 +1,4 @@
-"""The ledger: balanced entries posted exactly once, payout steps, funds that never go negative.
+"""The ledger: balanced entries posted exactly once, under the conditions they state.
 
 Each test runs on SQLite and on PostgreSQL; the ``ledger`` fixture audits the ledger
 (trial balance zero, cached balances equal to postings) after every test.
@@ -7,14 +7,20 @@ Each test runs on SQLite and on PostgreSQL; the ``ledger`` fixture audits the le
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments_engine.db.ledger import Ledger
 from payments_engine.db.models import Account
-from payments_engine.db.session import create_engine
+from payments_engine.db.session import create_engine, session_factory
+from payments_engine.domain import recipes
 from payments_engine.domain.errors import (
     InsufficientFunds,
     InvalidAmount,
@@ -27,7 +33,9 @@ from payments_engine.domain.ledger import (
     FundMerchantInput,
     JournalEntryRequest,
     PayoutLedgerInput,
+    PostedEntry,
     Posting,
+    Requirement,
     merchant_available,
     merchant_reserved,
     provider_clearing,
@@ -41,15 +49,24 @@ CLEARING = provider_clearing("hub")
 
 
 def transfer(
-    key: str, amount: int = 100, *, kind: str = "test", to: str = "a:2"
+    key: str,
+    amount: int = 100,
+    *,
+    kind: str = "test",
+    source: str = "a:1",
+    to: str = "a:2",
+    overdraw: bool = True,
+    **conditions: Any,
 ) -> JournalEntryRequest:
-    """A two-line KES entry moving ``amount`` from ``a:1`` to ``to``."""
+    """A two-line KES entry moving ``amount`` from ``source`` (may go negative) to ``to``."""
     return JournalEntryRequest(
         idempotency_key=key,
         kind=kind,
         reference="ref-1",
         currency="KES",
-        postings=[Posting(account="a:1", amount=-amount), Posting(account=to, amount=amount)],
+        postings=[Posting(account=source, amount=-amount), Posting(account=to, amount=amount)],
+        may_go_negative=[source] if overdraw else [],
+        **conditions,
     )
 
 
@@ -67,13 +84,18 @@ async def fund(
     ledger: Ledger, amount: int, reference: str = "bank-1", currency: str = "KES"
 ) -> None:
     """Credit ``MERCHANT``'s available balance."""
-    await ledger.fund_merchant(
-        FundMerchantInput(
-            merchant_id=MERCHANT,
-            amount=Money(amount=amount, currency=currency),
-            reference=reference,
+    await ledger.post(
+        recipes.fund_merchant(
+            FundMerchantInput(
+                merchant_id=MERCHANT,
+                amount=Money(amount=amount, currency=currency),
+                reference=reference,
+            )
         )
     )
+
+
+# -- posting ---------------------------------------------------------------------------
 
 
 async def test_post_balanced_entry(ledger: Ledger) -> None:
@@ -174,37 +196,197 @@ async def test_concurrent_first_postings_create_each_account_once(ledger: Ledger
     assert [b.account for b in await ledger.balances("a:")] == ["a:1", "a:2"]
 
 
-async def test_floor_check_refuses_and_rolls_back(ledger: Ledger) -> None:
-    request = transfer("k1", 100).model_copy(update={"floor_checks": ["a:1"]})
+# -- no account below zero but those allowed -------------------------------------------
 
+
+async def test_entry_taking_an_account_below_zero_is_refused_and_writes_nothing(
+    ledger: Ledger,
+) -> None:
+    await ledger.post(transfer("fund", 100, source=EXTERNAL_BANK, to="a:1"))  # a:1 now holds 100
+
+    with pytest.raises(InsufficientFunds) as raised:
+        await ledger.post(transfer("k1", 101, source="a:1", to="a:2", overdraw=False))
+
+    # The account and the amount, nothing else about it (no balance).
+    assert str(raised.value) == "a:1 cannot cover 101 KES (entry 'k1')"
+    assert raised.value.type == "InsufficientFunds"
+    assert [e.idempotency_key for e in await ledger.entries()] == ["fund"]
+    # Not even the brand-new destination account was created.
+    assert [b.account for b in await ledger.balances("a:")] == ["a:1"]
+    assert await ledger.balance("a:1", "KES") == 100
+
+
+async def test_entry_on_a_never_used_account_is_refused(ledger: Ledger) -> None:
     with pytest.raises(InsufficientFunds):
-        await ledger.post(request)
+        await ledger.post(transfer("k1", 1, overdraw=False))
 
     assert await ledger.entries() == []
     assert await ledger.balances() == []
 
 
-async def test_concurrent_reservations_never_overdraw(ledger: Ledger) -> None:
-    await fund(ledger, 1000)
+async def test_entry_may_empty_an_account_exactly(ledger: Ledger) -> None:
+    await ledger.post(transfer("fund", 100, source=EXTERNAL_BANK, to="a:1"))
 
-    results = await asyncio.gather(
-        *(ledger.reserve_payout(payout(f"p{i}", 150)) for i in range(10)),
-        return_exceptions=True,
+    await ledger.post(transfer("k1", 100, source="a:1", to="a:2", overdraw=False))
+
+    assert await ledger.balance("a:1", "KES") == 0
+
+
+async def test_an_allowed_account_goes_negative_but_the_others_are_checked(
+    ledger: Ledger,
+) -> None:
+    # external:bank pays 100, a:1 pays 50, a:2 receives 150: only the bank may overdraw.
+    entry = JournalEntryRequest(
+        idempotency_key="k1",
+        kind="test",
+        currency="KES",
+        postings=[
+            Posting(account=EXTERNAL_BANK, amount=-100),
+            Posting(account="a:1", amount=-50),
+            Posting(account="a:2", amount=150),
+        ],
+        may_go_negative=[EXTERNAL_BANK],
+    )
+    with pytest.raises(InsufficientFunds, match="^a:1 cannot cover 50 KES"):
+        await ledger.post(entry)
+    assert await ledger.entries() == []
+
+    await ledger.post(transfer("fund", 50, source=EXTERNAL_BANK, to="a:1"))
+    posted = await ledger.post(entry)
+
+    assert posted.created is True
+    assert await ledger.balance(EXTERNAL_BANK, "KES") == -150
+    assert await ledger.balance("a:1", "KES") == 0
+    assert await ledger.balance("a:2", "KES") == 150
+
+
+async def test_net_movement_counts_for_an_account_posted_twice(ledger: Ledger) -> None:
+    # a:1 is debited 100 and credited 100 by one entry: its net movement is zero.
+    entry = JournalEntryRequest(
+        idempotency_key="k1",
+        kind="test",
+        currency="KES",
+        postings=[
+            Posting(account="a:1", amount=-100),
+            Posting(account="a:1", amount=100),
+            Posting(account="a:2", amount=-5),
+            Posting(account="a:3", amount=5),
+        ],
+        may_go_negative=["a:2"],
     )
 
-    succeeded = [r for r in results if not isinstance(r, BaseException)]
-    refused = [r for r in results if isinstance(r, BaseException)]
-    assert len(succeeded) == 6
-    assert all(isinstance(r, InsufficientFunds) for r in refused)
-    assert await ledger.balance(AVAILABLE, "KES") == 100
-    assert await ledger.balance(RESERVED, "KES") == 900
-    assert len(await ledger.entries()) == 1 + 6
+    await ledger.post(entry)
+
+    assert await ledger.balance("a:1", "KES") == 0
+    assert await ledger.balance("a:2", "KES") == -5
+
+
+async def test_retried_entry_is_returned_even_when_its_funds_are_gone(ledger: Ledger) -> None:
+    await fund(ledger, 300)
+    first = await ledger.post(recipes.reserve_payout(payout("p1", 300)))
+
+    retry = await ledger.post(recipes.reserve_payout(payout("p1", 300)))
+
+    assert retry.created is False
+    assert retry.entry_id == first.entry_id
+    assert await ledger.balance(RESERVED, "KES") == 300
+
+
+# -- requires and excludes -------------------------------------------------------------
+
+
+async def test_missing_requirement_is_a_ledger_error(ledger: Ledger) -> None:
+    with pytest.raises(LedgerError) as raised:
+        await ledger.post(transfer("k2", requires=["k1"]))
+
+    assert type(raised.value) is LedgerError
+    assert "'k1'" in str(raised.value)
+    assert await ledger.entries() == []
+    assert await ledger.balances() == []
+
+
+async def test_met_requirement_posts(ledger: Ledger) -> None:
+    await ledger.post(transfer("k1", 100))
+
+    posted = await ledger.post(
+        transfer(
+            "k2",
+            30,
+            requires=[
+                "k1",
+                Requirement(key="k1", account="a:2", amount=100, currency="KES"),
+            ],
+        )
+    )
+
+    assert posted.created is True
+    assert await ledger.balance("a:2", "KES") == 130
+
+
+@pytest.mark.parametrize(
+    "requirement",
+    [
+        Requirement(key="k1", account="a:2", amount=99, currency="KES"),
+        Requirement(key="k1", account="a:2", amount=100, currency="UGX"),
+        Requirement(key="k1", account="a:3", amount=100, currency="KES"),
+        Requirement(key="k1", account="a:1", amount=100, currency="KES"),
+    ],
+    ids=["amount", "currency", "account", "sign"],
+)
+async def test_requirement_of_another_movement_is_a_conflict(
+    ledger: Ledger, requirement: Requirement
+) -> None:
+    await ledger.post(transfer("k1", 100))
+
+    with pytest.raises(ReferenceConflict):
+        await ledger.post(transfer("k2", 30, requires=[requirement]))
+
+    assert [e.idempotency_key for e in await ledger.entries()] == ["k1"]
+    assert await ledger.balance("a:2", "KES") == 100
+
+
+async def test_excluded_entry_present_is_a_conflict(ledger: Ledger) -> None:
+    await ledger.post(transfer("k1", 100))
+
+    with pytest.raises(ReferenceConflict, match="'k1' was already posted"):
+        await ledger.post(transfer("k2", 30, excludes=["k0", "k1"]))
+
+    assert [e.idempotency_key for e in await ledger.entries()] == ["k1"]
+    assert await ledger.balance("a:2", "KES") == 100
+    # With the excluded key absent it posts.
+    assert (await ledger.post(transfer("k3", 30, excludes=["k0"]))).created is True
+
+
+async def test_repeat_of_a_posted_entry_is_returned_before_its_conditions(
+    ledger: Ledger,
+) -> None:
+    await ledger.post(transfer("k1", 100))
+    await ledger.post(transfer("k2", 30, excludes=["k3"]))
+    await ledger.post(transfer("k3", 10))
+
+    # k3 now exists, but k2 was posted before it: its repeat is still answered.
+    again = await ledger.post(transfer("k2", 30, excludes=["k3"]))
+    assert again.created is False
+
+
+def test_an_entry_cannot_require_or_exclude_itself() -> None:
+    with pytest.raises(ValueError):
+        transfer("k1", requires=["k1"])
+    with pytest.raises(ValueError):
+        transfer("k1", excludes=["k1"])
+    with pytest.raises(ValueError):
+        transfer("k1", requires=["k2"], excludes=["k2"])
+    with pytest.raises(ValueError):
+        Requirement(key="k1", account="a:1")
+
+
+# -- payouts and funding through their recipes -----------------------------------------
 
 
 async def test_reserve_then_settle(ledger: Ledger) -> None:
     await fund(ledger, 1000)
 
-    reserved = await ledger.reserve_payout(payout("p1", 300))
+    reserved = await ledger.post(recipes.reserve_payout(payout("p1", 300)))
     assert reserved.idempotency_key == "payout:p1:reserve"
     assert reserved.kind == "payout_reserve"
     assert reserved.reference == "p1"
@@ -213,14 +395,14 @@ async def test_reserve_then_settle(ledger: Ledger) -> None:
         300,
     )
 
-    settled = await ledger.settle_payout(payout("p1", 300))
+    settled = await ledger.post(recipes.settle_payout(payout("p1", 300)))
     assert settled.idempotency_key == "payout:p1:settle"
     assert settled.kind == "payout_settle"
     assert await ledger.balance(RESERVED, "KES") == 0
     assert await ledger.balance(CLEARING, "KES") == 300
     assert await ledger.balance(AVAILABLE, "KES") == 700
 
-    again = await ledger.settle_payout(payout("p1", 300))
+    again = await ledger.post(recipes.settle_payout(payout("p1", 300)))
     assert again.created is False
     assert again.entry_id == settled.entry_id
     assert await ledger.balance(CLEARING, "KES") == 300
@@ -229,47 +411,39 @@ async def test_reserve_then_settle(ledger: Ledger) -> None:
 
 async def test_reserve_then_release(ledger: Ledger) -> None:
     await fund(ledger, 1000)
-    await ledger.reserve_payout(payout("p1", 300))
+    await ledger.post(recipes.reserve_payout(payout("p1", 300)))
 
-    released = await ledger.release_payout(payout("p1", 300))
+    released = await ledger.post(recipes.release_payout(payout("p1", 300)))
 
     assert released.idempotency_key == "payout:p1:release"
     assert released.kind == "payout_release"
     assert await ledger.balance(AVAILABLE, "KES") == 1000
     assert await ledger.balance(RESERVED, "KES") == 0
     assert await ledger.balance(CLEARING, "KES") == 0
-    assert (await ledger.release_payout(payout("p1", 300))).created is False
+    assert (await ledger.post(recipes.release_payout(payout("p1", 300)))).created is False
     assert await ledger.balance(AVAILABLE, "KES") == 1000
 
 
 async def test_reserve_without_funds_is_refused(ledger: Ledger) -> None:
     await fund(ledger, 100)
 
-    with pytest.raises(InsufficientFunds):
-        await ledger.reserve_payout(payout("p1", 101))
+    with pytest.raises(InsufficientFunds) as raised:
+        await ledger.post(recipes.reserve_payout(payout("p1", 101)))
 
+    assert str(raised.value) == (
+        "merchant:m1:available cannot cover 101 KES (entry 'payout:p1:reserve')"
+    )
     assert await ledger.entry("payout:p1:reserve") is None
     assert await ledger.balance(AVAILABLE, "KES") == 100
 
 
-async def test_retried_reservation_returns_it_even_when_funds_are_gone(ledger: Ledger) -> None:
-    await fund(ledger, 300)
-    first = await ledger.reserve_payout(payout("p1", 300))
-
-    retry = await ledger.reserve_payout(payout("p1", 300))
-
-    assert retry.created is False
-    assert retry.entry_id == first.entry_id
-    assert await ledger.balance(RESERVED, "KES") == 300
-
-
 async def test_settle_after_release_is_refused(ledger: Ledger) -> None:
     await fund(ledger, 1000)
-    await ledger.reserve_payout(payout("p1", 300))
-    await ledger.release_payout(payout("p1", 300))
+    await ledger.post(recipes.reserve_payout(payout("p1", 300)))
+    await ledger.post(recipes.release_payout(payout("p1", 300)))
 
-    with pytest.raises(ReferenceConflict):
-        await ledger.settle_payout(payout("p1", 300))
+    with pytest.raises(ReferenceConflict, match="'payout:p1:release' was already posted"):
+        await ledger.post(recipes.settle_payout(payout("p1", 300)))
 
     assert await ledger.balance(CLEARING, "KES") == 0
     assert await ledger.balance(AVAILABLE, "KES") == 1000
@@ -277,62 +451,55 @@ async def test_settle_after_release_is_refused(ledger: Ledger) -> None:
 
 async def test_release_after_settle_is_refused(ledger: Ledger) -> None:
     await fund(ledger, 1000)
-    await ledger.reserve_payout(payout("p1", 300))
-    await ledger.settle_payout(payout("p1", 300))
+    await ledger.post(recipes.reserve_payout(payout("p1", 300)))
+    await ledger.post(recipes.settle_payout(payout("p1", 300)))
 
-    with pytest.raises(ReferenceConflict):
-        await ledger.release_payout(payout("p1", 300))
+    with pytest.raises(ReferenceConflict, match="'payout:p1:settle' was already posted"):
+        await ledger.post(recipes.release_payout(payout("p1", 300)))
 
     assert await ledger.balance(AVAILABLE, "KES") == 700
     assert await ledger.balance(CLEARING, "KES") == 300
 
 
-async def test_concurrent_settle_and_release_resolve_once(ledger: Ledger) -> None:
-    await fund(ledger, 1000)
-    await ledger.reserve_payout(payout("p1", 300))
-
-    results = await asyncio.gather(
-        *(
-            step(payout("p1", 300))
-            for _ in range(3)
-            for step in (ledger.settle_payout, ledger.release_payout)
-        ),
-        return_exceptions=True,
-    )
-
-    kinds = {r.kind for r in results if not isinstance(r, BaseException)}
-    assert len(kinds) == 1
-    assert all(isinstance(r, ReferenceConflict) for r in results if isinstance(r, BaseException))
-    assert await ledger.balance(RESERVED, "KES") == 0
-    assert len(await ledger.entries("p1")) == 2
-
-
-@pytest.mark.parametrize("step", ["settle_payout", "release_payout"])
-async def test_settle_or_release_needs_a_reservation(ledger: Ledger, step: str) -> None:
+@pytest.mark.parametrize("step", [recipes.settle_payout, recipes.release_payout])
+async def test_settle_or_release_needs_a_reservation(ledger: Ledger, step: Any) -> None:
     await fund(ledger, 1000)
 
     with pytest.raises(LedgerError) as raised:
-        await getattr(ledger, step)(payout("p1", 300))
+        await ledger.post(step(payout("p1", 300)))
 
     assert type(raised.value) is LedgerError
     assert await ledger.entries("p1") == []
 
 
-async def test_settle_of_another_amount_is_a_conflict(ledger: Ledger) -> None:
+@pytest.mark.parametrize(
+    "changed",
+    [
+        payout("p1", 400),
+        payout("p1", 300, currency="UGX"),
+        payout("p1", 300).model_copy(update={"merchant_id": "m2"}),
+    ],
+    ids=["amount", "currency", "merchant"],
+)
+@pytest.mark.parametrize("step", [recipes.settle_payout, recipes.release_payout])
+async def test_settle_or_release_of_another_reservation_is_a_conflict(
+    ledger: Ledger, step: Any, changed: PayoutLedgerInput
+) -> None:
     await fund(ledger, 1000)
-    await ledger.reserve_payout(payout("p1", 300))
+    await ledger.post(recipes.reserve_payout(payout("p1", 300)))
 
     with pytest.raises(ReferenceConflict):
-        await ledger.settle_payout(payout("p1", 400))
+        await ledger.post(step(changed))
 
     assert await ledger.balance(RESERVED, "KES") == 300
+    assert len(await ledger.entries("p1")) == 1
 
 
 async def test_payout_amount_must_be_positive(ledger: Ledger) -> None:
     with pytest.raises(InvalidAmount):
-        await ledger.reserve_payout(payout("p1", 0))
+        await ledger.post(recipes.reserve_payout(payout("p1", 0)))
     with pytest.raises(InvalidAmount):
-        await ledger.reserve_payout(payout("p1", -5))
+        await ledger.post(recipes.reserve_payout(payout("p1", -5)))
     assert await ledger.entries() == []
 
 
@@ -341,8 +508,8 @@ async def test_fund_merchant_is_idempotent(ledger: Ledger) -> None:
         merchant_id=MERCHANT, amount=Money(amount=5000, currency="KES"), reference="bank-7"
     )
 
-    first = await ledger.fund_merchant(inp)
-    second = await ledger.fund_merchant(inp)
+    first = await ledger.post(recipes.fund_merchant(inp))
+    second = await ledger.fund_merchant(inp)  # the one-line shortcut posts the same recipe
 
     assert (first.created, second.created) == (True, False)
     assert first.idempotency_key == "funding:bank-7"
@@ -353,6 +520,145 @@ async def test_fund_merchant_is_idempotent(ledger: Ledger) -> None:
         await ledger.fund_merchant(
             inp.model_copy(update={"amount": Money(amount=1, currency="KES")})
         )
+
+
+# -- races -----------------------------------------------------------------------------
+#
+# Each racer posts through its own session (Ledger.post opens one per call). With one
+# engine, SQLite racers queue for its single pooled connection; with several engines they
+# are separate connections contending for the database file's write lock. On PostgreSQL
+# every racer is a real concurrent transaction (pools sized for all of them).
+
+RACERS = 20
+
+
+@asynccontextmanager
+async def racing_ledgers(url: str, engines: int) -> AsyncIterator[list[Ledger]]:
+    """``engines`` ledgers on ``url``, each with its own engine (and connections)."""
+    postgres = make_url(url).get_backend_name() == "postgresql"
+    made: list[AsyncEngine] = [
+        create_engine(url, pool_size=RACERS, max_overflow=0) if postgres else create_engine(url)
+        for _ in range(engines)
+    ]
+    try:
+        yield [Ledger(session_factory(engine)) for engine in made]
+    finally:
+        for engine in made:
+            await engine.dispose()
+
+
+async def race(calls: list[Awaitable[PostedEntry]]) -> list[PostedEntry | BaseException]:
+    """Run ``calls`` at once; their results or exceptions, in order."""
+    return await asyncio.gather(*calls, return_exceptions=True)
+
+
+async def watch_minimum(ledger: Ledger, account: str, stop: asyncio.Event) -> list[int]:
+    """The balances of ``account`` seen by polling it until ``stop`` is set."""
+    seen: list[int] = []
+    while not stop.is_set():
+        seen.append(await ledger.balance(account, "KES"))
+        await asyncio.sleep(0)
+    seen.append(await ledger.balance(account, "KES"))
+    return seen
+
+
+@pytest.mark.parametrize("engines", [1, 4], ids=["one-engine", "four-engines"])
+async def test_racing_reservations_never_overdraw(
+    ledger: Ledger, migrated_url: str, engines: int
+) -> None:
+    amount = 150
+    await fund(ledger, 10 * amount)
+
+    async with (
+        racing_ledgers(migrated_url, engines) as racers,
+        racing_ledgers(migrated_url, 1) as (watcher,),
+    ):
+        stop = asyncio.Event()
+        watching = asyncio.create_task(watch_minimum(watcher, AVAILABLE, stop))
+        try:
+            results = await race(
+                [
+                    racers[i % engines].post(recipes.reserve_payout(payout(f"p{i}", amount)))
+                    for i in range(RACERS)
+                ]
+            )
+        finally:
+            stop.set()
+            seen = await watching
+
+    succeeded = [r for r in results if isinstance(r, PostedEntry)]
+    refused = [r for r in results if not isinstance(r, PostedEntry)]
+    assert len(succeeded) == 10
+    assert all(r.created for r in succeeded)
+    assert len(refused) == 10
+    assert all(isinstance(r, InsufficientFunds) for r in refused), refused
+    assert min(seen) >= 0
+    assert await ledger.balance(AVAILABLE, "KES") == 0
+    assert await ledger.balance(RESERVED, "KES") == 10 * amount
+    assert len(await ledger.entries()) == 1 + 10
+    assert await ledger.check_consistency() == []
+
+
+@pytest.mark.parametrize("engines", [1, 4], ids=["one-engine", "four-engines"])
+async def test_racing_settle_and_release_resolve_once(
+    ledger: Ledger, migrated_url: str, engines: int
+) -> None:
+    await fund(ledger, 1000)
+    await ledger.post(recipes.reserve_payout(payout("p1", 300)))
+
+    steps = [recipes.settle_payout, recipes.release_payout] * (RACERS // 2)
+    async with racing_ledgers(migrated_url, engines) as racers:
+        results = await race(
+            [racers[i % engines].post(step(payout("p1", 300))) for i, step in enumerate(steps)]
+        )
+
+    posted = [r for r in results if isinstance(r, PostedEntry)]
+    kinds = {r.kind for r in posted}
+    assert len(kinds) == 1
+    assert sum(r.created for r in posted) == 1
+    assert len(posted) == RACERS // 2  # the winner's step, answered to each of its callers
+    assert all(
+        isinstance(r, ReferenceConflict) for r in results if not isinstance(r, PostedEntry)
+    ), results
+    assert await ledger.balance(RESERVED, "KES") == 0
+    assert len(await ledger.entries("p1")) == 2
+    assert await ledger.check_consistency() == []
+
+
+async def test_racing_entries_that_exclude_each_other_post_one(
+    ledger: Ledger, migrated_url: str
+) -> None:
+    # No shared requirement or account to serialise on: only the exclusion itself.
+    def entry(n: int) -> JournalEntryRequest:
+        others = [f"x{m}" for m in range(4) if m != n]
+        return transfer(f"x{n}", 10, source=f"src:{n}", to=f"dst:{n}", excludes=others)
+
+    async with racing_ledgers(migrated_url, 4) as racers:
+        results = await race([racers[n % 4].post(entry(n % 4)) for n in range(RACERS)])
+
+    posted = {r.idempotency_key for r in results if isinstance(r, PostedEntry)}
+    assert len(posted) == 1
+    assert all(isinstance(r, ReferenceConflict) for r in results if not isinstance(r, PostedEntry))
+    assert len(await ledger.entries()) == 1
+
+
+async def test_crossing_transfers_do_not_deadlock(ledger: Ledger, migrated_url: str) -> None:
+    await ledger.post(transfer("fund-x", 1000, source=EXTERNAL_BANK, to="acct:x"))
+    await ledger.post(transfer("fund-y", 1000, source=EXTERNAL_BANK, to="acct:y"))
+
+    def entry(n: int) -> JournalEntryRequest:
+        source, to = ("acct:x", "acct:y") if n % 2 else ("acct:y", "acct:x")
+        return transfer(f"t{n}", 100, source=source, to=to, overdraw=False)
+
+    async with racing_ledgers(migrated_url, 4) as racers:
+        results = await race([racers[n % 4].post(entry(n)) for n in range(RACERS)])
+
+    assert all(isinstance(r, PostedEntry) for r in results), results
+    assert await ledger.balance("acct:x", "KES") == 1000
+    assert await ledger.balance("acct:y", "KES") == 1000
+
+
+# -- reading ---------------------------------------------------------------------------
 
 
 async def test_balances_per_currency_and_prefix(ledger: Ledger) -> None:

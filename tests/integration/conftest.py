@@ -36,7 +36,7 @@ pytestmark = pytest.mark.integration
 DATABASE = os.environ.get("PAYMENTS_TEST_DATABASE", "sqlite").lower()
 TASK_QUEUE = "it-payouts"
 # Timings shrunk so every scenario resolves in seconds; the shapes stay the provider's.
-HUB_TIMEOUT_SECONDS = 1.0
+PROVIDER_TIMEOUT_SECONDS = 1.0
 SANDBOX_OVERRIDES = {
     "timeout_after_accept_seconds": 3.0,
     "webhook_retry_delays": [0.2, 0.5, 1.0, 2.0, 4.0],
@@ -71,14 +71,16 @@ def integration_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterat
 @pytest.fixture(scope="session")
 def stack_settings(temporal_env: WorkflowEnvironment, integration_database_url: str) -> Settings:
     """Settings of the session's stack (ports 0: the stack records the real ones)."""
-    return throwaway_settings(
+    settings = throwaway_settings(
         temporal_env.client,
         integration_database_url,
         task_queue=TASK_QUEUE,
-        hub_timeout_seconds=HUB_TIMEOUT_SECONDS,
         sandbox_settle_seconds=0.2,
         sandbox_late_success_seconds=3.0,
     )
+    for name in settings.providers:
+        settings = settings.with_provider(name, timeout_seconds=PROVIDER_TIMEOUT_SECONDS)
+    return settings
 
 
 @pytest.fixture(scope="session")

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from temporalio.service import RPCError, RPCStatusCode
 from typer.testing import CliRunner
 
+from payments_engine.activities.providers.hub.wire import PROVIDER_NAME, HubStatus
 from payments_engine.db.models import WebhookEvent
 from payments_engine.domain.errors import PayoutNotFound, PayoutNotResolvable, ReferenceConflict
-from payments_engine.domain.hub import PROVIDER_NAME, HubStatus
 from payments_engine.domain.ids import payout_workflow_id
 from payments_engine.domain.ledger import merchant_available
 from payments_engine.domain.money import Money
@@ -159,8 +159,8 @@ async def test_forged_stale_and_malformed_webhooks_change_nothing(
         lambda: payments.get_payout(request.payout_id),
         lambda v: v.status is PayoutStatus.SUBMITTED,
     )
-    assert stack.settings.hub_webhook_secret is not None
-    secret = stack.settings.hub_webhook_secret.get_secret_value()
+    assert stack.settings.provider("hub").webhook_secret is not None
+    secret = stack.settings.provider("hub").webhook_secret.get_secret_value()
     body = _callback(request.workflow_id, HubStatus.SUCCESS, f"evt-{uuid.uuid4().hex}")
     now = int(time.time())
     attempts = [
@@ -193,8 +193,8 @@ async def test_forged_stale_and_malformed_webhooks_change_nothing(
 
 
 async def test_webhook_for_unknown_reference_is_kept(stack: EngineStack) -> None:
-    assert stack.settings.hub_webhook_secret is not None
-    secret = stack.settings.hub_webhook_secret.get_secret_value()
+    assert stack.settings.provider("hub").webhook_secret is not None
+    secret = stack.settings.provider("hub").webhook_secret.get_secret_value()
     event_id = f"evt-{uuid.uuid4().hex}"
     body = _callback("payout-nobody-knows", HubStatus.SUCCESS, event_id)
     async with httpx.AsyncClient(base_url=stack.relay.url) as relay:

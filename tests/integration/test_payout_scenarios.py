@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from payments_engine.domain.hub import HubStatus
+from payments_engine.activities.providers.hub.wire import HubStatus
 from payments_engine.domain.ledger import FundMerchantInput, merchant_available, merchant_reserved
 from payments_engine.domain.money import Money
 from payments_engine.domain.payout import PayoutRequest, PayoutStatus, PayoutView

@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from payments_engine.activities.providers.hub.wire import PROVIDER_NAME
 from payments_engine.db.migrate import upgrade
 from payments_engine.db.models import WebhookEvent
 from payments_engine.db.session import create_engine, session_factory
-from payments_engine.domain.hub import PROVIDER_NAME
 from payments_engine.domain.payout import PayoutStatus
 from payments_engine.domain.webhooks import SIGNATURE_HEADER, sign
 from payments_engine.relay.app import create_relay_app
@@ -86,10 +86,10 @@ async def proxied_relay(
         namespace=stack.settings.temporal_namespace,
         data_converter=pydantic_data_converter,
     )
-    assert stack.settings.hub_webhook_secret is not None
+    assert stack.settings.provider("hub").webhook_secret is not None
     app = create_relay_app(
         RelayConfig(
-            secrets={PROVIDER_NAME: stack.settings.hub_webhook_secret},
+            secrets={PROVIDER_NAME: stack.settings.provider("hub").webhook_secret},
             redelivery_poll_seconds=0.2,
             redelivery_initial_backoff_seconds=0.2,
             redelivery_max_backoff_seconds=1.0,
@@ -106,8 +106,8 @@ async def proxied_relay(
 async def send_once(stack: EngineStack, relay: ProxiedRelay, body: dict[str, object]) -> int:
     """POST one signed webhook and return the status; like MTN MoMo, never retry it."""
     raw = json.dumps(body).encode()
-    assert stack.settings.hub_webhook_secret is not None
-    secret = stack.settings.hub_webhook_secret.get_secret_value()
+    assert stack.settings.provider("hub").webhook_secret is not None
+    secret = stack.settings.provider("hub").webhook_secret.get_secret_value()
     async with httpx.AsyncClient(base_url=relay.url, timeout=30) as client:
         answer = await client.post(
             f"/webhooks/{PROVIDER_NAME}",

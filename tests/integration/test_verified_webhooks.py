@@ -16,9 +16,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from payments_engine.activities.providers.hub.wire import PROVIDER_NAME
 from payments_engine.db.models import WebhookEvent, WebhookEventConflict
 from payments_engine.domain.events import EventSource, ReviewFlag
-from payments_engine.domain.hub import PROVIDER_NAME
 from payments_engine.domain.payout import PayoutStatus, PayoutView, ResolvePayout
 from payments_engine.domain.webhooks import SIGNATURE_HEADER, sign
 from payments_engine.sandbox.scenarios import Scenario
@@ -50,8 +50,8 @@ def hub_callback(transfer: dict[str, Any], status: str, **overrides: Any) -> dic
 
 async def post_signed(stack: EngineStack, body: bytes) -> httpx.Response:
     """POST ``body`` to the relay, signed with the hub's real secret."""
-    assert stack.settings.hub_webhook_secret is not None
-    secret = stack.settings.hub_webhook_secret.get_secret_value()
+    assert stack.settings.provider("hub").webhook_secret is not None
+    secret = stack.settings.provider("hub").webhook_secret.get_secret_value()
     async with httpx.AsyncClient(base_url=stack.relay.url) as relay:
         return await relay.post(
             f"/webhooks/{PROVIDER_NAME}",

@@ -12,6 +12,8 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from payments_engine.activities.providers.base import ProviderSpec
+from payments_engine.activities.providers.registry import PROVIDERS
 from payments_engine.db.models import Base, WebhookEvent
 from payments_engine.db.session import create_engine, session_factory
 from payments_engine.domain.events import ProviderEvent
@@ -123,13 +125,22 @@ def config() -> RelayConfig:
 
 
 @pytest.fixture
+def providers() -> dict[str, ProviderSpec]:
+    """The registry the ``client`` fixture's relay reads; a test may replace a spec."""
+    return dict(PROVIDERS)
+
+
+@pytest.fixture
 async def client(
     config: RelayConfig,
     sessions: async_sessionmaker[AsyncSession],
     deliverer: FakeDeliverer,
+    providers: dict[str, ProviderSpec],
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the relay app, whose clock stands at ``NOW``."""
-    app = create_relay_app(config, sessions, deliverer, clock=lambda: float(NOW))
+    app = create_relay_app(
+        config, sessions, deliverer, clock=lambda: float(NOW), providers=providers
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://relay") as http:
         yield http

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable, MutableMapping
@@ -16,6 +17,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from payments_engine.activities.providers.base import ProviderSpec
 from payments_engine.db.models import WebhookEventConflict
 from payments_engine.db.session import create_engine
 from payments_engine.domain.events import ProviderEvent, TransferOutcome
@@ -23,7 +25,6 @@ from payments_engine.domain.webhooks import SIGNATURE_HEADER, compute_signature
 from payments_engine.relay.app import create_relay_app
 from payments_engine.relay.config import RelayConfig
 from payments_engine.relay.delivery import DeliveryOutcome
-from payments_engine.relay.providers import PARSERS
 from payments_engine.runtime.serving import start_server
 from tests.relay.conftest import (
     NOW,
@@ -514,7 +515,7 @@ async def test_repeat_of_an_undelivered_event_delivers_the_stored_copy(
     client: httpx.AsyncClient,
     sessions: Sessions,
     deliverer: FakeDeliverer,
-    monkeypatch: pytest.MonkeyPatch,
+    providers: dict[str, ProviderSpec],
 ) -> None:
     deliverer.unavailable = True
     body = encode(callback())
@@ -522,13 +523,13 @@ async def test_repeat_of_an_undelivered_event_delivers_the_stored_copy(
     deliverer.unavailable = False
     stored = (await stored_rows(sessions))[0].raw_body
     parsed: list[bytes] = []
-    parse_hub = PARSERS["hub"]
+    parse_hub = providers["hub"].translate
 
     def recording_parser(raw: bytes) -> ProviderEvent:
         parsed.append(raw)
         return parse_hub(raw)
 
-    monkeypatch.setitem(PARSERS, "hub", recording_parser)
+    providers["hub"] = dataclasses.replace(providers["hub"], translate=recording_parser)
 
     again = await client.post(URL, content=body, headers=signed(body, timestamp=NOW + 30))
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from payments_engine.activities.providers.base import MalformedEvent
+from payments_engine.activities.providers.hub.wire import PROVIDER_NAME
+from payments_engine.activities.providers.registry import PROVIDERS
 from payments_engine.domain.events import TransferOutcome
-from payments_engine.domain.hub import PROVIDER_NAME
-from payments_engine.relay.providers import PARSERS, MalformedEvent
 from tests.relay.conftest import PHONE, callback, encode
 
 
@@ -21,7 +22,7 @@ from tests.relay.conftest import PHONE, callback, encode
 def test_hub_status_maps_to_outcome(
     status: str, outcome: TransferOutcome, failure_code: str | None
 ) -> None:
-    event = PARSERS[PROVIDER_NAME](encode(callback(status=status)))
+    event = PROVIDERS[PROVIDER_NAME].translate(encode(callback(status=status)))
 
     assert (event.outcome, event.provider_status, event.failure_code) == (
         outcome,
@@ -39,7 +40,7 @@ def test_malformed_event_message_does_not_quote_the_body() -> None:
     body = encode(callback(status="XX1", message=f"call {PHONE}", transactionId=None))
 
     with pytest.raises(MalformedEvent) as caught:
-        PARSERS[PROVIDER_NAME](body)
+        PROVIDERS[PROVIDER_NAME].translate(body)
 
     assert "status" in str(caught.value)
     assert "transactionId" in str(caught.value)

@@ -14,12 +14,14 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from payments_engine.activities.providers.base import MalformedEvent
+from payments_engine.activities.providers.hub.webhooks import translate as parse_hub
+from payments_engine.activities.providers.registry import PROVIDERS
 from payments_engine.db.session import create_engine, session_factory
 from payments_engine.domain.events import ProviderEvent
 from payments_engine.relay.app import create_relay_app
 from payments_engine.relay.config import RelayConfig
 from payments_engine.relay.delivery import DeliveryOutcome
-from payments_engine.relay.providers import PARSERS, MalformedEvent, parse_hub
 from payments_engine.relay.redelivery import Redeliverer
 from payments_engine.relay.store import Backoff, EventStore, as_utc
 from tests.relay.conftest import (
@@ -37,6 +39,8 @@ from tests.relay.conftest import (
 URL = "/webhooks/hub"
 Sessions = async_sessionmaker[AsyncSession]
 LEASE = timedelta(seconds=30)
+PARSERS = {name: spec.translate for name, spec in PROVIDERS.items()}
+REDELIVERY_LOGGER = "payments_engine.relay.redelivery"
 
 
 def relay_config() -> RelayConfig:
@@ -287,10 +291,10 @@ async def test_the_app_lifespan_runs_the_loop_through_a_temporal_outage(
 
     assert app.state.redeliverer._task is None
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    outage = [r for r in warnings if r.name == "payments_engine.relay.redelivery"]
+    outage = [r for r in warnings if r.name == REDELIVERY_LOGGER]
     # Four failed redeliveries, one warning: the outage is logged when it starts.
     assert len(outage) == 1 and "delivery unavailable" in outage[0].getMessage()
-    messages = [r.getMessage() for r in caplog.records if r.name == "payments_engine.relay.redelivery"]
+    messages = [r.getMessage() for r in caplog.records if r.name == REDELIVERY_LOGGER]
     assert any(m.startswith("redelivery resumed") for m in messages)
     assert messages[-1] == "redelivery stopped"
     assert all(r.exc_info is None for r in caplog.records)

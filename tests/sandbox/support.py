@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from payments_engine.domain.hub import HubCallback
 from payments_engine.sandbox.app import create_sandbox_app
-from payments_engine.sandbox.config import SandboxConfig
-from payments_engine.sandbox.state import SandboxState
+from payments_engine.sandbox.hub.config import SandboxConfig
+from payments_engine.sandbox.hub.state import SandboxState
+from payments_engine.sandbox.hub.wire import HubCallback
 
 API_KEY = "sandbox-test-key"
 WEBHOOK_SECRET = "whsec_sandbox_test"

@@ -75,6 +75,11 @@ def _assert_refused(result: Result, *fragments: str) -> None:
         ({"--id": "a b"}, ["invalid input", "payout_id", "1-64 characters"]),
         ({"--id": "x" * 65}, ["invalid input", "payout_id"]),
         ({"--merchant": "m/1"}, ["invalid input", "merchant_id"]),
+        (
+            {"--provider": "mpesa"},
+            ["ProviderNotConfigured", "unknown provider 'mpesa'", "known: hub, momo"],
+        ),
+        ({"--provider": "Hub Two"}, ["invalid input", "provider"]),
     ],
     ids=[
         "amount-zero",
@@ -89,6 +94,8 @@ def _assert_refused(result: Result, *fragments: str) -> None:
         "id-with-space",
         "id-too-long",
         "bad-merchant",
+        "unknown-provider",
+        "bad-provider-name",
     ],
 )
 def test_payout_create_bad_input_exits_2_before_connecting(

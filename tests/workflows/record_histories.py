@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from payments_engine.domain.hub import PROVIDER_NAME
+from payments_engine.activities.providers.hub.wire import PROVIDER_NAME
 from payments_engine.domain.ledger import FundMerchantInput
 from payments_engine.domain.money import Money
 from payments_engine.domain.payout import PayoutRequest, PayoutStatus, ResolvePayout
@@ -71,8 +71,8 @@ async def _forge(stack: EngineStack, reference: str, status: str, **fields: Any)
             **fields,
         }
     ).encode()
-    assert stack.settings.hub_webhook_secret is not None
-    secret = stack.settings.hub_webhook_secret.get_secret_value()
+    assert stack.settings.provider("hub").webhook_secret is not None
+    secret = stack.settings.provider("hub").webhook_secret.get_secret_value()
     async with httpx.AsyncClient(base_url=stack.relay.url) as relay:
         answer = await relay.post(
             f"/webhooks/{PROVIDER_NAME}",

@@ -23,8 +23,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from payments_engine.activities.providers.hub.wire import HubStatus
 from payments_engine.domain.events import EventSource, ProviderEvent, ReviewFlag, TransferOutcome
-from payments_engine.domain.hub import HubStatus
 from payments_engine.domain.ledger import PayoutLedgerInput, PostedEntry
 from payments_engine.domain.money import Money
 from payments_engine.domain.payout import (

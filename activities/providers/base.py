@@ -1,0 +1,185 @@
+"""What a provider plugin is: Protocols per capability, its settings, and the faults it raises.
+
+A provider lives in one folder under ``activities/providers/`` and describes itself with
+one :class:`ProviderSpec` (its name, settings, webhook signature scheme and webhook
+translator, and a factory per capability it supports); ``registry.py`` lists the specs.
+Adapters only speak the provider's HTTP dialect: they raise the :class:`ProviderFault`
+subclasses below, and the generic activities (``activities/payouts.py``) turn those into
+the exactly-once protocol and into retryable or final Temporal errors, once for all
+providers.
+
+    ProviderFault
+    ├── Ambiguous          the request may have reached the provider: ask before resending
+    ├── AlreadySubmitted   the provider already holds our reference: ask for its status
+    ├── Transient          nothing happened (throttled, status API down): retry later
+    └── Refused            final: credentials, conflict or a business refusal
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings
+
+from payments_engine.domain.errors import (
+    ProviderAuthError,
+    ProviderConflict,
+    ProviderRejected,
+)
+from payments_engine.domain.events import ProviderEvent
+from payments_engine.domain.payout import SubmitPayoutInput
+from payments_engine.domain.webhooks import SignatureScheme
+
+DEFAULT_TIMEOUT_SECONDS = 10.0
+
+
+class ProviderFault(Exception):
+    """Base of what an adapter raises instead of an HTTP status; ``str()`` is loggable."""
+
+
+class Ambiguous(ProviderFault):
+    """The request may have reached the provider (timeout, reset, 5xx): ask, never resend."""
+
+
+class AlreadySubmitted(ProviderFault):
+    """The provider already holds a transfer with our reference (its duplicate answer)."""
+
+
+class Transient(ProviderFault):
+    """Nothing happened at the provider (throttling, a status query failed): retry later."""
+
+
+class Refused(ProviderFault):
+    """A final answer: the engine's error type says which (auth, conflict, rejection)."""
+
+    def __init__(
+        self,
+        error: type[ProviderRejected | ProviderConflict | ProviderAuthError],
+        message: str,
+    ) -> None:
+        """Keep the engine error type beside the message."""
+        super().__init__(message)
+        self.error = error
+
+
+class ProviderNotSupported(LookupError):
+    """No provider of that name, or it lacks the capability asked for."""
+
+
+def read_status(status: int, provider: str, *, submitting: bool) -> ProviderFault | None:
+    """The engine's reading of an HTTP status every provider shares; None for 2xx.
+
+    Providers differ on a few codes (a 409 is a duplicate at one and a conflict at
+    another): adapters check those first and hand the rest here.
+
+    Args:
+        status: the HTTP status code.
+        provider: the provider's name, for messages.
+        submitting: True for a call that may have moved money (a 5xx is then ambiguous).
+    """
+    if status < 300:
+        return None
+    if status >= 500:
+        what = f"{provider} answered HTTP {status}"
+        return Ambiguous(what) if submitting else Transient(what)
+    if status in (401, 403):
+        return Refused(ProviderAuthError, f"{provider} refused our credentials ({status})")
+    if status in (408, 429):
+        return Transient(f"{provider} asked us to slow down ({status})")
+    if not submitting:
+        return Transient(f"{provider} status query answered HTTP {status}")
+    return Refused(ProviderRejected, f"{provider} refused the request ({status})")
+
+
+class ProviderSettings(BaseSettings):
+    """Settings every provider has, from ``PAYMENTS_<PROVIDER>_<FIELD>`` variables.
+
+    A provider's own settings class subclasses this and sets its ``env_prefix``, e.g.
+    ``PAYMENTS_HUB_``; fields it adds follow the same naming.
+    """
+
+    base_url: str | None = Field(
+        default=None, description="API base URL; default the sandbox's simulator of it."
+    )
+    api_key: SecretStr | None = Field(default=None, description="Credential for its API.")
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Secret its webhooks are signed with."
+    )
+    timeout_seconds: float = Field(
+        default=DEFAULT_TIMEOUT_SECONDS, gt=0, description="Per-request timeout of its API."
+    )
+
+    @property
+    def configured(self) -> bool:
+        """True once the API credential is set: a worker then serves this provider."""
+        return self.api_key is not None and bool(self.api_key.get_secret_value())
+
+
+class PayoutProvider(Protocol):
+    """Pays out to a wallet or account: send once, and find a transfer by our reference."""
+
+    async def send_payout(self, order: SubmitPayoutInput) -> ProviderEvent:
+        """Send the payout once; return where it stands per the provider's answer.
+
+        Raises:
+            ProviderFault: Ambiguous, AlreadySubmitted, Transient or Refused.
+        """
+        ...
+
+    async def find_payout(self, reference: str) -> ProviderEvent | None:
+        """Ask the provider's status API; None when it has no record of the reference.
+
+        Raises:
+            ProviderFault: Transient or Refused.
+        """
+        ...
+
+
+WebhookTranslator = Callable[[bytes], ProviderEvent]
+"""Turns an authenticated webhook body into a :class:`ProviderEvent`; raises MalformedEvent."""
+
+
+class MalformedEvent(ValueError):
+    """A webhook body is not a valid event of its provider (bad JSON, fields, codes)."""
+
+
+def malformed(provider: str, exc: ValidationError) -> MalformedEvent:
+    """A :class:`MalformedEvent` naming the bad fields, never their values.
+
+    pydantic's own message quotes the input, and webhook bodies hold personal data
+    (phone numbers, names) that must not reach logs; raise it ``from None`` so the
+    ValidationError is not chained into tracebacks either.
+    """
+    problems = [
+        f"{'.'.join(str(part) for part in error['loc']) or '<body>'} ({error['type']})"
+        for error in exc.errors(include_input=False, include_url=False)
+    ]
+    return MalformedEvent(f"invalid {provider} webhook: {', '.join(problems)}")
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """Everything the engine needs to know about one provider.
+
+    Attributes:
+        name: the name in requests, settings (``PAYMENTS_<NAME>_*``), ledger accounts
+            and the relay's path ``/webhooks/<name>``.
+        settings_type: its settings class (reads its own variables).
+        signature: the scheme its webhooks are signed with.
+        translate: its webhook translator.
+        auth_headers: the headers its API wants on every call, from its settings.
+        sandbox_path: where the sandbox serves its simulator (the default base URL).
+        payouts: builds its payout adapter on an HTTP client; None if it pays nothing out.
+    """
+
+    name: str
+    settings_type: type[ProviderSettings]
+    signature: SignatureScheme
+    translate: WebhookTranslator
+    auth_headers: Callable[[ProviderSettings], dict[str, str]]
+    sandbox_path: str
+    payouts: Callable[[httpx.AsyncClient, ProviderSettings], PayoutProvider] | None = None

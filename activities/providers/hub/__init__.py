@@ -1,0 +1,21 @@
+"""The mobile-wallet hub (MFS Africa shape): payouts to wallets, ``X-Signature`` webhooks.
+
+Its magic numbers live with its simulator (``sandbox/hub``); the README lists them.
+"""
+
+from payments_engine.activities.providers.base import ProviderSpec
+from payments_engine.activities.providers.hub.adapter import HubPayouts, auth_headers
+from payments_engine.activities.providers.hub.settings import HubSettings
+from payments_engine.activities.providers.hub.webhooks import translate
+from payments_engine.activities.providers.hub.wire import PROVIDER_NAME
+from payments_engine.domain.webhooks import HMAC_T_V1
+
+SPEC = ProviderSpec(
+    name=PROVIDER_NAME,
+    settings_type=HubSettings,
+    signature=HMAC_T_V1,
+    translate=translate,
+    auth_headers=auth_headers,
+    sandbox_path="/hub",
+    payouts=HubPayouts,
+)

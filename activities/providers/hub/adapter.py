@@ -1,0 +1,125 @@
+"""The wallet hub's payout adapter: its HTTP dialect, nothing of the exactly-once protocol.
+
+The hub dedupes by ``thirdPartyTransId``, our reference, so a resubmission can never
+create a second transfer; a 409 means it holds that reference with other parameters.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+
+from payments_engine.activities.providers.base import (
+    Ambiguous,
+    ProviderSettings,
+    Refused,
+    Transient,
+    read_status,
+)
+from payments_engine.activities.providers.hub.wire import (
+    ACK_ACCEPTED,
+    PROVIDER_NAME,
+    HubAck,
+    HubPayoutRequest,
+    HubStatus,
+    HubTransfer,
+)
+from payments_engine.domain.errors import ProviderConflict
+from payments_engine.domain.events import ProviderEvent, TransferOutcome, reported_amount
+from payments_engine.domain.payout import SubmitPayoutInput
+
+PAYOUTS_PATH = "/v1/payouts"
+
+
+def auth_headers(settings: ProviderSettings) -> dict[str, str]:
+    """The hub wants its API key as a bearer token."""
+    assert settings.api_key is not None
+    return {"Authorization": f"Bearer {settings.api_key.get_secret_value()}"}
+
+
+def _report_from_transfer(transfer: HubTransfer) -> ProviderEvent:
+    status = transfer.status
+    return ProviderEvent(
+        provider=PROVIDER_NAME,
+        event_id=f"status:{transfer.transaction_id}:{status.value}",
+        reference=transfer.third_party_trans_id,
+        outcome=status.outcome,
+        provider_status=status.value,
+        provider_transaction_id=transfer.transaction_id,
+        failure_code=status.failure_code,
+        message=transfer.message,
+        occurred_at=transfer.updated_at,
+        currency=transfer.currency,
+        amount_reported=transfer.send_amount,
+        amount_minor=reported_amount(transfer.send_amount, transfer.currency),
+    )
+
+
+def _report_from_ack(ack: HubAck, reference: str) -> ProviderEvent:
+    accepted = ack.code == ACK_ACCEPTED
+    status = ack.status or (HubStatus.QUEUED if accepted else None)
+    failure_code: str | None
+    if status is None:
+        # A rejection without a status code is still final: the hub said 101.
+        outcome, provider_status, failure_code = TransferOutcome.FAILED, "101", "rejected"
+    elif accepted:
+        outcome, provider_status, failure_code = status.outcome, status.value, status.failure_code
+    else:
+        outcome, provider_status = TransferOutcome.FAILED, status.value
+        failure_code = status.failure_code or "rejected"
+    return ProviderEvent(
+        provider=PROVIDER_NAME,
+        event_id=f"ack:{reference}:{provider_status}",
+        reference=reference,
+        outcome=outcome,
+        provider_status=provider_status,
+        provider_transaction_id=ack.transaction_id,
+        failure_code=failure_code,
+        message=ack.message,
+        occurred_at=datetime.now(UTC),
+    )
+
+
+class HubPayouts:
+    """Payouts through the hub, on a client carrying its base URL, key and timeout."""
+
+    def __init__(self, http: httpx.AsyncClient, settings: ProviderSettings | None = None) -> None:
+        """Keep the client; the hub needs nothing else from its settings."""
+        self._http = http
+
+    async def send_payout(self, order: SubmitPayoutInput) -> ProviderEvent:
+        """POST the payout once; the ack says accepted (100) or rejected (101)."""
+        body = HubPayoutRequest(
+            third_party_trans_id=order.reference,
+            msisdn=order.msisdn,
+            country=order.country,
+            currency=order.amount.currency,
+            amount=order.amount.to_major(),
+            description=order.description,
+        ).model_dump(mode="json", by_alias=True, exclude_none=True)
+        try:
+            response = await self._http.post(PAYOUTS_PATH, json=body)
+        except httpx.TransportError as exc:
+            raise Ambiguous(type(exc).__name__) from exc
+        if response.status_code == 409:
+            raise Refused(
+                ProviderConflict, "the hub holds this reference with different parameters"
+            )
+        fault = read_status(response.status_code, PROVIDER_NAME, submitting=True)
+        if fault is not None:
+            raise fault
+        return _report_from_ack(HubAck.model_validate_json(response.content), order.reference)
+
+    async def find_payout(self, reference: str) -> ProviderEvent | None:
+        """GET the transfer by our reference; 404 means the hub never saw it."""
+        try:
+            response = await self._http.get(f"{PAYOUTS_PATH}/{reference}")
+        except httpx.TransportError as exc:
+            raise Transient(f"status query failed: {type(exc).__name__}") from exc
+        if response.status_code == 404:
+            return None
+        fault = read_status(response.status_code, PROVIDER_NAME, submitting=False)
+        if fault is not None:
+            raise fault
+        return _report_from_transfer(HubTransfer.model_validate_json(response.content))

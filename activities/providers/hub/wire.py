@@ -1,0 +1,126 @@
+"""Wire contract of the mobile-wallet hub (MFS Africa shape), as the adapter reads it.
+
+The sandbox's simulator keeps its own models of the same JSON, so a field spelled wrong
+on one side fails the integration tests instead of passing on both.
+
+Our reference travels as ``thirdPartyTransId``; a repeat with the same id never creates a
+second transfer. Acknowledgement code ``100`` means accepted, ``101`` rejected (final).
+Status codes: ``MR101`` final success; ``ER*`` final failure; ``MR102``/``MR103`` pending;
+``MR108`` queued. Amounts are major-unit decimal strings with the currency's decimals.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from payments_engine.domain.events import TransferOutcome
+
+PROVIDER_NAME = "hub"
+
+ACK_ACCEPTED = "100"
+ACK_REJECTED = "101"
+DUPLICATE_MESSAGE = "Transaction already exist with given ThirdParty"
+
+
+class HubStatus(StrEnum):
+    """Transaction status codes of the hub."""
+
+    SUCCESS = "MR101"
+    PENDING = "MR102"
+    PENDING_AWAITING = "MR103"
+    QUEUED = "MR108"
+    INVALID_MSISDN = "ER101"
+    INSUFFICIENT_FUNDS = "ER102"
+    WALLET_CLOSED = "ER103"
+    DAILY_LIMIT_EXCEEDED = "ER104"
+
+    @property
+    def outcome(self) -> TransferOutcome:
+        """Our reading of the code: MR101 succeeded, ER* failed, the rest pending."""
+        if self is HubStatus.SUCCESS:
+            return TransferOutcome.SUCCEEDED
+        if self.value.startswith("ER"):
+            return TransferOutcome.FAILED
+        return TransferOutcome.PENDING
+
+    @property
+    def failure_code(self) -> str | None:
+        """Our stable failure code for ER* statuses, None otherwise."""
+        return _FAILURE_CODES.get(self)
+
+
+_FAILURE_CODES = {
+    HubStatus.INVALID_MSISDN: "invalid_msisdn",
+    HubStatus.INSUFFICIENT_FUNDS: "provider_insufficient_funds",
+    HubStatus.WALLET_CLOSED: "wallet_closed",
+    HubStatus.DAILY_LIMIT_EXCEEDED: "daily_limit_exceeded",
+}
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+class HubPayoutRequest(_Wire):
+    """Body of ``POST /v1/payouts``."""
+
+    third_party_trans_id: str = Field(alias="thirdPartyTransId", min_length=1, max_length=80)
+    msisdn: str
+    country: str = Field(min_length=2, max_length=2)
+    currency: str = Field(min_length=3, max_length=3)
+    amount: str = Field(description="Major units with the currency's decimals, e.g. 1500.00")
+    description: str | None = None
+
+
+class HubAck(_Wire):
+    """Answer of ``POST /v1/payouts``: accepted (100) or rejected (101)."""
+
+    code: str
+    third_party_trans_id: str = Field(alias="thirdPartyTransId")
+    transaction_id: str | None = Field(default=None, alias="transactionId")
+    status: HubStatus | None = None
+    message: str | None = None
+
+
+class _TransferState(_Wire):
+    """Fields the status answer and the callback share."""
+
+    third_party_trans_id: str = Field(alias="thirdPartyTransId", min_length=1, max_length=80)
+    transaction_id: str = Field(alias="transactionId")
+    status: HubStatus
+    currency: str
+    send_amount: str = Field(alias="sendAmount")
+    receive_amount: str = Field(alias="receiveAmount")
+    fx_rate: str = Field(default="1", alias="fxRate")
+    message: str | None = None
+
+
+class HubTransfer(_TransferState):
+    """Answer of ``GET /v1/payouts/{thirdPartyTransId}``."""
+
+    created_at: datetime = Field(alias="createdAt")
+    updated_at: datetime = Field(alias="updatedAt")
+
+
+class HubCallback(_TransferState):
+    """Body of the ``transactionStatus`` webhook the hub posts to the relay."""
+
+    event_id: str = Field(alias="eventId", min_length=1, max_length=128)
+    type: str = "transactionStatus"
+    timestamp: datetime
+
+
+class HubBalance(_Wire):
+    """One currency's float at the hub."""
+
+    currency: str
+    available: str
+
+
+class HubBalances(_Wire):
+    """Answer of ``GET /v1/balance``."""
+
+    balances: list[HubBalance]

@@ -1,0 +1,65 @@
+"""Per-provider settings: ``PAYMENTS_<PROVIDER>_<FIELD>`` through the registry."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from payments_engine.activities.providers.base import ProviderNotSupported
+from payments_engine.activities.providers.momo.settings import MomoSettings
+from payments_engine.relay.config import RelayConfig
+from payments_engine.runtime.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in Settings.variables():
+        monkeypatch.delenv(variable, raising=False)
+
+
+def test_each_provider_reads_its_own_prefixed_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYMENTS_HUB_API_KEY", "hub-key")
+    monkeypatch.setenv("PAYMENTS_HUB_TIMEOUT_SECONDS", "2.5")
+    monkeypatch.setenv("PAYMENTS_MOMO_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    monkeypatch.setenv("PAYMENTS_MOMO_TARGET_ENVIRONMENT", "mtnuganda")
+
+    settings = Settings()
+
+    hub, momo = settings.provider("hub"), settings.provider("momo")
+    assert hub.api_key is not None and hub.api_key.get_secret_value() == "hub-key"
+    assert hub.timeout_seconds == 2.5
+    assert momo.api_key is None
+    assert isinstance(momo, MomoSettings) and momo.target_environment == "mtnuganda"
+    assert settings.configured_providers() == ["hub"]
+    assert set(settings.webhook_secrets()) == {"momo"}
+    # Secrets stay out of reprs.
+    assert "hub-key" not in repr(settings)
+
+
+def test_default_base_url_is_the_providers_simulator_in_the_sandbox() -> None:
+    settings = Settings(sandbox_host="127.0.0.1", sandbox_port=9400)
+    assert settings.provider_base_url("hub") == "http://127.0.0.1:9400/hub"
+    assert settings.provider_base_url("momo") == "http://127.0.0.1:9400/momo"
+    moved = settings.with_provider("momo", base_url="https://momo.example")
+    assert moved.provider_base_url("momo") == "https://momo.example"
+    assert settings.provider_base_url("momo").endswith("/momo")
+
+
+def test_unknown_provider_names_the_known_ones() -> None:
+    with pytest.raises(ProviderNotSupported, match="unknown provider 'mpesa'; known: hub, momo"):
+        Settings().provider("mpesa")
+
+
+def test_variables_cover_engine_and_provider_settings() -> None:
+    variables = Settings.variables()
+    assert {"PAYMENTS_TASK_QUEUE", "PAYMENTS_HUB_API_KEY", "PAYMENTS_MOMO_CALLBACK_URL"} <= (
+        variables
+    )
+    assert "PAYMENTS_PROVIDERS" not in variables
+
+
+def test_relay_refuses_a_webhook_secret_its_scheme_cannot_use() -> None:
+    with pytest.raises(ValidationError, match="momo|standard"):
+        RelayConfig(secrets={"momo": SecretStr("whsec_not base64!")})
+    RelayConfig(secrets={"momo": SecretStr("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")})
+    RelayConfig(secrets={"hub": SecretStr("any string works for the hub")})

@@ -1,0 +1,47 @@
+"""The magic-number table: lookup by suffix, and documentation that cannot drift."""
+
+from __future__ import annotations
+
+import pytest
+
+from payments_engine.sandbox.hub.scenarios import Scenario, markdown_table, scenario_for
+from payments_engine.sandbox.hub.wire import HubStatus
+
+
+@pytest.mark.parametrize(
+    ("msisdn", "scenario"),
+    [
+        ("+254700000001", Scenario.INSUFFICIENT_FUNDS),
+        ("256770000002", Scenario.INVALID_NUMBER),
+        ("+233 24 000 0003", Scenario.WALLET_CLOSED),
+        ("+255700000004", Scenario.DAILY_LIMIT),
+        ("+254700000005", Scenario.TIMEOUT_AFTER_ACCEPT),
+        ("+254700000006", Scenario.WEBHOOK_NEVER_SENT),
+        ("+254700000007", Scenario.DUPLICATE_WEBHOOK),
+        ("+254700000008", Scenario.LATE_SUCCESS),
+        ("+254700000009", Scenario.NEVER_RESOLVES),
+        ("+254700000010", Scenario.SUCCESS),
+        ("+254700100001", Scenario.SUCCESS),
+        ("+254712345678", Scenario.SUCCESS),
+    ],
+)
+def test_scenario_is_chosen_by_the_last_six_digits(msisdn: str, scenario: Scenario) -> None:
+    assert scenario_for(msisdn) is scenario
+
+
+def test_every_scenario_is_in_the_docstring_and_the_generated_table() -> None:
+    doc = Scenario.__doc__ or ""
+    table = markdown_table()
+    suffixes = [scenario.suffix for scenario in Scenario if scenario.suffix]
+    assert len(set(suffixes)) == len(suffixes) == len(Scenario) - 1
+    for scenario in Scenario:
+        assert scenario.value in doc and scenario.value in table
+        if scenario.suffix:
+            assert f"`{scenario.suffix}`" in doc and f"`{scenario.suffix}`" in table
+
+
+def test_final_statuses() -> None:
+    assert Scenario.NEVER_RESOLVES.final_status is None
+    assert Scenario.INSUFFICIENT_FUNDS.final_status is HubStatus.INSUFFICIENT_FUNDS
+    failures = [s for s in Scenario if s.final_status and s.final_status.value.startswith("ER")]
+    assert len(failures) == 4
