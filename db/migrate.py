@@ -62,7 +62,7 @@ async def upgrade(url: str, revision: str = "head") -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Upgrade the configured ledger database (``PAYMENTS_DATABASE_URL`` or SQLite)."""
-    from payments_engine.runtime.settings import Settings
+    from payments_engine.runtime.settings import SettingsError, load_settings
 
     parser = argparse.ArgumentParser(
         prog="payments migrate", description="Apply the ledger database migrations."
@@ -70,7 +70,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("revision", nargs="?", default="head", help="target (default: head)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    url = Settings().resolved_database_url
+    try:
+        url = load_settings().resolved_database_url
+    except SettingsError as exc:
+        raise SystemExit(f"invalid settings: {exc}") from None
     safe_url = make_url(url).render_as_string(hide_password=True)
     logger.info("migrating %s to %s", safe_url, args.revision)
     asyncio.run(upgrade(url, args.revision))

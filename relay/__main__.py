@@ -21,7 +21,7 @@ from payments_engine.relay.app import create_relay_app
 from payments_engine.relay.config import RelayConfig
 from payments_engine.relay.delivery import TemporalDeliverer
 from payments_engine.runtime.serving import start_server
-from payments_engine.runtime.settings import Settings
+from payments_engine.runtime.settings import Settings, SettingsError, load_settings
 from payments_engine.runtime.temporal import connect, run
 
 logger = logging.getLogger("payments.relay")
@@ -119,7 +119,10 @@ def main() -> None:
         SystemExit: no provider's webhook secret is set, or Temporal never answered.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise SystemExit(f"invalid settings: {exc}") from None
     if not settings.webhook_secrets():
         names = " or ".join(
             f"PAYMENTS_{name.upper()}_WEBHOOK_SECRET" for name in settings.providers

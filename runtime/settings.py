@@ -10,12 +10,46 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from payments_engine.activities.providers.base import ProviderSettings
 
 DEFAULT_DATA_DIR = Path(".payments")
+
+
+class SettingsError(ValueError):
+    """Settings cannot be read; the message names each bad variable, never its value."""
+
+
+def load_settings() -> Settings:
+    """Read the settings of every entry point from the environment.
+
+    Raises:
+        SettingsError: ``PAYMENTS_RELAY_PORT: Input should be a valid integer``, one
+            ``VARIABLE: reason`` per problem, joined by ``; `` (values are never shown:
+            some are secrets).
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    from payments_engine.activities.providers.registry import PROVIDERS
+
+    prefixes = {
+        spec.settings_type.__name__: str(spec.settings_type.model_config.get("env_prefix", ""))
+        for spec in PROVIDERS.values()
+    }
+    prefix = prefixes.get(exc.title, "PAYMENTS_")
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field = "_".join(str(part) for part in error["loc"]).upper()
+        problems.append(f"{prefix}{field}: {message}" if field else message)
+    return "; ".join(problems)
 
 
 def _provider_settings() -> dict[str, ProviderSettings]:
@@ -84,6 +118,23 @@ class Settings(BaseSettings):
             " PAYMENTS_MOMO_WEBHOOK_SECRET (see each provider's settings class)."
         ),
     )
+
+    @model_validator(mode="after")
+    def _usable_webhook_secrets(self) -> Settings:
+        # Refused at start, naming the variable: e.g. a MoMo secret that is not whsec_ +
+        # base64 would otherwise only fail at the first webhook.
+        from payments_engine.activities.providers.registry import PROVIDERS
+
+        for name, secret in self.webhook_secrets().items():
+            spec = PROVIDERS.get(name)
+            if spec is None:
+                continue
+            try:
+                spec.signature.check_secret(secret.get_secret_value())
+            except ValueError as exc:
+                variable = f"PAYMENTS_{name.upper()}_WEBHOOK_SECRET"
+                raise ValueError(f"{variable}: {exc}") from None
+        return self
 
     @property
     def resolved_database_url(self) -> str:

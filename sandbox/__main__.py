@@ -20,12 +20,24 @@ from pathlib import Path
 import uvicorn
 from pydantic import ValidationError
 
-from payments_engine.runtime.settings import Settings
+from payments_engine.runtime.settings import Settings, SettingsError, load_settings
 from payments_engine.sandbox.app import create_sandbox_app
 from payments_engine.sandbox.hub.config import SandboxConfig
 from payments_engine.sandbox.hub.wire import PROVIDER as HUB
 from payments_engine.sandbox.momo.config import MomoSandboxConfig
 from payments_engine.sandbox.momo.wire import PROVIDER as MOMO
+
+
+def _credentials(settings: Settings, provider: str) -> tuple[str, str] | None:
+    """(API key, webhook secret) of a provider when both are set and not blank.
+
+    docker-compose passes an optional variable it was not given as an empty string.
+    """
+    api_key = settings.provider(provider).api_key
+    secret = settings.webhook_secrets().get(provider)
+    if api_key is None or not api_key.get_secret_value() or secret is None:
+        return None
+    return api_key.get_secret_value(), secret.get_secret_value()
 
 
 def main(argv: list[str] | None = None, prog: str = "payments sandbox") -> None:
@@ -35,7 +47,10 @@ def main(argv: list[str] | None = None, prog: str = "payments sandbox") -> None:
         argv: the options; None reads ``sys.argv``.
         prog: the command's name in the help (``payments sandbox`` runs this too).
     """
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise SystemExit(f"invalid settings: {exc}") from None
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--host", default=settings.sandbox_host)
     parser.add_argument("--port", type=int, default=settings.sandbox_port)
@@ -58,12 +73,12 @@ def main(argv: list[str] | None = None, prog: str = "payments sandbox") -> None:
         help="where MoMo callbacks go unless a transfer names its own; 'none' sends none",
     )
     args = parser.parse_args(argv)
-    hub = settings.provider(HUB)
-    if hub.api_key is None or hub.webhook_secret is None:
+    hub = _credentials(settings, HUB)
+    if hub is None:
         raise SystemExit("set PAYMENTS_HUB_API_KEY and PAYMENTS_HUB_WEBHOOK_SECRET first")
     config = SandboxConfig(
-        api_key=hub.api_key.get_secret_value(),
-        webhook_secret=hub.webhook_secret.get_secret_value(),
+        api_key=hub[0],
+        webhook_secret=hub[1],
         webhook_url=None if args.webhook_url.lower() == "none" else args.webhook_url,
         settle_seconds=args.settle_seconds,
         late_success_seconds=settings.sandbox_late_success_seconds,
@@ -71,22 +86,18 @@ def main(argv: list[str] | None = None, prog: str = "payments sandbox") -> None:
     )
     # MoMo runs only when both PAYMENTS_MOMO_API_KEY and PAYMENTS_MOMO_WEBHOOK_SECRET are set.
     momo: MomoSandboxConfig | None = None
-    momo_settings = settings.provider(MOMO)
-    if momo_settings.api_key is not None and momo_settings.webhook_secret is not None:
+    momo_credentials = _credentials(settings, MOMO)
+    if momo_credentials is not None:
         momo_url = args.momo_webhook_url
-        state_file = args.state_file
         try:
             momo = MomoSandboxConfig(
-                api_key=momo_settings.api_key.get_secret_value(),
-                webhook_secret=momo_settings.webhook_secret.get_secret_value(),
+                api_key=momo_credentials[0],
+                webhook_secret=momo_credentials[1],
                 webhook_url=None if momo_url.lower() == "none" else momo_url,
                 settle_seconds=args.settle_seconds,
                 late_success_seconds=settings.sandbox_late_success_seconds,
-                state_file=(
-                    state_file.with_name(f"{state_file.stem}-{MOMO}{state_file.suffix}")
-                    if state_file is not None
-                    else None
-                ),
+                # One file for both simulators: each keeps to its own documents.
+                state_file=args.state_file,
             )
         except ValidationError as exc:
             fields = ", ".join(str(error["loc"][0]) for error in exc.errors())

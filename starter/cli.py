@@ -29,7 +29,7 @@ from payments_engine.domain.payout import (
     PayoutView,
     ResolvePayout,
 )
-from payments_engine.runtime.settings import Settings
+from payments_engine.runtime.settings import Settings, SettingsError, load_settings
 from payments_engine.runtime.temporal import run
 from payments_engine.starter.client import PaymentsClient, open_client
 
@@ -61,7 +61,11 @@ def _settings(ctx: typer.Context) -> Settings:
 @app.callback()
 def _load_settings(ctx: typer.Context) -> None:
     """Durable payments engine on Temporal."""
-    ctx.obj = Settings()
+    try:
+        ctx.obj = load_settings()
+    except SettingsError as exc:
+        err_console.print(f"[red]invalid settings:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def _errors_of(exc: ValidationError) -> str:
@@ -102,13 +106,13 @@ def _print_json(value: BaseModel | list[Any]) -> None:
 
 
 @app.command()
-def dev() -> None:
+def dev(ctx: typer.Context) -> None:
     """Run the whole engine here: Temporal + Web UI, worker, relay, sandbox, SQLite ledger."""
     from payments_engine.starter.dev import DevError, run_dev
     from payments_engine.starter.ports import PortTaken
     from payments_engine.starter.stack import StackError
 
-    settings = Settings()
+    settings = _settings(ctx)
     try:
         run(run_dev(settings, console))
     except (PortTaken, DevError, StackError) as exc:

@@ -76,13 +76,6 @@ def with_session_secrets(settings: Settings) -> Settings:
     return settings
 
 
-def _sibling(path: Path | None, provider: str) -> Path | None:
-    """A second simulator's state file beside the hub's: ``sandbox.db`` -> ``sandbox-momo.db``."""
-    if path is None:
-        return None
-    return path.with_name(f"{path.stem}-{provider}{path.suffix}")
-
-
 @dataclass
 class EngineStack:
     """Handles on the running services; ``settings`` holds the addresses actually bound."""
@@ -159,7 +152,8 @@ async def engine_stack(
                     api_key=momo.api_key.get_secret_value(),
                     webhook_secret=momo.webhook_secret.get_secret_value(),
                     webhook_url=f"{settings.relay_url}/webhooks/momo",
-                    state_file=_sibling(settings.sandbox_state_file, "momo"),
+                    # One file for both simulators: each keeps to its own documents.
+                    state_file=settings.sandbox_state_file,
                     **{k: v for k, v in timings.items() if k in MomoSandboxConfig.model_fields},
                 )
             sandbox = await start_server(

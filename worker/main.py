@@ -25,7 +25,7 @@ from payments_engine.activities.providers.registry import PROVIDERS
 from payments_engine.db.ledger import Ledger
 from payments_engine.db.session import create_engine, session_factory
 from payments_engine.runtime.search_attributes import register_search_attributes
-from payments_engine.runtime.settings import Settings
+from payments_engine.runtime.settings import Settings, SettingsError, load_settings
 from payments_engine.runtime.temporal import connect, run
 from payments_engine.workflows.payout import PayoutWorkflow
 
@@ -126,7 +126,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 def main() -> None:
     """Entry point of ``payments worker``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise SystemExit(f"invalid settings: {exc}") from None
 
     async def _main() -> None:
         stop = asyncio.Event()

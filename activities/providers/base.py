@@ -95,6 +95,58 @@ def read_status(status: int, provider: str, *, submitting: bool) -> ProviderFaul
     return Refused(ProviderRejected, f"{provider} refused the request ({status})")
 
 
+async def send(
+    http: httpx.AsyncClient,
+    path: str,
+    provider: str,
+    *,
+    json: object,
+    headers: dict[str, str] | None = None,
+    own_reading: Callable[[httpx.Response], ProviderFault | None] = lambda _: None,
+) -> httpx.Response:
+    """POST a request that may move money; return the answer if it is a success.
+
+    Args:
+        http: the provider's client.
+        path: the resource.
+        provider: its name, for messages.
+        json: the body.
+        headers: headers of this request only (an idempotency key).
+        own_reading: the provider's reading of the answers it spells its own way (a
+            409 that means "duplicate"), tried before :func:`read_status`.
+
+    Raises:
+        ProviderFault: Ambiguous when the request may have arrived (no answer, 5xx);
+            otherwise what the answer says.
+    """
+    try:
+        response = await http.post(path, json=json, headers=headers)
+    except httpx.TransportError as exc:
+        raise Ambiguous(type(exc).__name__) from exc
+    fault = own_reading(response) or read_status(response.status_code, provider, submitting=True)
+    if fault is not None:
+        raise fault
+    return response
+
+
+async def fetch(http: httpx.AsyncClient, path: str, provider: str) -> bytes | None:
+    """GET a status resource: its body, or None when the provider has no record (404).
+
+    Raises:
+        ProviderFault: Transient when it cannot answer now, Refused for credentials.
+    """
+    try:
+        response = await http.get(path)
+    except httpx.TransportError as exc:
+        raise Transient(f"status query failed: {type(exc).__name__}") from exc
+    if response.status_code == 404:
+        return None
+    fault = read_status(response.status_code, provider, submitting=False)
+    if fault is not None:
+        raise fault
+    return response.content
+
+
 class ProviderSettings(BaseSettings):
     """Settings every provider has, from ``PAYMENTS_<PROVIDER>_<FIELD>`` variables.
 

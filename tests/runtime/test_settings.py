@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 from pydantic import SecretStr, ValidationError
+from typer.testing import CliRunner
 
 from payments_engine.activities.providers.base import ProviderNotSupported
 from payments_engine.activities.providers.momo.settings import MomoSettings
 from payments_engine.relay.config import RelayConfig
-from payments_engine.runtime.settings import Settings
+from payments_engine.runtime.settings import Settings, SettingsError, load_settings
+from payments_engine.starter.cli import app
 
 
 @pytest.fixture(autouse=True)
@@ -63,3 +65,40 @@ def test_relay_refuses_a_webhook_secret_its_scheme_cannot_use() -> None:
         RelayConfig(secrets={"momo": SecretStr("whsec_not base64!")})
     RelayConfig(secrets={"momo": SecretStr("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")})
     RelayConfig(secrets={"hub": SecretStr("any string works for the hub")})
+
+
+def test_load_settings_names_each_bad_variable_never_its_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PAYMENTS_RELAY_PORT", "eighty")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("PAYMENTS_RELAY_PORT: Input should be a valid integer")
+    assert "eighty" not in str(caught.value)
+
+
+def test_load_settings_names_a_bad_provider_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYMENTS_HUB_TIMEOUT_SECONDS", "-1")
+    with pytest.raises(SettingsError, match="^PAYMENTS_HUB_TIMEOUT_SECONDS: .*greater than 0"):
+        load_settings()
+
+
+def test_a_webhook_secret_its_scheme_cannot_use_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secret = "whsec_this is not base64"
+    monkeypatch.setenv("PAYMENTS_MOMO_WEBHOOK_SECRET", secret)
+    with pytest.raises(SettingsError, match="^PAYMENTS_MOMO_WEBHOOK_SECRET: ") as caught:
+        load_settings()
+    assert "this is not" not in str(caught.value)
+
+
+def test_cli_with_bad_settings_exits_2_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = CliRunner(env={"PAYMENTS_TASK_QUEUE": "q", "PAYMENTS_SANDBOX_PORT": "x"}).invoke(
+        app, ["payout", "list"]
+    )
+    assert result.exit_code == 2
+    assert " ".join(result.stderr.split()).startswith(
+        "invalid settings: PAYMENTS_SANDBOX_PORT: Input should be a valid integer"
+    )
+    assert "Traceback" not in result.output

@@ -55,7 +55,8 @@ def test_momo_is_mounted_when_both_secrets_are_set(
     momo = app.state.momo.config
     assert (momo.api_key, momo.webhook_secret) == ("momo-key", MOMO_SECRET)
     assert momo.webhook_url == "http://127.0.0.1:8399/webhooks/momo"
-    assert momo.state_file == tmp_path / "sandbox-momo.db"
+    # One state file for both simulators; each keeps to its own documents in it.
+    assert momo.state_file == tmp_path / "sandbox.db"
     assert app.state.sandbox.config.state_file == tmp_path / "sandbox.db"
     _close(app)
 

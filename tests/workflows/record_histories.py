@@ -1,9 +1,10 @@
 """Record PayoutWorkflow histories on the real stack, for the replay tests.
 
-Run ``python -m tests.workflows.record_histories`` when the workflow's commands change on
-purpose (behind ``workflow.patched``): it adds histories of the current code beside the
-old ones, which must all keep replaying. Never regenerate an old history to make a
-replay test pass: that hides the non-determinism it exists to catch.
+Run ``python -m tests.workflows.record_histories <version> [momo]`` when the workflow's
+commands change on purpose (behind ``workflow.patched``), or for a new path (``momo``: the
+MoMo provider's): it adds histories of the current code beside the old ones, which must
+all keep replaying. Never regenerate an old history to make a replay test pass: that
+hides the non-determinism it exists to catch.
 """
 
 from __future__ import annotations
@@ -87,8 +88,32 @@ async def _until(payments: PaymentsClient, payout_id: str, status: str) -> None:
         await asyncio.sleep(0.2)
 
 
-async def record(version: str) -> None:
-    """Run one payout per interesting path and write each history as JSON."""
+def _momo_request(name: str, number: str) -> PayoutRequest:
+    return PayoutRequest(
+        payout_id=f"history-momo-{name}",
+        merchant_id="rich",
+        amount=Money(amount=1_500_00, currency="KES"),
+        recipient_msisdn=number,
+        country="KE",
+        provider="momo",
+    )
+
+
+MOMO_RUNS = {
+    "momo-succeeded-by-callback": _momo_request("ok", "+254712345678"),
+    "momo-failed-payee-not-found": _momo_request("payee", "+254700123450"),
+    # No callback: the first status poll (30 s) finds the payment.
+    "momo-callback-lost-found-by-polling": _momo_request("lost", "+254700123456"),
+}
+
+
+async def record(version: str, only_momo: bool = False) -> None:
+    """Run one payout per interesting path and write each history as JSON.
+
+    Args:
+        version: the label in the file names (the workflow's patch generation).
+        only_momo: record only the MoMo provider's paths (added with the registry).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         async with await local_temporal() as env:
             settings = throwaway_settings(
@@ -118,37 +143,12 @@ async def record(version: str) -> None:
                     ),
                     "mismatch-then-operator": _request("mismatch", "rich", Scenario.NEVER_RESOLVES),
                 }
+                if only_momo:
+                    runs = dict(MOMO_RUNS)
                 for request in runs.values():
                     await payments.create_payout(request)
-                review = runs["needs-review-resolved"]
-                while (await payments.get_payout(review.payout_id)).status.value != "needs_review":
-                    await asyncio.sleep(0.2)
-                await payments.resolve_payout(
-                    review.payout_id,
-                    ResolvePayout(outcome=PayoutStatus.FAILED, note="checked with the hub"),
-                )
-
-                contradicted = runs["contradicted-then-paid"]
-                await _until(payments, contradicted.payout_id, "submitted")
-                await _forge(stack, contradicted.workflow_id, "MR101")
-                await _until(payments, contradicted.payout_id, "needs_review")
-                async with httpx.AsyncClient(base_url=stack.sandbox_url) as sandbox:
-                    forced = await sandbox.post(
-                        f"/admin/transfers/{contradicted.workflow_id}/resolve",
-                        json={"status": "MR101"},
-                    )
-                    forced.raise_for_status()
-
-                mismatch = runs["mismatch-then-operator"]
-                await _until(payments, mismatch.payout_id, "submitted")
-                await _forge(
-                    stack, mismatch.workflow_id, "MR101", sendAmount="1.00", receiveAmount="1.00"
-                )
-                await _until(payments, mismatch.payout_id, "needs_review")
-                await payments.resolve_payout(
-                    mismatch.payout_id,
-                    ResolvePayout(outcome=PayoutStatus.FAILED, note="hub: never paid"),
-                )
+                if not only_momo:
+                    await _hub_paths(stack, payments, runs)
                 for name, request in runs.items():
                     await payments.wait_payout(request.payout_id)
                     handle = env.client.get_workflow_handle(request.workflow_id)
@@ -158,6 +158,40 @@ async def record(version: str) -> None:
                     log.info("wrote %s", path)
 
 
+async def _hub_paths(
+    stack: EngineStack, payments: PaymentsClient, runs: dict[str, PayoutRequest]
+) -> None:
+    """Drive the hub runs that need an operator or a forged webhook."""
+    review = runs["needs-review-resolved"]
+    while (await payments.get_payout(review.payout_id)).status.value != "needs_review":
+        await asyncio.sleep(0.2)
+    await payments.resolve_payout(
+        review.payout_id,
+        ResolvePayout(outcome=PayoutStatus.FAILED, note="checked with the hub"),
+    )
+
+    contradicted = runs["contradicted-then-paid"]
+    await _until(payments, contradicted.payout_id, "submitted")
+    await _forge(stack, contradicted.workflow_id, "MR101")
+    await _until(payments, contradicted.payout_id, "needs_review")
+    async with httpx.AsyncClient(base_url=stack.sandbox_url) as sandbox:
+        forced = await sandbox.post(
+            f"/admin/transfers/{contradicted.workflow_id}/resolve",
+            json={"status": "MR101"},
+        )
+        forced.raise_for_status()
+
+    mismatch = runs["mismatch-then-operator"]
+    await _until(payments, mismatch.payout_id, "submitted")
+    await _forge(stack, mismatch.workflow_id, "MR101", sendAmount="1.00", receiveAmount="1.00")
+    await _until(payments, mismatch.payout_id, "needs_review")
+    await payments.resolve_payout(
+        mismatch.payout_id,
+        ResolvePayout(outcome=PayoutStatus.FAILED, note="hub: never paid"),
+    )
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
-    asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "v1"))
+    # python -m tests.workflows.record_histories v2 [momo]
+    asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "v1", "momo" in sys.argv[2:]))

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import httpx
 
 from payments_engine.activities.providers.base import (
-    Ambiguous,
+    ProviderFault,
     ProviderSettings,
     Refused,
-    Transient,
-    read_status,
+    fetch,
+    send,
 )
 from payments_engine.activities.providers.hub.wire import (
     ACK_ACCEPTED,
@@ -81,6 +81,13 @@ def _report_from_ack(ack: HubAck, reference: str) -> ProviderEvent:
     )
 
 
+def _own_reading(response: httpx.Response) -> ProviderFault | None:
+    # The hub dedupes a repeat of a reference silently; its 409 is another payout.
+    if response.status_code == 409:
+        return Refused(ProviderConflict, "the hub holds this reference with different parameters")
+    return None
+
+
 class HubPayouts:
     """Payouts through the hub, on a client carrying its base URL, key and timeout."""
 
@@ -98,28 +105,14 @@ class HubPayouts:
             amount=order.amount.to_major(),
             description=order.description,
         ).model_dump(mode="json", by_alias=True, exclude_none=True)
-        try:
-            response = await self._http.post(PAYOUTS_PATH, json=body)
-        except httpx.TransportError as exc:
-            raise Ambiguous(type(exc).__name__) from exc
-        if response.status_code == 409:
-            raise Refused(
-                ProviderConflict, "the hub holds this reference with different parameters"
-            )
-        fault = read_status(response.status_code, PROVIDER_NAME, submitting=True)
-        if fault is not None:
-            raise fault
+        response = await send(
+            self._http, PAYOUTS_PATH, PROVIDER_NAME, json=body, own_reading=_own_reading
+        )
         return _report_from_ack(HubAck.model_validate_json(response.content), order.reference)
 
     async def find_payout(self, reference: str) -> ProviderEvent | None:
         """GET the transfer by our reference; 404 means the hub never saw it."""
-        try:
-            response = await self._http.get(f"{PAYOUTS_PATH}/{reference}")
-        except httpx.TransportError as exc:
-            raise Transient(f"status query failed: {type(exc).__name__}") from exc
-        if response.status_code == 404:
-            return None
-        fault = read_status(response.status_code, PROVIDER_NAME, submitting=False)
-        if fault is not None:
-            raise fault
-        return _report_from_transfer(HubTransfer.model_validate_json(response.content))
+        body = await fetch(self._http, f"{PAYOUTS_PATH}/{reference}", PROVIDER_NAME)
+        return (
+            None if body is None else _report_from_transfer(HubTransfer.model_validate_json(body))
+        )

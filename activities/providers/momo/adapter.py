@@ -13,10 +13,10 @@ import httpx
 
 from payments_engine.activities.providers.base import (
     AlreadySubmitted,
-    Ambiguous,
+    ProviderFault,
     ProviderSettings,
-    Transient,
-    read_status,
+    fetch,
+    send,
 )
 from payments_engine.activities.providers.momo.settings import MomoSettings
 from payments_engine.activities.providers.momo.webhooks import report
@@ -54,6 +54,13 @@ def auth_headers(settings: ProviderSettings) -> dict[str, str]:
     }
 
 
+def _own_reading(response: httpx.Response) -> ProviderFault | None:
+    # MoMo's 409 is its duplicate answer: the transfer exists, so ask for its status.
+    if response.status_code == 409 and DUPLICATE_CODE in response.text:
+        return AlreadySubmitted(f"{PROVIDER_NAME} holds this X-Reference-Id already")
+    return None
+
+
 class MomoPayouts:
     """Payouts through MoMo's disbursement API, on a client with its URL, key and timeout."""
 
@@ -75,15 +82,14 @@ class MomoPayouts:
         headers = {REFERENCE_HEADER: reference_id(order.reference)}
         if self._callback_url:
             headers["X-Callback-Url"] = self._callback_url
-        try:
-            response = await self._http.post(TRANSFER_PATH, json=body, headers=headers)
-        except httpx.TransportError as exc:
-            raise Ambiguous(type(exc).__name__) from exc
-        if response.status_code == 409 and DUPLICATE_CODE in response.text:
-            raise AlreadySubmitted(f"{PROVIDER_NAME} holds this X-Reference-Id already")
-        fault = read_status(response.status_code, PROVIDER_NAME, submitting=True)
-        if fault is not None:
-            raise fault
+        response = await send(
+            self._http,
+            TRANSFER_PATH,
+            PROVIDER_NAME,
+            json=body,
+            headers=headers,
+            own_reading=_own_reading,
+        )
         return ProviderEvent(
             provider=PROVIDER_NAME,
             event_id=f"ack:{order.reference}:{response.status_code}",
@@ -94,14 +100,8 @@ class MomoPayouts:
 
     async def find_payout(self, reference: str) -> ProviderEvent | None:
         """GET the transfer by its ``X-Reference-Id``; 404 means MoMo never saw it."""
-        try:
-            response = await self._http.get(f"{TRANSFER_PATH}/{reference_id(reference)}")
-        except httpx.TransportError as exc:
-            raise Transient(f"status query failed: {type(exc).__name__}") from exc
-        if response.status_code == 404:
+        body = await fetch(self._http, f"{TRANSFER_PATH}/{reference_id(reference)}", PROVIDER_NAME)
+        if body is None:
             return None
-        fault = read_status(response.status_code, PROVIDER_NAME, submitting=False)
-        if fault is not None:
-            raise fault
-        transfer = Transfer.model_validate_json(response.content)
+        transfer = Transfer.model_validate_json(body)
         return report(transfer, f"status:{reference}:{transfer.status.value}")
