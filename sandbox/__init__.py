@@ -9,7 +9,8 @@
 
 Magic phone numbers select failure scenarios the way test card numbers do, and each
 admin API injects faults and shows what its provider really executed. The machinery the
-simulators share (webhook outbox, dispatcher, faults, persistence) is in :mod:`.common`.
+simulators share (store, webhook outbox, dispatcher, faults, persistence, magic numbers,
+admin routes) is in :mod:`.common`.
 """
 
 from payments_engine.sandbox.app import create_sandbox_app

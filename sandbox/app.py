@@ -5,21 +5,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
 from payments_engine.sandbox.common.dispatcher import WebhookDispatcher
+from payments_engine.sandbox.common.state import SimulatorState, simulator_dispatcher
 from payments_engine.sandbox.hub import admin_api as hub_admin
 from payments_engine.sandbox.hub import hub_api
 from payments_engine.sandbox.hub.config import SandboxConfig
 from payments_engine.sandbox.hub.scenarios import markdown_table as hub_table
-from payments_engine.sandbox.hub.state import SandboxState, hub_dispatcher
+from payments_engine.sandbox.hub.state import SandboxState
+from payments_engine.sandbox.hub.store import HubStore
 from payments_engine.sandbox.momo import admin_api as momo_admin
 from payments_engine.sandbox.momo import momo_api
 from payments_engine.sandbox.momo.config import MomoSandboxConfig
 from payments_engine.sandbox.momo.scenarios import markdown_table as momo_table
-from payments_engine.sandbox.momo.state import MomoState, momo_dispatcher
+from payments_engine.sandbox.momo.state import MomoState
+from payments_engine.sandbox.momo.store import MomoStore
 
 _DESCRIPTION = """\
 A local mobile-wallet hub (MFS Africa shape) with magic phone numbers, signed and retried
@@ -69,38 +73,38 @@ def create_sandbox_app(
     Raises:
         SandboxStateError: a state file is not a usable state file.
     """
-    hub = SandboxState.create(config)
+    hub = SandboxState.create(HubStore(config))
     try:
-        momo_state = MomoState.create(momo) if momo is not None else None
+        momo_state = MomoState.create(MomoStore(momo)) if momo is not None else None
     except BaseException:
         hub.store.close()
         raise
+    simulators: list[SimulatorState[Any, Any]] = [hub]
+    if momo_state is not None:
+        simulators.append(momo_state)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         client = webhook_client or httpx.AsyncClient(timeout=config.webhook_timeout_seconds)
         dispatchers: list[WebhookDispatcher] = []
-        hub.dispatcher = hub_dispatcher(hub.store, config, client)
-        dispatchers.append(hub.dispatcher)
-        if momo_state is not None:
-            momo_state.dispatcher = momo_dispatcher(momo_state.store, momo_state.config, client)
-            dispatchers.append(momo_state.dispatcher)
+        for simulator in simulators:
+            dispatcher = simulator_dispatcher(simulator.store, simulator.config, client)
+            simulator.dispatcher = dispatcher
+            dispatchers.append(dispatcher)
         for dispatcher in dispatchers:
             dispatcher.start()
         try:
             yield
         finally:
-            hub.dispatcher = None
-            if momo_state is not None:
-                momo_state.dispatcher = None
+            for simulator in simulators:
+                simulator.dispatcher = None
             for dispatcher in dispatchers:
                 await dispatcher.aclose()
             if webhook_client is None:
                 await client.aclose()
             # Last: until the dispatchers have stopped, their deliveries record attempts.
-            hub.store.close()
-            if momo_state is not None:
-                momo_state.store.close()
+            for simulator in simulators:
+                simulator.store.close()
 
     description = _DESCRIPTION + hub_table()
     if momo_state is not None:

@@ -1,4 +1,4 @@
-"""The base of every simulator's store: faults, floats, outbox, schedule and state file.
+"""The base of every simulator's store: transfers, faults, floats, outbox and state file.
 
 A store is synchronous and never awaits, so on one event loop every method runs
 atomically: no locks are needed. Scheduling is state-based: each transfer carries a plan
@@ -16,16 +16,26 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
 
-from payments_engine.sandbox.common import floats, outbox
+from payments_engine.sandbox.common import floats, outbox, records
+from payments_engine.sandbox.common.config import SimulatorConfig
 from payments_engine.sandbox.common.faults import Faults
 from payments_engine.sandbox.common.floats import Floats
 from payments_engine.sandbox.common.outbox import Delivery, Outbox
-from payments_engine.sandbox.common.persistence import DocumentStore, Journal, LegacyImport
+from payments_engine.sandbox.common.persistence import (
+    Document,
+    DocumentStore,
+    Journal,
+    LegacyImport,
+)
+from payments_engine.sandbox.common.records import TransferRecord
 from payments_engine.sandbox.common.schedule import Schedule
+
+ConfigT = TypeVar("ConfigT", bound=SimulatorConfig)
+TransferT = TypeVar("TransferT", bound=TransferRecord[Any, Any])
 
 
 def utc_now() -> datetime:
@@ -41,59 +51,75 @@ class ResolveRefused(Exception):
     """A forced resolution cannot be applied (already final, or the float is too low)."""
 
 
-class SimulatorStore(ABC):
+class SimulatorStore(ABC, Generic[ConfigT, TransferT]):
     """Everything one simulator knows, in memory and, if configured, in its state file.
 
-    Subclasses keep their own records, restore them in :meth:`_restore` and forget them
-    in :meth:`_clear`; they must call :meth:`_open` at the end of their ``__init__``.
+    Its transfers are filed under their :attr:`~.records.TransferRecord.record_id`.
+    Subclasses name their provider and say how its webhooks are sent (the class
+    attributes, :meth:`_new_delivery_id`, :meth:`_retry_delays`), encode and decode
+    their transfers for the state file (:meth:`_encode`, :meth:`_decode`) and apply
+    their planned steps (:meth:`_take_step`).
 
     Args:
-        provider: the provider's name, its documents' key in a shared state file.
-        state_file: the SQLite state file; None keeps everything in memory only.
-        float_balances: the float per currency at start and after a reset.
-        retry_delays: seconds between webhook attempts; empty sends each once.
-        new_delivery_id: makes a webhook delivery id (the signed message id).
+        config: the simulator's configuration (floats, timings, webhooks, state file).
         clock: Unix seconds, for every delay; due times are kept in the state file, so
             a clock that restarts from zero (``time.monotonic``) would break them.
         wall_clock: aware UTC now, for every timestamp.
-        at_most_once: webhooks are never sent twice, not even after a crash mid-attempt.
-        legacy: imports a version-1 state file (the hub's old tables).
 
     Raises:
-        SandboxStateError: ``state_file`` is not a usable state file.
+        SandboxStateError: ``config.state_file`` is not a usable state file.
     """
+
+    provider: ClassVar[str]
+    """The provider's name, its documents' key in a shared state file."""
+
+    at_most_once: ClassVar[bool] = False
+    """Webhooks are never sent twice, not even after a crash mid-attempt."""
+
+    legacy: ClassVar[LegacyImport | None] = None
+    """Imports a version-1 state file (the hub's old tables); None refuses one."""
 
     def __init__(
         self,
+        config: ConfigT,
         *,
-        provider: str,
-        state_file: Path | None,
-        float_balances: Mapping[str, int],
-        retry_delays: Sequence[float],
-        new_delivery_id: Callable[[], str],
         clock: Callable[[], float] = time.time,
         wall_clock: Callable[[], datetime] = utc_now,
-        at_most_once: bool = False,
-        legacy: LegacyImport | None = None,
     ) -> None:
-        """Open the state file, if any; records are loaded by :meth:`_open`."""
+        """Start from the state file if there is one, else empty; no faults either way."""
+        self.config = config
         self._clock = clock
         self._wall_clock = wall_clock
         self.faults = Faults()
+        # Through the class: a function kept on a class would bind to the instance.
+        legacy = type(self).legacy
         self._db = (
-            DocumentStore(state_file, provider, legacy=legacy) if state_file is not None else None
+            DocumentStore(config.state_file, self.provider, legacy=legacy)
+            if config.state_file is not None
+            else None
         )
         self._journal = Journal(self._db)
-        self.floats = Floats(float_balances, self._journal)
+        self.floats = Floats(config.float_balances, self._journal)
         self.outbox = Outbox(
-            retry_delays=retry_delays,
+            retry_delays=self._retry_delays(),
             journal=self._journal,
             clock=clock,
             wall_clock=wall_clock,
-            new_id=new_delivery_id,
-            at_most_once=at_most_once,
+            new_id=self._new_delivery_id,
+            at_most_once=self.at_most_once,
         )
         self._schedule = Schedule()
+        self._transfers: dict[str, TransferT] = {}
+        self._open()
+
+    @staticmethod
+    @abstractmethod
+    def _new_delivery_id() -> str:
+        """A new webhook delivery id, the message id its signature signs."""
+
+    def _retry_delays(self) -> Sequence[float]:
+        """Seconds between webhook attempts; empty, the default, sends each once."""
+        return ()
 
     def _open(self) -> None:
         """Load the state file's records, if there is a file."""
@@ -103,17 +129,26 @@ class SimulatorStore(ABC):
         self.outbox.restore(self._db.load(outbox.KIND))
         self._restore(self._db)
 
-    @abstractmethod
     def _restore(self, db: DocumentStore) -> None:
-        """Load the provider's own records (transfers ...) from the state file."""
+        """Load the transfers from the state file, with the plans they had left."""
+        for _, document in db.load(records.KIND):
+            transfer = self._decode(document)
+            self._transfers[transfer.record_id] = transfer
+            if transfer.plan:
+                # Steps that came due while the simulator was down: the next advance().
+                self._push(transfer)
 
     @abstractmethod
-    def _clear(self) -> None:
-        """Forget the provider's own records (the state file is cleared by the caller)."""
+    def _encode(self, transfer: TransferT) -> Document:
+        """The state-file document of a transfer."""
 
     @abstractmethod
-    def advance(self) -> Sequence[object]:
-        """Apply every planned step that is due; return the records it changed."""
+    def _decode(self, document: Document) -> TransferT:
+        """The transfer :meth:`_encode` wrote."""
+
+    @abstractmethod
+    def _take_step(self, transfer: TransferT, step: Any) -> None:
+        """Apply one planned step of ``transfer`` that is due (it is off the plan)."""
 
     def close(self) -> None:
         """Close the state file, if any; later changes would stay in memory only."""
@@ -132,7 +167,7 @@ class SimulatorStore(ABC):
         self.outbox.clear()
         self._schedule.clear()
         self._journal.discard()
-        self._clear()
+        self._transfers.clear()
         if self._db is not None:
             self._db.clear()
 
@@ -143,6 +178,84 @@ class SimulatorStore(ABC):
     def balances(self) -> dict[str, int]:
         """The float per currency, in minor units."""
         return self.floats.balances()
+
+    # -- transfers ---------------------------------------------------------------------
+
+    def get(self, key: str) -> TransferT | None:
+        """The transfer filed under ``key``, if any."""
+        return self._transfers.get(key)
+
+    def query_status(self, key: str) -> TransferT | None:
+        """Like :meth:`get`, counting the query on the transfer."""
+        return self._count(key, queries=1)
+
+    def note_repeat(self, key: str) -> TransferT | None:
+        """Count a submission that reused a taken key; nothing else happens."""
+        return self._count(key, submissions=1)
+
+    def transfers(self) -> list[TransferT]:
+        """Every transfer, oldest first."""
+        return list(self._transfers.values())
+
+    def advance(self) -> list[TransferT]:
+        """Apply every planned status step that is due; return the transfers it changed."""
+        now = self._clock()
+        changed: list[TransferT] = []
+        for key in self._schedule.pop_due(now):
+            transfer = self._transfers.get(key)
+            if transfer is None or not transfer.plan:
+                continue
+            while transfer.plan and transfer.plan[0].at <= now:
+                self._take_step(transfer, transfer.plan.pop(0))
+            changed.append(transfer)
+            if transfer.plan:
+                self._push(transfer)
+        self._flush()
+        return changed
+
+    def _count(self, key: str, *, submissions: int = 0, queries: int = 0) -> TransferT | None:
+        """The transfer filed under ``key``, if any, its counters raised and written."""
+        transfer = self._transfers.get(key)
+        if transfer is not None:
+            transfer.submit_count += submissions
+            transfer.status_queries += queries
+            self._changed(transfer)
+            self._flush()
+        return transfer
+
+    def _add(self, transfer: TransferT) -> None:
+        """File a new transfer."""
+        self._transfers[transfer.record_id] = transfer
+        self._changed(transfer)
+
+    def _pending(self, key: str) -> TransferT:
+        """The transfer filed under ``key``, which a forced resolution may still change.
+
+        Raises:
+            TransferNotFound: no transfer is filed under ``key``.
+            ResolveRefused: the transfer is already final.
+        """
+        transfer = self._transfers.get(key)
+        if transfer is None:
+            raise TransferNotFound(key)
+        if transfer.status.is_final:
+            raise ResolveRefused(f"the transfer is already final ({transfer.status.value})")
+        return transfer
+
+    def _resolve(self, transfer: TransferT, step: Any) -> TransferT:
+        """Drop the plan of ``transfer`` and take ``step``, a final one, now."""
+        transfer.plan.clear()
+        self._take_step(transfer, step)
+        self._flush()
+        return transfer
+
+    def _changed(self, transfer: TransferT) -> None:
+        """Note that ``transfer`` changed, for the state file."""
+        self._journal.put(records.KIND, transfer.record_id, lambda: self._encode(transfer))
+
+    def _push(self, transfer: TransferT) -> None:
+        """Schedule the first step of the transfer's plan."""
+        self._schedule.push(transfer.record_id, transfer.plan[0].at)
 
     # -- webhooks: the dispatcher's side ---------------------------------------------
 

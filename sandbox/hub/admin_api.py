@@ -1,35 +1,37 @@
 """The hub's admin API: what the hub really executed, forced resolution, scenarios.
 
-Faults, the webhook log and reset are the common admin routes
-(:func:`~payments_engine.sandbox.common.admin.add_operation_routes`). No
-authentication: the sandbox is a local tool. The transfer list is the hub's own record,
-which exactly-once tests count against; it never shows a full msisdn.
+The routes are the common admin routes (:mod:`~payments_engine.sandbox.common.admin`)
+over the hub's views. No authentication: the sandbox is a local tool. The transfer list
+is the hub's own record, which exactly-once tests count against; it never shows a full
+msisdn.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from payments_engine.domain.msisdn import mask_msisdn
-from payments_engine.sandbox.common.admin import AdminDelivery, add_operation_routes
+from payments_engine.sandbox.common.admin import (
+    AdminDelivery,
+    ScenarioView,
+    add_operation_routes,
+    add_scenario_route,
+    add_transfer_routes,
+)
 from payments_engine.sandbox.common.outbox import Delivery
-from payments_engine.sandbox.common.store import ResolveRefused, TransferNotFound
 from payments_engine.sandbox.hub.records import Transfer
 from payments_engine.sandbox.hub.scenarios import Scenario
-from payments_engine.sandbox.hub.state import StateDep, get_state
+from payments_engine.sandbox.hub.state import get_state
+from payments_engine.sandbox.hub.store import HubStore
 from payments_engine.sandbox.hub.wire import HubStatus
 
 router = APIRouter(tags=["admin"])
 
 
-class _Admin(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-
-class AdminTransfer(_Admin):
+class AdminTransfer(BaseModel):
     """A transfer as the hub recorded it, without the beneficiary's number.
 
     Attributes:
@@ -41,6 +43,8 @@ class AdminTransfer(_Admin):
         submit_count: submissions that carried this reference (repeats included).
         status_queries: status queries that asked for it.
     """
+
+    model_config = ConfigDict(populate_by_name=True)
 
     reference: str
     third_party_trans_id: str = Field(alias="thirdPartyTransId")
@@ -112,8 +116,12 @@ class ResolveRequest(BaseModel):
             raise ValueError("only a final status (MR101 or ER10x) can be forced")
         return value
 
+    def apply(self, store: HubStore, third_party_trans_id: str) -> Transfer:
+        """Force the status on the transfer and send its webhook."""
+        return store.force_status(third_party_trans_id, self.status)
 
-class ScenarioInfo(BaseModel):
+
+class ScenarioInfo(ScenarioView):
     """A magic-number scenario, for tools and docs."""
 
     scenario: Scenario
@@ -122,50 +130,6 @@ class ScenarioInfo(BaseModel):
     summary: str
 
 
-@router.get("/transfers", response_model=list[AdminTransfer])
-async def list_transfers(state: StateDep) -> list[AdminTransfer]:
-    """Every transfer the hub holds, oldest first."""
-    state.store.advance()
-    return [AdminTransfer.of(transfer) for transfer in state.store.transfers()]
-
-
-@router.get("/transfers/{third_party_trans_id}", response_model=AdminTransfer)
-async def get_transfer(third_party_trans_id: str, state: StateDep) -> AdminTransfer:
-    """One transfer, without counting a status query."""
-    state.store.advance()
-    transfer = state.store.get(third_party_trans_id)
-    if transfer is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such transfer")
-    return AdminTransfer.of(transfer)
-
-
-@router.post("/transfers/{third_party_trans_id}/resolve", response_model=AdminTransfer)
-async def resolve_transfer(
-    third_party_trans_id: str, body: ResolveRequest, state: StateDep
-) -> AdminTransfer:
-    """Force a pending transfer's final status now, and send its webhook."""
-    state.store.advance()
-    try:
-        transfer = state.store.force_status(third_party_trans_id, body.status)
-    except TransferNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such transfer") from None
-    except ResolveRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    return AdminTransfer.of(transfer)
-
-
-@router.get("/scenarios", response_model=list[ScenarioInfo])
-async def list_scenarios() -> list[ScenarioInfo]:
-    """The magic-number scenarios."""
-    return [
-        ScenarioInfo(
-            scenario=scenario,
-            suffix=scenario.suffix,
-            final_status=scenario.final_status,
-            summary=scenario.summary,
-        )
-        for scenario in Scenario
-    ]
-
-
+add_transfer_routes(router, get_state, "third_party_trans_id", AdminTransfer, ResolveRequest)
+add_scenario_route(router, Scenario, ScenarioInfo)
 add_operation_routes(router, get_state, HubAdminDelivery)

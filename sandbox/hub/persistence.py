@@ -12,14 +12,15 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import datetime
 
-from payments_engine.sandbox.common import floats, outbox
+from payments_engine.sandbox.common import floats, outbox, records
 from payments_engine.sandbox.common.outbox import Delivery, encode_delivery
-from payments_engine.sandbox.common.persistence import Document, Row, encode_time
+from payments_engine.sandbox.common.persistence import Document, Row
+from payments_engine.sandbox.common.records import decode_progress, encode_progress
 from payments_engine.sandbox.hub.records import PayoutOrder, PlannedStep, Transfer
 from payments_engine.sandbox.hub.scenarios import Scenario
 from payments_engine.sandbox.hub.wire import HubStatus
 
-TRANSFER = "transfer"
+TRANSFER = records.KIND
 
 
 def encode_transfer(transfer: Transfer) -> Document:
@@ -37,11 +38,9 @@ def encode_transfer(transfer: Transfer) -> Document:
         "status": transfer.status.value,
         "ack_code": transfer.ack_code,
         "executed": transfer.executed,
-        "created_at": encode_time(transfer.created_at),
-        "updated_at": encode_time(transfer.updated_at),
-        "plan": [[step.at, step.status.value, step.notify] for step in transfer.plan],
-        "submit_count": transfer.submit_count,
-        "status_queries": transfer.status_queries,
+        **encode_progress(
+            transfer, [[step.at, step.status.value, step.notify] for step in transfer.plan]
+        ),
     }
 
 
@@ -66,11 +65,8 @@ def decode_transfer(document: Document) -> Transfer:
         status=HubStatus(document["status"]),
         ack_code=document["ack_code"],
         executed=bool(document["executed"]),
-        created_at=datetime.fromisoformat(document["created_at"]),
-        updated_at=datetime.fromisoformat(document["updated_at"]),
         plan=plan,
-        submit_count=int(document["submit_count"]),
-        status_queries=int(document["status_queries"]),
+        **decode_progress(document),
     )
 
 

@@ -1,18 +1,18 @@
 """The records a sandbox hub keeps: payout orders and transfers with their plans.
 
 Plain data, shared by the in-memory store (:mod:`.store`) and its state file
-(:mod:`.persistence`); webhook deliveries are the common outbox's. Times that schedule
-something (``PlannedStep.at``) are seconds of the store's scheduling clock, Unix seconds
-by default, so they keep their meaning across a restart; timestamps shown to clients are
-aware UTC datetimes.
+(:mod:`.persistence`); webhook deliveries are the common outbox's. What every simulator's
+transfer has (status, times, plan, counters) is the common
+:class:`~payments_engine.sandbox.common.records.TransferRecord`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from payments_engine.domain.money import Money
+from payments_engine.sandbox.common.records import TransferRecord
 from payments_engine.sandbox.hub.scenarios import Scenario
 from payments_engine.sandbox.hub.wire import HubAck, HubCallback, HubStatus, HubTransfer
 
@@ -72,33 +72,26 @@ class PlannedStep:
 
 
 @dataclass(eq=False)
-class Transfer:
+class Transfer(TransferRecord[HubStatus, PlannedStep]):
     """One transfer as the hub records it.
 
     Attributes:
-        executed: the money left the float: true while an accepted transfer is pending
-            or once it succeeded; false for rejected ones and failed ones (refunded).
-        plan: the status steps still to come, earliest first.
+        ack_code: the acknowledgement code its submission got (accepted or rejected).
+        executed: false for rejected transfers and for failed ones (refunded).
         submit_count: how many submissions carried this ``thirdPartyTransId``.
-        status_queries: how many status queries asked for it.
     """
 
     order: PayoutOrder
     transaction_id: str
     scenario: Scenario
-    status: HubStatus
     ack_code: str
-    executed: bool
-    created_at: datetime
-    updated_at: datetime
-    plan: list[PlannedStep] = field(default_factory=list)
-    submit_count: int = 1
-    status_queries: int = 0
 
     @property
     def third_party_trans_id(self) -> str:
-        """The client's reference."""
+        """The client's reference, under which the hub files the transfer."""
         return self.order.third_party_trans_id
+
+    record_id = third_party_trans_id
 
     @property
     def money(self) -> Money:

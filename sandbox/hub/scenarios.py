@@ -6,14 +6,11 @@ Like a card network's test card numbers, they work with any country code, so
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from enum import StrEnum
-
+from payments_engine.sandbox.common.scenarios import MagicNumber, MagicScenario
 from payments_engine.sandbox.hub.wire import HubStatus
 
 
-class Scenario(StrEnum):
+class Scenario(MagicScenario):
     """What the sandbox hub does with a payout, chosen by the msisdn's last six digits.
 
     | Last digits | Scenario             | Behaviour                                               |
@@ -46,28 +43,17 @@ class Scenario(StrEnum):
     LATE_SUCCESS = "late_success"
     NEVER_RESOLVES = "never_resolves"
 
-    @property
-    def suffix(self) -> str | None:
-        """The msisdn ending that selects the scenario; None for the default success."""
-        return _INFO[self].suffix
+    def magic(self) -> MagicNumber[HubStatus]:
+        """The msisdn ending, final status and summary of the scenario."""
+        return _INFO[self]
 
     @property
     def final_status(self) -> HubStatus | None:
         """The status the transfer ends in; None if it never resolves on its own."""
-        return _INFO[self].final_status
-
-    @property
-    def summary(self) -> str:
-        """One line on what the hub does, for generated documentation."""
-        return _INFO[self].summary
+        return self.magic().final_status
 
 
-@dataclass(frozen=True)
-class _Info:
-    suffix: str | None
-    final_status: HubStatus | None
-    summary: str
-
+_Info = MagicNumber[HubStatus]
 
 _INFO: dict[Scenario, _Info] = {
     Scenario.SUCCESS: _Info(None, HubStatus.SUCCESS, "MR101 after settle; webhook"),
@@ -106,21 +92,8 @@ _INFO: dict[Scenario, _Info] = {
     Scenario.NEVER_RESOLVES: _Info("000009", None, "MR102 (pending) forever; no webhook"),
 }
 
-_BY_SUFFIX = {info.suffix: scenario for scenario, info in _INFO.items() if info.suffix}
-_NON_DIGITS = re.compile(r"\D")
+scenario_for = Scenario.for_number
+"""The scenario a payout to an msisdn runs, by its last six digits (any country)."""
 
-
-def scenario_for(msisdn: str) -> Scenario:
-    """The scenario a payout to ``msisdn`` runs, by its last six digits (any country)."""
-    digits = _NON_DIGITS.sub("", msisdn)
-    return _BY_SUFFIX.get(digits[-6:], Scenario.SUCCESS)
-
-
-def markdown_table() -> str:
-    """The scenarios as a Markdown table, for the README and the sandbox's API docs."""
-    lines = ["| Last digits | Scenario | Behaviour |", "|---|---|---|"]
-    # The catch-all success comes last, as in the Scenario docstring.
-    for scenario in sorted(Scenario, key=lambda item: item.suffix or "999999"):
-        suffix = f"`{scenario.suffix}`" if scenario.suffix else "other"
-        lines.append(f"| {suffix} | {scenario.value} | {scenario.summary} |")
-    return "\n".join(lines)
+markdown_table = Scenario.markdown_table
+"""The scenarios as a Markdown table, for the README and the sandbox's API docs."""

@@ -7,15 +7,13 @@ hub's transfers, what each magic number plans for them and the hub's webhook eve
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 
 from payments_engine.sandbox.common.outbox import Delivery
-from payments_engine.sandbox.common.persistence import DocumentStore
+from payments_engine.sandbox.common.persistence import Document, DocumentStore
 from payments_engine.sandbox.common.store import (
     ResolveRefused,
     SimulatorStore,
@@ -23,12 +21,7 @@ from payments_engine.sandbox.common.store import (
     utc_now,
 )
 from payments_engine.sandbox.hub.config import SandboxConfig
-from payments_engine.sandbox.hub.persistence import (
-    TRANSFER,
-    decode_transfer,
-    encode_transfer,
-    import_v1,
-)
+from payments_engine.sandbox.hub.persistence import decode_transfer, encode_transfer, import_v1
 from payments_engine.sandbox.hub.records import PayoutOrder, PlannedStep, Transfer
 from payments_engine.sandbox.hub.scenarios import Scenario, scenario_for
 from payments_engine.sandbox.hub.wire import (
@@ -61,10 +54,6 @@ def _new_event_id() -> str:
     return "evt_" + uuid.uuid4().hex[:16]
 
 
-def _new_delivery_id() -> str:
-    return "dlv_" + uuid.uuid4().hex[:12]
-
-
 class SubmitOutcome(StrEnum):
     """What a submission did."""
 
@@ -81,59 +70,37 @@ class SubmitResult:
     transfer: Transfer
 
 
-class HubStore(SimulatorStore):
+class HubStore(SimulatorStore[SandboxConfig, Transfer]):
     """Everything one sandbox hub knows, in memory and, if configured, in its state file.
 
-    Args:
-        config: the sandbox configuration (floats, timings, webhook settings, state file).
-        clock: Unix seconds, for every delay; due times are kept in the state file, so
-            a clock that restarts from zero (``time.monotonic``) would break them.
-        wall_clock: aware UTC now, for every timestamp.
-
-    Raises:
-        SandboxStateError: ``config.state_file`` is not a usable state file.
+    Transfers are filed under their ``thirdPartyTransId``. Webhooks are retried after the
+    configured delays; a version-1 state file (the hub's own tables) is imported.
     """
 
-    def __init__(
-        self,
-        config: SandboxConfig,
-        *,
-        clock: Callable[[], float] = time.time,
-        wall_clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        """Start from the state file if there is one, else empty; no faults either way."""
-        super().__init__(
-            provider=PROVIDER,
-            state_file=config.state_file,
-            float_balances=config.float_balances,
-            retry_delays=config.webhook_retry_delays,
-            new_delivery_id=_new_delivery_id,
-            clock=clock,
-            wall_clock=wall_clock,
-            legacy=import_v1,
-        )
-        self.config = config
-        self._transfers: dict[str, Transfer] = {}
-        self._open()
+    provider = PROVIDER
+    legacy = import_v1
+
+    @staticmethod
+    def _new_delivery_id() -> str:
+        return "dlv_" + uuid.uuid4().hex[:12]
+
+    def _retry_delays(self) -> Sequence[float]:
+        return self.config.webhook_retry_delays
 
     def _restore(self, db: DocumentStore) -> None:
-        for _, document in db.load(TRANSFER):
-            transfer = decode_transfer(document)
-            self._transfers[transfer.third_party_trans_id] = transfer
-            if transfer.plan:
-                # Steps that came due while the hub was down are applied by the next advance().
-                self._push(transfer)
+        super()._restore(db)
         for delivery in self.outbox.deliveries():
             if not delivery.url and self.config.webhook_url is not None:
                 delivery.url = self.config.webhook_url  # imported from a version-1 file
 
-    def _clear(self) -> None:
-        self._transfers.clear()
+    def _encode(self, transfer: Transfer) -> Document:
+        return encode_transfer(transfer)
 
-    def _changed(self, transfer: Transfer) -> None:
-        self._journal.put(
-            TRANSFER, transfer.third_party_trans_id, lambda: encode_transfer(transfer)
-        )
+    def _decode(self, document: Document) -> Transfer:
+        return decode_transfer(document)
+
+    def _take_step(self, transfer: Transfer, step: PlannedStep) -> None:
+        self._set_status(transfer, step.status, notify=step.notify)
 
     # -- transfers ---------------------------------------------------------------------
 
@@ -143,11 +110,8 @@ class HubStore(SimulatorStore):
         A repeat never executes anything: with the same parameters it is answered with
         the existing transfer, with other parameters it is a conflict.
         """
-        existing = self._transfers.get(order.third_party_trans_id)
+        existing = self.note_repeat(order.third_party_trans_id)
         if existing is not None:
-            existing.submit_count += 1
-            self._changed(existing)
-            self._flush()
             same = existing.order.same_parameters(order)
             outcome = SubmitOutcome.REPEATED if same else SubmitOutcome.CONFLICT
             return SubmitResult(outcome, existing)
@@ -164,8 +128,7 @@ class HubStore(SimulatorStore):
             created_at=wall,
             updated_at=wall,
         )
-        self._transfers[order.third_party_trans_id] = transfer
-        self._changed(transfer)
+        self._add(transfer)
         if scenario is Scenario.INVALID_NUMBER:
             transfer.status = HubStatus.INVALID_MSISDN
             transfer.ack_code = ACK_REJECTED
@@ -182,40 +145,6 @@ class HubStore(SimulatorStore):
         self._flush()
         return SubmitResult(SubmitOutcome.CREATED, transfer)
 
-    def get(self, third_party_trans_id: str) -> Transfer | None:
-        """The transfer with that reference, if any."""
-        return self._transfers.get(third_party_trans_id)
-
-    def query_status(self, third_party_trans_id: str) -> Transfer | None:
-        """Like :meth:`get`, counting the query on the transfer."""
-        transfer = self._transfers.get(third_party_trans_id)
-        if transfer is not None:
-            transfer.status_queries += 1
-            self._changed(transfer)
-            self._flush()
-        return transfer
-
-    def transfers(self) -> list[Transfer]:
-        """Every transfer, oldest first."""
-        return list(self._transfers.values())
-
-    def advance(self) -> list[Transfer]:
-        """Apply every planned status step that is due; return the transfers it changed."""
-        now = self._clock()
-        changed: list[Transfer] = []
-        for reference in self._schedule.pop_due(now):
-            transfer = self._transfers.get(reference)
-            if transfer is None or not transfer.plan:
-                continue
-            while transfer.plan and transfer.plan[0].at <= now:
-                step = transfer.plan.pop(0)
-                self._set_status(transfer, step.status, notify=step.notify)
-            changed.append(transfer)
-            if transfer.plan:
-                self._push(transfer)
-        self._flush()
-        return changed
-
     def force_status(self, third_party_trans_id: str, status: HubStatus) -> Transfer:
         """Give a transfer a final status now and announce it by webhook.
 
@@ -227,17 +156,10 @@ class HubStore(SimulatorStore):
         """
         if not status.is_final:
             raise ValueError(f"{status.value} is not a final status")
-        transfer = self._transfers.get(third_party_trans_id)
-        if transfer is None:
-            raise TransferNotFound(third_party_trans_id)
-        if transfer.status.is_final:
-            raise ResolveRefused(f"the transfer is already final ({transfer.status.value})")
+        transfer = self._pending(third_party_trans_id)
         if status is HubStatus.SUCCESS and not transfer.executed and not self._debit(transfer):
             raise ResolveRefused(f"the {transfer.order.currency} float cannot cover it")
-        transfer.plan.clear()
-        self._set_status(transfer, status, notify=True)
-        self._flush()
-        return transfer
+        return self._resolve(transfer, PlannedStep(self._clock(), status, notify=True))
 
     def _plan(self, scenario: Scenario, now: float) -> list[PlannedStep]:
         settle = now + self.config.settle_seconds
@@ -256,9 +178,6 @@ class HubStore(SimulatorStore):
             case _:
                 final = scenario.final_status or HubStatus.SUCCESS
                 return [PlannedStep(settle, final, notify=True)]
-
-    def _push(self, transfer: Transfer) -> None:
-        self._schedule.push(transfer.third_party_trans_id, transfer.plan[0].at)
 
     def _debit(self, transfer: Transfer) -> bool:
         if not self.floats.debit(transfer.order.currency, transfer.order.amount):

@@ -1,6 +1,7 @@
 """MoMo's admin API (under ``/admin/momo``): what it executed, forced resolution, scenarios.
 
-Faults, the callback log and reset are the common admin routes. No authentication: the
+The routes are the common admin routes (:mod:`~payments_engine.sandbox.common.admin`)
+over MoMo's views, keyed by ``X-Reference-Id`` (in any case). No authentication: the
 sandbox is a local tool. A transfer is shown without the payee's full number. Tests that
 only know our reference (``externalId``) find its transfers under
 ``/transfers/by-external-id/{external_id}``: a list, since a client that retried with a
@@ -12,17 +13,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Self
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from payments_engine.domain.money import Money
 from payments_engine.domain.msisdn import mask_msisdn
-from payments_engine.sandbox.common.admin import AdminDelivery, add_operation_routes
+from payments_engine.sandbox.common.admin import (
+    AdminDelivery,
+    ScenarioView,
+    add_operation_routes,
+    add_scenario_route,
+    add_transfer_routes,
+)
 from payments_engine.sandbox.common.outbox import Delivery
-from payments_engine.sandbox.common.store import ResolveRefused, TransferNotFound
 from payments_engine.sandbox.momo.records import MomoTransfer
 from payments_engine.sandbox.momo.scenarios import MomoScenario
 from payments_engine.sandbox.momo.state import StateDep, get_state
+from payments_engine.sandbox.momo.store import MomoStore
 from payments_engine.sandbox.momo.wire import Reason, TransferStatus
 
 router = APIRouter(tags=["admin: momo"])
@@ -122,8 +129,12 @@ class MomoResolveRequest(BaseModel):
             raise ValueError("FAILED needs a reason; SUCCESSFUL takes none")
         return self
 
+    def apply(self, store: MomoStore, reference_id: str) -> MomoTransfer:
+        """Force the status (and reason) on the transfer and send its callback."""
+        return store.force_status(reference_id, self.status, self.reason)
 
-class MomoScenarioInfo(BaseModel):
+
+class MomoScenarioInfo(ScenarioView):
     """A magic-number scenario, for tools and docs."""
 
     scenario: MomoScenario
@@ -134,17 +145,6 @@ class MomoScenarioInfo(BaseModel):
     summary: str
 
 
-def _not_found() -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, "no such transfer")
-
-
-@router.get("/transfers", response_model=list[MomoAdminTransfer])
-async def list_transfers(state: StateDep) -> list[MomoAdminTransfer]:
-    """Every transfer MoMo holds, oldest first."""
-    state.store.advance()
-    return [MomoAdminTransfer.of(transfer) for transfer in state.store.transfers()]
-
-
 @router.get("/transfers/by-external-id/{external_id}", response_model=list[MomoAdminTransfer])
 async def transfers_by_external_id(external_id: str, state: StateDep) -> list[MomoAdminTransfer]:
     """The transfers carrying that ``externalId`` (our reference), oldest first."""
@@ -152,45 +152,9 @@ async def transfers_by_external_id(external_id: str, state: StateDep) -> list[Mo
     return [MomoAdminTransfer.of(t) for t in state.store.by_external_id(external_id)]
 
 
-@router.get("/transfers/{reference_id}", response_model=MomoAdminTransfer)
-async def get_transfer(reference_id: str, state: StateDep) -> MomoAdminTransfer:
-    """One transfer by its ``X-Reference-Id``, without counting a status query."""
-    state.store.advance()
-    transfer = state.store.get(reference_id.lower())
-    if transfer is None:
-        raise _not_found()
-    return MomoAdminTransfer.of(transfer)
-
-
-@router.post("/transfers/{reference_id}/resolve", response_model=MomoAdminTransfer)
-async def resolve_transfer(
-    reference_id: str, body: MomoResolveRequest, state: StateDep
-) -> MomoAdminTransfer:
-    """Force a pending transfer's final status now, and send its callback."""
-    state.store.advance()
-    try:
-        transfer = state.store.force_status(reference_id.lower(), body.status, body.reason)
-    except TransferNotFound:
-        raise _not_found() from None
-    except ResolveRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    return MomoAdminTransfer.of(transfer)
-
-
-@router.get("/scenarios", response_model=list[MomoScenarioInfo])
-async def list_scenarios() -> list[MomoScenarioInfo]:
-    """The magic-number scenarios."""
-    return [
-        MomoScenarioInfo(
-            scenario=scenario,
-            suffix=scenario.suffix,
-            final_status=scenario.final_status,
-            reason=scenario.reason,
-            executed=scenario.executed,
-            summary=scenario.summary,
-        )
-        for scenario in MomoScenario
-    ]
-
-
+# Reference ids are UUIDs, stored in lower case.
+add_transfer_routes(
+    router, get_state, "reference_id", MomoAdminTransfer, MomoResolveRequest, canonical=str.lower
+)
+add_scenario_route(router, MomoScenario, MomoScenarioInfo)
 add_operation_routes(router, get_state, MomoAdminDelivery)

@@ -1,17 +1,21 @@
 """The records the MoMo simulator keeps: transfer orders and transfers with their plans.
 
 Plain data, shared by the store (:mod:`.store`) and the state file; callbacks are the
-common outbox's deliveries. ``PlannedStep.at`` is on the store's scheduling clock (Unix
-seconds by default); timestamps shown to clients are aware UTC datetimes.
+common outbox's deliveries. What every simulator's transfer has (status, times, plan,
+counters) is the common :class:`~payments_engine.sandbox.common.records.TransferRecord`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 
 from payments_engine.domain.money import Money
-from payments_engine.sandbox.common.persistence import Document, encode_time
+from payments_engine.sandbox.common.persistence import Document
+from payments_engine.sandbox.common.records import (
+    TransferRecord,
+    decode_progress,
+    encode_progress,
+)
 from payments_engine.sandbox.momo.scenarios import MomoScenario
 from payments_engine.sandbox.momo.wire import (
     Party,
@@ -63,35 +67,28 @@ class PlannedStep:
 
 
 @dataclass(eq=False)
-class MomoTransfer:
+class MomoTransfer(TransferRecord[TransferStatus, PlannedStep]):
     """One transfer as the simulator records it.
 
     Attributes:
-        executed: the money left the float and stays out: true while pending or once
-            SUCCESSFUL, false for failed transfers (never debited, or refunded).
+        executed: false for failed transfers (never debited, or refunded).
+        reason: why it FAILED; None otherwise.
         financial_transaction_id: MoMo's id of the executed transfer, set once it is
             SUCCESSFUL.
-        plan: the status steps still to come, earliest first.
         submit_count: submissions that carried this reference id (the 409'd repeats too).
-        status_queries: status queries that asked for it.
     """
 
     order: TransferOrder
     scenario: MomoScenario
-    status: TransferStatus
-    executed: bool
-    created_at: datetime
-    updated_at: datetime
     reason: Reason | None = None
     financial_transaction_id: str | None = None
-    plan: list[PlannedStep] = field(default_factory=list)
-    submit_count: int = 1
-    status_queries: int = 0
 
     @property
     def reference_id(self) -> str:
-        """The ``X-Reference-Id``."""
+        """The ``X-Reference-Id``, under which MoMo files the transfer."""
         return self.order.reference_id
+
+    record_id = reference_id
 
     def to_wire(self) -> TransferResult:
         """The answer of a status query, which is also the callback's body."""
@@ -112,6 +109,10 @@ class MomoTransfer:
 def encode_transfer(transfer: MomoTransfer) -> Document:
     """The state-file document of a transfer, its plan and counters included."""
     order = transfer.order
+    plan = [
+        [step.at, step.status.value, step.reason.value if step.reason else None, step.notify]
+        for step in transfer.plan
+    ]
     return {
         "reference_id": order.reference_id,
         "external_id": order.external_id,
@@ -128,14 +129,7 @@ def encode_transfer(transfer: MomoTransfer) -> Document:
         "reason": transfer.reason.value if transfer.reason else None,
         "executed": transfer.executed,
         "financial_transaction_id": transfer.financial_transaction_id,
-        "created_at": encode_time(transfer.created_at),
-        "updated_at": encode_time(transfer.updated_at),
-        "plan": [
-            [step.at, step.status.value, step.reason.value if step.reason else None, step.notify]
-            for step in transfer.plan
-        ],
-        "submit_count": transfer.submit_count,
-        "status_queries": transfer.status_queries,
+        **encode_progress(transfer, plan),
     }
 
 
@@ -167,11 +161,8 @@ def decode_transfer(document: Document) -> MomoTransfer:
         scenario=MomoScenario(document["scenario"]),
         status=TransferStatus(document["status"]),
         executed=bool(document["executed"]),
-        created_at=datetime.fromisoformat(document["created_at"]),
-        updated_at=datetime.fromisoformat(document["updated_at"]),
         reason=Reason(document["reason"]) if document["reason"] else None,
         financial_transaction_id=document["financial_transaction_id"],
         plan=plan,
-        submit_count=int(document["submit_count"]),
-        status_queries=int(document["status_queries"]),
+        **decode_progress(document),
     )

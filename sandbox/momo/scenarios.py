@@ -6,14 +6,13 @@ code: ``254733123451`` and ``256770123451`` both fail for NOT_ENOUGH_FUNDS.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from enum import StrEnum
 
+from payments_engine.sandbox.common.scenarios import MagicNumber, MagicScenario
 from payments_engine.sandbox.momo.wire import Reason, TransferStatus
 
 
-class MomoScenario(StrEnum):
+class MomoScenario(MagicScenario):
     """What the MoMo simulator does with a transfer, chosen by the payee's last six digits.
 
     | Last digits | Scenario             | Behaviour                                               |
@@ -51,19 +50,9 @@ class MomoScenario(StrEnum):
     EXPIRED = "expired"
 
     @property
-    def suffix(self) -> str | None:
-        """The partyId ending that selects the scenario; None for the default success."""
-        return _INFO[self].suffix
-
-    @property
-    def final_status(self) -> TransferStatus | None:
-        """The status the transfer ends in; None if it never resolves on its own."""
-        return _INFO[self].final_status
-
-    @property
     def reason(self) -> Reason | None:
         """The failure reason it ends with; None unless it fails."""
-        return _INFO[self].reason
+        return self.magic().reason
 
     @property
     def executed(self) -> bool:
@@ -71,84 +60,67 @@ class MomoScenario(StrEnum):
         return self.final_status is not TransferStatus.FAILED
 
     @property
-    def summary(self) -> str:
-        """One line on what the simulator does, for generated documentation."""
-        return _INFO[self].summary
+    def final_status(self) -> TransferStatus | None:
+        """The status the transfer ends in; None if it never resolves on its own."""
+        return self.magic().final_status
+
+    def magic(self) -> _Info:
+        """The partyId ending, final status, reason and summary of the scenario."""
+        return _INFO[self]
 
 
 @dataclass(frozen=True)
-class _Info:
-    suffix: str | None
-    final_status: TransferStatus | None
-    reason: Reason | None
-    summary: str
+class _Info(MagicNumber[TransferStatus]):
+    reason: Reason | None = None
 
 
 _OK = TransferStatus.SUCCESSFUL
 _FAILED = TransferStatus.FAILED
 
 _INFO: dict[MomoScenario, _Info] = {
-    MomoScenario.SUCCESS: _Info(None, _OK, None, "SUCCESSFUL after settle; one callback"),
+    MomoScenario.SUCCESS: _Info(None, _OK, "SUCCESSFUL after settle; one callback"),
     MomoScenario.PAYEE_NOT_FOUND: _Info(
         "123450",
         _FAILED,
-        Reason.PAYEE_NOT_FOUND,
         "FAILED PAYEE_NOT_FOUND at once; never executed; callback",
+        reason=Reason.PAYEE_NOT_FOUND,
     ),
     MomoScenario.NOT_ENOUGH_FUNDS: _Info(
         "123451",
         _FAILED,
-        Reason.NOT_ENOUGH_FUNDS,
         "FAILED NOT_ENOUGH_FUNDS at once; never executed; callback",
+        reason=Reason.NOT_ENOUGH_FUNDS,
     ),
     MomoScenario.TIMEOUT_AFTER_ACCEPT: _Info(
         "123452",
         _OK,
-        None,
         "executed at once, the 202 held past the client timeout; SUCCESSFUL after settle; callback",
     ),
-    MomoScenario.ONGOING: _Info("123453", None, None, "PENDING forever (executed); no callback"),
+    MomoScenario.ONGOING: _Info("123453", None, "PENDING forever (executed); no callback"),
     MomoScenario.LATE_SUCCESS: _Info(
-        "123454",
-        _OK,
-        None,
-        "PENDING until late_success_seconds, then SUCCESSFUL and a callback",
+        "123454", _OK, "PENDING until late_success_seconds, then SUCCESSFUL and a callback"
     ),
     MomoScenario.PAYER_LIMIT_REACHED: _Info(
         "123455",
         _FAILED,
-        Reason.PAYER_LIMIT_REACHED,
         "PENDING (executed), FAILED PAYER_LIMIT_REACHED after settle, money back; callback",
+        reason=Reason.PAYER_LIMIT_REACHED,
     ),
     MomoScenario.CALLBACK_LOST: _Info(
         "123456",
         _OK,
-        None,
         "SUCCESSFUL after settle; the callback is never sent, only polling finds it",
     ),
     MomoScenario.EXPIRED: _Info(
         "123457",
         _FAILED,
-        Reason.EXPIRED,
         "PENDING (executed), FAILED EXPIRED after settle, money back; callback",
+        reason=Reason.EXPIRED,
     ),
 }
 
-_BY_SUFFIX = {info.suffix: scenario for scenario, info in _INFO.items() if info.suffix}
-_NON_DIGITS = re.compile(r"\D")
+scenario_for = MomoScenario.for_number
+"""The scenario a transfer to a partyId runs, by its last six digits (any country)."""
 
-
-def scenario_for(party_id: str) -> MomoScenario:
-    """The scenario a transfer to ``party_id`` runs, by its last six digits (any country)."""
-    digits = _NON_DIGITS.sub("", party_id)
-    return _BY_SUFFIX.get(digits[-6:], MomoScenario.SUCCESS)
-
-
-def markdown_table() -> str:
-    """The scenarios as a Markdown table, for the README and the sandbox's API docs."""
-    lines = ["| Last digits | Scenario | Behaviour |", "|---|---|---|"]
-    # The catch-all success comes last, as in the MomoScenario docstring.
-    for scenario in sorted(MomoScenario, key=lambda item: item.suffix or "999999"):
-        suffix = f"`{scenario.suffix}`" if scenario.suffix else "other"
-        lines.append(f"| {suffix} | {scenario.value} | {scenario.summary} |")
-    return "\n".join(lines)
+markdown_table = MomoScenario.markdown_table
+"""The scenarios as a Markdown table, for the README and the sandbox's API docs."""

@@ -8,19 +8,11 @@ polling is the fallback.
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
-from payments_engine.sandbox.common.persistence import DocumentStore
-from payments_engine.sandbox.common.store import (
-    ResolveRefused,
-    SimulatorStore,
-    TransferNotFound,
-    utc_now,
-)
+from payments_engine.sandbox.common.persistence import Document
+from payments_engine.sandbox.common.store import ResolveRefused, SimulatorStore, TransferNotFound
 from payments_engine.sandbox.momo.config import MomoSandboxConfig
 from payments_engine.sandbox.momo.records import (
     MomoTransfer,
@@ -31,8 +23,6 @@ from payments_engine.sandbox.momo.records import (
 )
 from payments_engine.sandbox.momo.scenarios import MomoScenario, scenario_for
 from payments_engine.sandbox.momo.wire import PROVIDER, Reason, TransferStatus
-
-TRANSFER = "transfer"
 
 __all__ = [
     "MomoStore",
@@ -48,10 +38,6 @@ def _new_financial_transaction_id() -> str:
     return str(uuid.uuid4().int % 10**10).zfill(10)
 
 
-def _new_message_id() -> str:
-    return "msg_" + uuid.uuid4().hex
-
-
 @dataclass(frozen=True)
 class SubmitResult:
     """What a submission did: created the transfer, or found its reference id taken."""
@@ -60,63 +46,30 @@ class SubmitResult:
     transfer: MomoTransfer
 
 
-class MomoStore(SimulatorStore):
+class MomoStore(SimulatorStore[MomoSandboxConfig, MomoTransfer]):
     """Everything one MoMo simulator knows, in memory and, if configured, in its state file.
 
-    Args:
-        config: the simulator's configuration (floats, timings, callbacks, state file).
-        clock: Unix seconds, for every delay (kept in the state file).
-        wall_clock: aware UTC now, for every timestamp.
-
-    Raises:
-        SandboxStateError: ``config.state_file`` is not a usable state file.
+    Transfers are filed under their ``X-Reference-Id``. Each callback is sent once.
     """
 
-    def __init__(
-        self,
-        config: MomoSandboxConfig,
-        *,
-        clock: Callable[[], float] = time.time,
-        wall_clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        """Start from the state file if there is one, else empty; no faults either way."""
-        super().__init__(
-            provider=PROVIDER,
-            state_file=config.state_file,
-            float_balances=config.float_balances,
-            retry_delays=(),
-            new_delivery_id=_new_message_id,
-            clock=clock,
-            wall_clock=wall_clock,
-            at_most_once=True,
-        )
-        self.config = config
-        self._transfers: dict[str, MomoTransfer] = {}
-        self._open()
+    provider = PROVIDER
+    # One attempt per callback (no retry delays), never repeated, not even after a restart.
+    at_most_once = True
 
-    def _restore(self, db: DocumentStore) -> None:
-        for _, document in db.load(TRANSFER):
-            transfer = decode_transfer(document)
-            self._transfers[transfer.reference_id] = transfer
-            if transfer.plan:
-                self._push(transfer)
+    @staticmethod
+    def _new_delivery_id() -> str:
+        return "msg_" + uuid.uuid4().hex
 
-    def _clear(self) -> None:
-        self._transfers.clear()
+    def _encode(self, transfer: MomoTransfer) -> Document:
+        return encode_transfer(transfer)
 
-    def _changed(self, transfer: MomoTransfer) -> None:
-        self._journal.put(TRANSFER, transfer.reference_id, lambda: encode_transfer(transfer))
+    def _decode(self, document: Document) -> MomoTransfer:
+        return decode_transfer(document)
+
+    def _take_step(self, transfer: MomoTransfer, step: PlannedStep) -> None:
+        self._set_status(transfer, step.status, step.reason, notify=step.notify)
 
     # -- transfers ---------------------------------------------------------------------
-
-    def note_repeat(self, reference_id: str) -> MomoTransfer | None:
-        """Count a submission that reused a taken reference id; nothing else happens."""
-        transfer = self._transfers.get(reference_id)
-        if transfer is not None:
-            transfer.submit_count += 1
-            self._changed(transfer)
-            self._flush()
-        return transfer
 
     def submit(self, order: TransferOrder) -> SubmitResult:
         """Record and execute a transfer, unless its reference id is taken (then count it)."""
@@ -134,8 +87,7 @@ class MomoStore(SimulatorStore):
             created_at=wall,
             updated_at=wall,
         )
-        self._transfers[order.reference_id] = transfer
-        self._changed(transfer)
+        self._add(transfer)
         if scenario in _AT_ONCE:
             # Refused before any money moved.
             self._set_status(transfer, TransferStatus.FAILED, scenario.reason, notify=True)
@@ -153,43 +105,9 @@ class MomoStore(SimulatorStore):
         self._flush()
         return SubmitResult(created=True, transfer=transfer)
 
-    def get(self, reference_id: str) -> MomoTransfer | None:
-        """The transfer with that reference id, if any."""
-        return self._transfers.get(reference_id)
-
-    def query_status(self, reference_id: str) -> MomoTransfer | None:
-        """Like :meth:`get`, counting the query on the transfer."""
-        transfer = self._transfers.get(reference_id)
-        if transfer is not None:
-            transfer.status_queries += 1
-            self._changed(transfer)
-            self._flush()
-        return transfer
-
     def by_external_id(self, external_id: str) -> list[MomoTransfer]:
         """Every transfer carrying that ``externalId``, oldest first."""
         return [t for t in self._transfers.values() if t.order.external_id == external_id]
-
-    def transfers(self) -> list[MomoTransfer]:
-        """Every transfer, oldest first."""
-        return list(self._transfers.values())
-
-    def advance(self) -> list[MomoTransfer]:
-        """Apply every planned status step that is due; return the transfers it changed."""
-        now = self._clock()
-        changed: list[MomoTransfer] = []
-        for reference_id in self._schedule.pop_due(now):
-            transfer = self._transfers.get(reference_id)
-            if transfer is None or not transfer.plan:
-                continue
-            while transfer.plan and transfer.plan[0].at <= now:
-                step = transfer.plan.pop(0)
-                self._set_status(transfer, step.status, step.reason, notify=step.notify)
-            changed.append(transfer)
-            if transfer.plan:
-                self._push(transfer)
-        self._flush()
-        return changed
 
     def force_status(
         self, reference_id: str, status: TransferStatus, reason: Reason | None = None
@@ -206,20 +124,13 @@ class MomoStore(SimulatorStore):
             raise ValueError(f"{status.value} is not a final status")
         if (status is TransferStatus.FAILED) != (reason is not None):
             raise ValueError("a FAILED status needs a reason, a SUCCESSFUL one has none")
-        transfer = self._transfers.get(reference_id)
-        if transfer is None:
-            raise TransferNotFound(reference_id)
-        if transfer.status.is_final:
-            raise ResolveRefused(f"the transfer is already final ({transfer.status.value})")
+        transfer = self._pending(reference_id)
         order = transfer.order
         if status is TransferStatus.SUCCESSFUL and not transfer.executed:
             if not self.floats.debit(order.currency, order.amount):
                 raise ResolveRefused(f"the {order.currency} float cannot cover it")
             transfer.executed = True
-        transfer.plan.clear()
-        self._set_status(transfer, status, reason, notify=True)
-        self._flush()
-        return transfer
+        return self._resolve(transfer, PlannedStep(self._clock(), status, reason, notify=True))
 
     def _plan(self, scenario: MomoScenario, now: float) -> list[PlannedStep]:
         settle = now + self.config.settle_seconds
@@ -234,9 +145,6 @@ class MomoStore(SimulatorStore):
             case _:
                 final = scenario.final_status or TransferStatus.SUCCESSFUL
                 return [PlannedStep(settle, final, scenario.reason, notify=True)]
-
-    def _push(self, transfer: MomoTransfer) -> None:
-        self._schedule.push(transfer.reference_id, transfer.plan[0].at)
 
     def _set_status(
         self,

@@ -1,21 +1,30 @@
-"""Helpers of the sandbox tests: a running sandbox app and a recording webhook receiver."""
+"""Helpers of the sandbox tests: running sandbox apps, their clients, a webhook receiver.
+
+:class:`RunningSimulator` is what the tests of every simulator drive; :class:`Sandbox`
+is the hub's (here) and ``Momo`` MoMo's (:mod:`tests.sandbox.momo.support`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 
 from payments_engine.sandbox.app import create_sandbox_app
+from payments_engine.sandbox.common.config import SimulatorConfig
+from payments_engine.sandbox.common.scenarios import MagicScenario
 from payments_engine.sandbox.hub.config import SandboxConfig
 from payments_engine.sandbox.hub.state import SandboxState
 from payments_engine.sandbox.hub.wire import HubCallback
+from payments_engine.sandbox.momo.config import MomoSandboxConfig
 
 API_KEY = "sandbox-test-key"
 WEBHOOK_SECRET = "whsec_sandbox_test"
@@ -23,14 +32,14 @@ WEBHOOK_URL = "http://relay.test/webhooks/hub"
 SANDBOX_URL = "http://sandbox.test"
 
 # Fast timings: a whole scenario resolves in a few ticks.
-FAST: dict[str, Any] = {
+FAST_TIMINGS: dict[str, Any] = {
     "settle_seconds": 0.05,
     "late_success_seconds": 0.3,
     "timeout_after_accept_seconds": 0.5,
-    "webhook_retry_delays": [0.01, 0.01, 0.01],
     "webhook_timeout_seconds": 1.0,
     "tick_seconds": 0.01,
 }
+FAST: dict[str, Any] = {**FAST_TIMINGS, "webhook_retry_delays": [0.01, 0.01, 0.01]}
 
 
 class FakeClock:
@@ -78,20 +87,94 @@ class WebhookReceiver:
         return [HubCallback.model_validate_json(request.content) for request in self.accepted]
 
 
+ConfigT = TypeVar("ConfigT")
+ConfigModelT = TypeVar("ConfigModelT", bound=SimulatorConfig)
+StateT = TypeVar("StateT")
+
+
 @dataclass
-class Sandbox:
-    """A sandbox app with its lifespan running, an API client and the webhook receiver."""
+class RunningSimulator(Generic[ConfigT, StateT]):
+    """A sandbox app with its lifespan running, one simulator's clients and the receiver.
+
+    Subclasses name where the simulator answers status queries, its admin API and its
+    attribute of ``app.state``.
+
+    Attributes:
+        config: the simulator's configuration.
+        client: calls the simulator's API, with its credentials.
+        admin: calls the admin API (the hub's tests use ``client`` for both).
+    """
+
+    status_path: ClassVar[str]
+    admin_path: ClassVar[str]
+    state_name: ClassVar[str]
 
     app: FastAPI
-    config: SandboxConfig
+    config: ConfigT
     client: httpx.AsyncClient
+    admin: httpx.AsyncClient
     receiver: WebhookReceiver
 
     @property
-    def state(self) -> SandboxState:
-        """The app's state (store, faults ...)."""
-        state: SandboxState = self.app.state.sandbox
+    def state(self) -> StateT:
+        """The simulator's state in the app (store, faults ...)."""
+        state: StateT = getattr(self.app.state, self.state_name)
         return state
+
+    async def status_of(self, key: str) -> dict[str, Any]:
+        """GET a transfer's status, which must exist."""
+        body: dict[str, Any] = await ok_json(self.client, f"{self.status_path}/{key}")
+        return body
+
+    async def transfers(self) -> list[dict[str, Any]]:
+        """The admin list of transfers."""
+        body: list[dict[str, Any]] = await ok_json(self.admin, f"{self.admin_path}/transfers")
+        return body
+
+    async def admin_transfer(self, key: str) -> dict[str, Any]:
+        """One transfer as the admin API shows it."""
+        path = f"{self.admin_path}/transfers/{key}"
+        body: dict[str, Any] = await ok_json(self.admin, path)
+        return body
+
+    async def webhook_log(self) -> list[dict[str, Any]]:
+        """The admin delivery log."""
+        body: list[dict[str, Any]] = await ok_json(self.admin, f"{self.admin_path}/webhooks")
+        return body
+
+    async def wait_for_status(self, key: str, status: str, timeout: float = 2.0) -> None:
+        """Poll until the transfer has ``status``."""
+
+        async def reached() -> bool:
+            return (await self.status_of(key))["status"] == status
+
+        await wait_until(reached, timeout, f"{key} reaching {status}")
+
+    async def wait_for_deliveries_done(self, timeout: float = 2.0) -> list[dict[str, Any]]:
+        """Wait until no delivery is pending; return the log."""
+
+        async def settled() -> bool:
+            log = await self.webhook_log()
+            return bool(log) and all(d["delivered"] or d["gave_up"] for d in log)
+
+        await wait_until(settled, timeout, "deliveries to finish")
+        return await self.webhook_log()
+
+
+async def ok_json(client: httpx.AsyncClient, path: str, **params: str) -> Any:
+    """GET ``path`` with query ``params``; the answer must be a 200. Returns its JSON."""
+    response = await client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@dataclass
+class Sandbox(RunningSimulator[SandboxConfig, SandboxState]):
+    """A sandbox app with its lifespan running, an API client and the webhook receiver."""
+
+    status_path = "/hub/v1/payouts"
+    admin_path = "/admin"
+    state_name = "sandbox"
 
     async def submit(
         self,
@@ -112,59 +195,18 @@ class Sandbox:
         }
         return await self.client.post("/hub/v1/payouts", json=body, **kwargs)
 
-    async def status_of(self, reference: str) -> dict[str, Any]:
-        """GET a payout's status, which must exist."""
-        response = await self.client.get(f"/hub/v1/payouts/{reference}")
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def transfers(self) -> list[dict[str, Any]]:
-        """The admin list of transfers."""
-        response = await self.client.get("/admin/transfers")
-        assert response.status_code == 200, response.text
-        body: list[dict[str, Any]] = response.json()
-        return body
-
-    async def webhook_log(self) -> list[dict[str, Any]]:
-        """The admin delivery log."""
-        response = await self.client.get("/admin/webhooks")
-        assert response.status_code == 200, response.text
-        body: list[dict[str, Any]] = response.json()
-        return body
-
     async def balance(self, currency: str) -> str:
         """The hub's float in ``currency``, as the balance endpoint shows it."""
-        response = await self.client.get("/hub/v1/balance")
-        assert response.status_code == 200, response.text
-        for entry in response.json()["balances"]:
+        for entry in (await ok_json(self.client, "/hub/v1/balance"))["balances"]:
             if entry["currency"] == currency:
                 return str(entry["available"])
         raise AssertionError(f"no {currency} balance")
-
-    async def wait_for_status(self, reference: str, status: str, timeout: float = 2.0) -> None:
-        """Poll until the payout has ``status``."""
-
-        async def reached() -> bool:
-            return (await self.status_of(reference))["status"] == status
-
-        await wait_until(reached, timeout, f"{reference} reaching {status}")
 
     async def wait_for_webhooks(self, count: int, timeout: float = 2.0) -> None:
         """Wait until the receiver accepted ``count`` webhooks."""
         await wait_until(
             lambda: len(self.receiver.accepted) >= count, timeout, f"{count} webhook(s)"
         )
-
-    async def wait_for_deliveries_done(self, timeout: float = 2.0) -> list[dict[str, Any]]:
-        """Wait until no delivery is pending; return the log."""
-
-        async def settled() -> bool:
-            log = await self.webhook_log()
-            return bool(log) and all(d["delivered"] or d["gave_up"] for d in log)
-
-        await wait_until(settled, timeout, "deliveries to finish")
-        return await self.webhook_log()
 
 
 async def wait_until(
@@ -184,16 +226,42 @@ async def wait_until(
         await asyncio.sleep(0.01)
 
 
+def fast_config(
+    model: type[ConfigModelT], api_key: str, secret: str, url: str, **settings: Any
+) -> ConfigModelT:
+    """A ``model`` configuration with these credentials and webhook URL; ``settings`` win."""
+    values = {"api_key": api_key, "webhook_secret": secret, "webhook_url": url, **settings}
+    return model(**values)
+
+
 def make_config(**overrides: Any) -> SandboxConfig:
     """A fast test configuration with the test credentials."""
-    values: dict[str, Any] = {
-        "api_key": API_KEY,
-        "webhook_secret": WEBHOOK_SECRET,
-        "webhook_url": WEBHOOK_URL,
-        **FAST,
-        **overrides,
-    }
-    return SandboxConfig(**values)
+    settings = {**FAST, **overrides}
+    return fast_config(SandboxConfig, API_KEY, WEBHOOK_SECRET, WEBHOOK_URL, **settings)
+
+
+@asynccontextmanager
+async def running_app(
+    receiver: WebhookReceiver | None,
+    config: SandboxConfig,
+    momo: MomoSandboxConfig | None = None,
+) -> AsyncIterator[tuple[FastAPI, httpx.ASGITransport, WebhookReceiver]]:
+    """Create a sandbox app whose webhooks go to a receiver and run its lifespan.
+
+    Args:
+        receiver: where webhooks go; None for one that accepts every webhook.
+        config: the hub's configuration.
+        momo: MoMo's configuration; None runs no MoMo.
+
+    Yields:
+        The app, a transport that calls it and the receiver.
+    """
+    receiver = receiver or WebhookReceiver()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver.handle)) as hooks:
+        app = create_sandbox_app(config, hooks, momo=momo)
+        # ASGITransport does not run the lifespan: enter it here so the scheduler runs.
+        async with app.router.lifespan_context(app):
+            yield app, httpx.ASGITransport(app=app), receiver
 
 
 @asynccontextmanager
@@ -201,19 +269,56 @@ async def running_sandbox(
     receiver: WebhookReceiver | None = None, **overrides: Any
 ) -> AsyncIterator[Sandbox]:
     """Create a sandbox app, run its lifespan and yield it with an authenticated client."""
-    receiver = receiver or WebhookReceiver()
     config = make_config(**overrides)
-    transport = httpx.MockTransport(receiver.handle)
-    async with httpx.AsyncClient(transport=transport) as webhook_client:
-        app = create_sandbox_app(config, webhook_client)
-        # ASGITransport does not run the lifespan: enter it here so the scheduler runs.
-        async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app),
-                base_url=SANDBOX_URL,
-                headers={"Authorization": f"Bearer {API_KEY}"},
-            ) as client:
-                yield Sandbox(app=app, config=config, client=client, receiver=receiver)
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    async with (
+        running_app(receiver, config) as (app, asgi, hooks),
+        httpx.AsyncClient(transport=asgi, base_url=SANDBOX_URL, headers=headers) as client,
+    ):
+        yield Sandbox(app=app, config=config, client=client, admin=client, receiver=hooks)
+
+
+class _QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves the test runner's signal handlers alone."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@asynccontextmanager
+async def served(
+    receiver: WebhookReceiver, config: SandboxConfig, momo: MomoSandboxConfig | None = None
+) -> AsyncIterator[str]:
+    """Serve a sandbox over real HTTP on a free port; yield its base URL."""
+    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver.handle)) as hooks:
+        app = create_sandbox_app(config, hooks, momo=momo)
+        server_config = uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_level="warning", ws="none", lifespan="on"
+        )
+        server = _QuietServer(server_config)
+        task = asyncio.create_task(server.serve())
+        try:
+            await wait_until(lambda: server.started, 5.0, "uvicorn to start")
+            port = server.servers[0].sockets[0].getsockname()[1]
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            await task
+
+
+def check_scenario_docs(scenarios: type[MagicScenario], table: str) -> None:
+    """Every scenario, with its suffix, is in its docstring and in the generated ``table``.
+
+    Every scenario but the default one has a suffix of its own.
+    """
+    doc = scenarios.__doc__ or ""
+    suffixes = [scenario.suffix for scenario in scenarios if scenario.suffix]
+    assert len(set(suffixes)) == len(suffixes) == len(scenarios) - 1
+    for scenario in scenarios:
+        assert scenario.value in doc and scenario.value in table
+        if scenario.suffix:
+            assert f"`{scenario.suffix}`" in doc and f"`{scenario.suffix}`" in table
 
 
 def body_of(request: httpx.Request) -> dict[str, Any]:

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Generator
 
 import httpx
 import pytest
-import uvicorn
 
-from payments_engine.sandbox.app import create_sandbox_app
 from tests.sandbox.support import (
     API_KEY,
     Sandbox,
     WebhookReceiver,
     make_config,
     running_sandbox,
+    served,
     wait_until,
 )
 
@@ -138,37 +135,10 @@ async def test_timeout_after_accept_answers_a_patient_client_after_the_hold() ->
         assert loop.time() - started < 0.2
 
 
-class _QuietServer(uvicorn.Server):
-    """A uvicorn server that leaves the test runner's signal handlers alone."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
-@contextlib.asynccontextmanager
-async def _served(receiver: WebhookReceiver, hold: float) -> AsyncIterator[str]:
-    """Serve a sandbox over real HTTP on a free port; yield its base URL."""
-    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver.handle)) as hooks:
-        app = create_sandbox_app(make_config(timeout_after_accept_seconds=hold), hooks)
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", ws="none", lifespan="on"
-        )
-        server = _QuietServer(config)
-        task = asyncio.create_task(server.serve())
-        try:
-            await wait_until(lambda: server.started, 5.0, "uvicorn to start")
-            port = server.servers[0].sockets[0].getsockname()[1]
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            await task
-
-
 async def test_timeout_after_accept_holds_the_answer_of_an_executed_transfer() -> None:
     receiver = WebhookReceiver()
     async with (
-        _served(receiver, hold=3.0) as url,
+        served(receiver, make_config(timeout_after_accept_seconds=3.0)) as url,
         httpx.AsyncClient(
             base_url=url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=0.3
         ) as client,

@@ -6,6 +6,7 @@ import pytest
 
 from payments_engine.sandbox.hub.scenarios import Scenario, markdown_table, scenario_for
 from payments_engine.sandbox.hub.wire import HubStatus
+from tests.sandbox.support import check_scenario_docs
 
 
 @pytest.mark.parametrize(
@@ -30,14 +31,7 @@ def test_scenario_is_chosen_by_the_last_six_digits(msisdn: str, scenario: Scenar
 
 
 def test_every_scenario_is_in_the_docstring_and_the_generated_table() -> None:
-    doc = Scenario.__doc__ or ""
-    table = markdown_table()
-    suffixes = [scenario.suffix for scenario in Scenario if scenario.suffix]
-    assert len(set(suffixes)) == len(suffixes) == len(Scenario) - 1
-    for scenario in Scenario:
-        assert scenario.value in doc and scenario.value in table
-        if scenario.suffix:
-            assert f"`{scenario.suffix}`" in doc and f"`{scenario.suffix}`" in table
+    check_scenario_docs(Scenario, markdown_table())
 
 
 def test_final_statuses() -> None:

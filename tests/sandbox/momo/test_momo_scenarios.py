@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Generator
 
 import httpx
 import pytest
-import uvicorn
 
-from payments_engine.sandbox.app import create_sandbox_app
 from payments_engine.sandbox.momo.scenarios import MomoScenario, markdown_table, scenario_for
 from payments_engine.sandbox.momo.wire import Reason, TransferStatus
 from tests.sandbox.momo.support import (
@@ -24,7 +20,13 @@ from tests.sandbox.momo.support import (
     running_momo,
     transfer_body,
 )
-from tests.sandbox.support import WebhookReceiver, make_config, wait_until
+from tests.sandbox.support import (
+    WebhookReceiver,
+    check_scenario_docs,
+    make_config,
+    served,
+    wait_until,
+)
 
 
 @pytest.mark.parametrize(
@@ -148,40 +150,11 @@ async def test_timeout_after_accept_executes_before_answering() -> None:
         assert len(await momo.transfers()) == 1
 
 
-class _QuietServer(uvicorn.Server):
-    """A uvicorn server that leaves the test runner's signal handlers alone."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
-@contextlib.asynccontextmanager
-async def _served(receiver: WebhookReceiver, hold: float) -> AsyncIterator[str]:
-    """Serve a sandbox with MoMo over real HTTP on a free port; yield its base URL."""
-    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver.handle)) as hooks:
-        app = create_sandbox_app(
-            make_config(), hooks, momo=make_momo_config(timeout_after_accept_seconds=hold)
-        )
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", ws="none", lifespan="on"
-        )
-        server = _QuietServer(config)
-        task = asyncio.create_task(server.serve())
-        try:
-            await wait_until(lambda: server.started, 5.0, "uvicorn to start")
-            port = server.servers[0].sockets[0].getsockname()[1]
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            await task
-
-
 async def test_a_client_timing_out_on_the_held_answer_finds_the_executed_transfer() -> None:
     receiver = WebhookReceiver()
     reference_id = new_reference_id()
     async with (
-        _served(receiver, hold=3.0) as url,
+        served(receiver, make_config(), make_momo_config(timeout_after_accept_seconds=3.0)) as url,
         httpx.AsyncClient(base_url=url, headers=MOMO_HEADERS, timeout=0.3) as client,
     ):
         with pytest.raises(httpx.ReadTimeout):
@@ -219,14 +192,8 @@ def test_scenario_is_chosen_by_the_last_six_digits(party_id: str, scenario: Momo
 
 
 def test_every_scenario_is_in_the_docstring_and_the_generated_table() -> None:
-    doc = MomoScenario.__doc__ or ""
-    table = markdown_table()
-    suffixes = [scenario.suffix for scenario in MomoScenario if scenario.suffix]
-    assert len(set(suffixes)) == len(suffixes) == len(MomoScenario) - 1
+    check_scenario_docs(MomoScenario, markdown_table())
     for scenario in MomoScenario:
-        assert scenario.value in doc and scenario.value in table
-        if scenario.suffix:
-            assert f"`{scenario.suffix}`" in doc and f"`{scenario.suffix}`" in table
         if scenario.reason:
             assert scenario.reason.value in scenario.summary
 
