@@ -156,8 +156,10 @@ class FundMerchantInput(BaseModel):
     amount: Money
     reference: BusinessId
 
-    @model_validator(mode="after")
-    def _positive(self) -> FundMerchantInput:
-        if self.amount.amount <= 0:
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: Money) -> Money:
+        # A field check, so that the mistake is said of the amount (``amount: ...``).
+        if value.amount <= 0:
             raise InvalidAmount("a funding amount must be greater than zero")
-        return self
+        return value

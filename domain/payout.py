@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from payments_engine.domain.errors import InvalidAmount, ValidationFailed
+from payments_engine.domain.errors import InvalidAmount, InvalidMsisdn, ValidationFailed
 from payments_engine.domain.events import Evidence, ProviderEvent, ReviewFlag
 from payments_engine.domain.ids import BusinessId, payout_workflow_id
 from payments_engine.domain.money import Money
@@ -17,6 +18,7 @@ from payments_engine.domain.msisdn import mask_msisdn, normalize_msisdn
 
 DEFAULT_MERCHANT_ID = "default"
 DEFAULT_RESOLUTION_DEADLINE_SECONDS = 24 * 3600
+DEFAULT_REVIEW_GRACE_SECONDS = 3600
 DEFAULT_PROVIDER = "hub"
 # A provider's name: the registry decides which exist (the client checks it before
 # starting); here only its shape, since workflows import this module.
@@ -60,6 +62,14 @@ class PayoutRequest(BaseModel):
         ge=1,
         description="How long the provider has to give a final status before needs_review.",
     )
+    review_grace_seconds: int = Field(
+        default=DEFAULT_REVIEW_GRACE_SECONDS,
+        ge=0,
+        description=(
+            "After this long with the provider an operator may resolve the payout before"
+            " the deadline (at once if the provider has no record of it)."
+        ),
+    )
 
     @field_validator("country")
     @classmethod
@@ -75,7 +85,12 @@ class PayoutRequest(BaseModel):
 
     @model_validator(mode="after")
     def _normalise_msisdn(self) -> PayoutRequest:
-        normalised = normalize_msisdn(self.recipient_msisdn, self.country)
+        try:
+            normalised = normalize_msisdn(self.recipient_msisdn, self.country)
+        except InvalidMsisdn as exc:
+            # Said of the phone field (``phone: not a valid number``); never its value.
+            reason = str(exc).removeprefix("the phone number ").removeprefix("is ")
+            raise InvalidMsisdn(reason) from None
         if normalised != self.recipient_msisdn:
             object.__setattr__(self, "recipient_msisdn", normalised)
         return self
@@ -85,11 +100,33 @@ class PayoutRequest(BaseModel):
         """``payout-{payout_id}``: the workflow id and the reference sent to the provider."""
         return payout_workflow_id(self.payout_id)
 
-    def fingerprint(self) -> str:
-        """SHA-256 over the parameters that define the payout, to detect a reused id."""
+    def fingerprint(self, key: bytes | None = None) -> str:
+        """HMAC-SHA256 with ``key`` over the parameters that define the payout.
+
+        The keyed form is what the client stores (memo ``request_fingerprint``) to detect
+        a reused id: without the key, a guessed phone number cannot be checked against
+        it. Without ``key`` this is a plain SHA-256, which anyone can recompute from a
+        guessed number: compare it in memory only, never store or show it.
+        """
+        import hmac
+
         fields = self.model_dump(mode="json", exclude={"description"})
-        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+        if key is None:
+            return hashlib.sha256(canonical).hexdigest()
+        return hmac.new(key, canonical, hashlib.sha256).hexdigest()
+
+
+def payout_summary(amount: Money, provider: str, recipient: str) -> str:
+    """``1,500.00 KES via hub to +254******678``: the payout in business terms.
+
+    Args:
+        amount: what is paid.
+        provider: who pays it out.
+        recipient: the MASKED number; never pass the number itself.
+    """
+    major = format(Decimal(amount.to_major()), ",")
+    return f"{major} {amount.currency} via {provider} to {recipient}"
 
 
 class PayoutView(BaseModel):
@@ -146,10 +183,16 @@ class ResolvePayout(BaseModel):
     outcome: PayoutStatus
     note: str = Field(min_length=1, max_length=500)
 
-    @field_validator("outcome")
+    @field_validator("outcome", mode="before")
     @classmethod
-    def _final_only(cls, value: PayoutStatus) -> PayoutStatus:
-        if not value.is_final:
+    def _final_only(cls, value: object) -> object:
+        # Before the enum's own check, so that any other value gets this one reason
+        # rather than the list of every status.
+        try:
+            final = isinstance(value, str) and PayoutStatus(value).is_final
+        except ValueError:
+            final = False
+        if not final:
             raise ValidationFailed("an operator resolves a payout to succeeded or failed")
         return value
 

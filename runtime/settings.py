@@ -2,7 +2,11 @@
 
 Loaded in ``main()`` of each entry point, never at import. Secrets are ``SecretStr`` so
 they never show in a repr or a log line; when ``payments dev`` finds none it generates
-random ones for the session and hands the same values to the sandbox and the relay.
+random ones for the session and hands the same values to the sandbox and the relay. The
+payload codec's keys, its server's token and the fingerprint key it keeps in the data
+dir instead (``runtime.codec.with_dev_secrets``), so they survive a restart. Without
+``PAYMENTS_CODEC_KEYS`` (or the data dir's ``codec.key``) the settings refuse to load
+unless Temporal is a local dev server: see :attr:`Settings.temporal_is_local`.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from payments_engine.activities.providers.base import ProviderSettings
@@ -83,6 +87,36 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     task_queue: str = "payments"
 
+    codec_keys: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Payload encryption keys, `id:base64key` (32-byte AES-256 keys), comma-separated:"
+            " the first encrypts, every one decrypts. Unset: `<data dir>/codec.key`, which"
+            " `payments dev` makes; required unless Temporal is a local dev server."
+        ),
+    )
+    codec_host: str = Field(
+        default="127.0.0.1", description="`payments dev`: where the codec server listens."
+    )
+    codec_port: int = Field(
+        default=8500, description="`payments dev`: the codec server's port (Web UI, CLI)."
+    )
+    codec_auth_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token the codec server requires; `payments dev` keeps one in"
+            " `<data dir>/codec-auth.token` when unset."
+        ),
+    )
+    fingerprint_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "HMAC key of the payout request fingerprint (memo), 32+ characters; unset:"
+            " `<data dir>/fingerprint.key` (made by `payments dev`), else no fingerprint is"
+            " stored and a reused id is checked against the recorded request."
+        ),
+    )
+
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy async URL; default sqlite+aiosqlite in the data dir.",
@@ -119,6 +153,48 @@ class Settings(BaseSettings):
         ),
     )
 
+    @field_validator("codec_keys", "codec_auth_token", "fingerprint_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # docker-compose's ${VARIABLE:-} passes an empty string for an unset secret.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("codec_keys")
+    @classmethod
+    def _usable_codec_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from payments_engine.runtime.codec import Keyring
+
+            Keyring.parse(value.get_secret_value())
+        return value
+
+    @field_validator("fingerprint_key", "codec_auth_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. openssl rand -base64 32)")
+        return value
+
+    @model_validator(mode="after")
+    def _codec_keys_unless_local(self) -> Settings:
+        # Payloads go unencrypted only to a local dev server; anything else must have
+        # keys, or this process would write personal data in clear into Temporal.
+        from payments_engine.runtime.codec import CODEC_KEY_FILE
+
+        if (
+            self.codec_keys is None
+            and not self.temporal_is_local
+            and not (self.data_dir / CODEC_KEY_FILE).exists()
+        ):
+            raise ValueError(
+                "PAYMENTS_CODEC_KEYS: required when Temporal is not a local dev server"
+                f" ({self.temporal_address}): set it to `id:base64key` (README: Payload"
+                " encryption)"
+            )
+        return self
+
     @model_validator(mode="after")
     def _usable_webhook_secrets(self) -> Settings:
         # Refused at start, naming the variable: e.g. a MoMo secret that is not whsec_ +
@@ -142,6 +218,19 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'ledger.db').resolve()}"
+
+    @property
+    def temporal_is_local(self) -> bool:
+        """Temporal is a dev server on this machine: loopback address, no TLS, no API key."""
+        host = self.temporal_address.rpartition(":")[0].strip("[]") or "localhost"
+        loopback = host == "localhost" or host == "::1" or host.startswith("127.")
+        secured = self.temporal_tls or self.temporal_tls_cert is not None
+        return loopback and not secured and self.temporal_api_key is None
+
+    @property
+    def codec_url(self) -> str:
+        """Base URL of the codec server (``payments dev``)."""
+        return f"http://{self.codec_host}:{self.codec_port}"
 
     @property
     def relay_url(self) -> str:

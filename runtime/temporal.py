@@ -33,11 +33,11 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.service import ServiceClient, TLSConfig
 
+from payments_engine.runtime.codec import data_converter
 from payments_engine.runtime.settings import Settings
 
 T = TypeVar("T")
@@ -154,7 +154,12 @@ def _tls(settings: Settings) -> bool | TLSConfig:
 
 
 async def connect(settings: Settings) -> Client:
-    """Connect to Temporal with the pydantic data converter every part of the engine uses.
+    """Connect to Temporal with the data converter every part of the engine uses.
+
+    That is the pydantic data converter with the engine's payload codec
+    (:func:`runtime.codec.data_converter`): payloads are encrypted with the keys of
+    ``settings``, and payloads written before encryption still decode. Workers built
+    on the client use its converter.
 
     Inside :func:`run` the client runs on the runtime :func:`run` owns and shuts down.
     Outside (tests, the benchmark, code embedding the engine) it runs on the SDK's
@@ -165,7 +170,7 @@ async def connect(settings: Settings) -> Client:
     client = await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         tls=_tls(settings),
         api_key=api_key,
         runtime=owner.get() if owner is not None else None,

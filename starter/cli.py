@@ -1,26 +1,29 @@
 """The ``payments`` command: run the engine, create and follow payouts, fund the ledger.
 
 Every command reads settings from ``PAYMENTS_*`` environment variables (see README) and
-prints a table, or JSON with ``--json``. Bad input exits with status 2 and a clear
-message; nothing is started.
+prints a table, or JSON with ``--json``. Bad input exits with status 2 and one line on
+stderr, ``invalid input: <field>: <reason>`` (several mistakes joined by ``; ``; fields
+named as the options are, see :mod:`payments_engine.starter.errors`), before Temporal is
+contacted: nothing is started.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Coroutine
-from typing import Annotated, Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from payments_engine.activities.providers.registry import PROVIDERS
 from payments_engine.db.migrate import upgrade
-from payments_engine.domain.errors import PaymentsError
+from payments_engine.domain.errors import PaymentsError, ValidationFailed
+from payments_engine.domain.ids import check_business_id
 from payments_engine.domain.ledger import FundMerchantInput
-from payments_engine.domain.money import Money
+from payments_engine.domain.money import SERVED_CURRENCIES, Money
 from payments_engine.domain.payout import (
     DEFAULT_MERCHANT_ID,
     DEFAULT_PROVIDER,
@@ -32,6 +35,14 @@ from payments_engine.domain.payout import (
 from payments_engine.runtime.settings import Settings, SettingsError, load_settings
 from payments_engine.runtime.temporal import run
 from payments_engine.starter.client import PaymentsClient, open_client
+from payments_engine.starter.errors import (
+    Problem,
+    describe,
+    join,
+    problems,
+    without_type_prefixes,
+)
+from payments_engine.starter.tables import plain_table, print_table
 
 T = TypeVar("T")
 
@@ -50,6 +61,9 @@ err_console = Console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 MerchantOption = Annotated[str, typer.Option("--merchant", help="Merchant id.")]
+CurrencyOption = Annotated[
+    str, typer.Option(help=f"Currency code, any case: {', '.join(SERVED_CURRENCIES)}.")
+]
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -68,13 +82,38 @@ def _load_settings(ctx: typer.Context) -> None:
         raise typer.Exit(2) from None
 
 
-def _errors_of(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        where = ".".join(str(p) for p in error.get("loc", ()))
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts)
+def _refuse(mistakes: str) -> NoReturn:
+    """Exit 2 with ``invalid input: <field>: <reason>[; ...]`` on stderr."""
+    # Input is shown as given: no rich markup, emoji codes (":x:") or highlighting in it.
+    err_console.print(
+        f"[red]invalid input:[/] {escape(mistakes)}", soft_wrap=True, emoji=False, highlight=False
+    )
+    raise typer.Exit(2)
+
+
+# Stands in for an amount or currency that was refused, so that the other fields of the
+# same command are still checked and every mistake is told at once.
+_STAND_IN = Money(amount=1, currency=SERVED_CURRENCIES[0])
+
+
+class _Input:
+    """The input mistakes of one command, checked before anything is contacted."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def check(self, build: Callable[[], T]) -> T | None:
+        """``build()``, or None once its mistakes are noted."""
+        try:
+            return build()
+        except (ValidationError, ValidationFailed) as exc:
+            self.problems.extend(problems(exc))
+            return None
+
+    def done(self) -> None:
+        """Refuse the command (exit 2) if a mistake was noted."""
+        if self.problems:
+            _refuse(join(self.problems))
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -85,11 +124,18 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     """
     try:
         return run(coro)
-    except ValidationError as exc:
-        err_console.print(f"[red]invalid input:[/] {_errors_of(exc)}")
-        raise typer.Exit(2) from exc
+    except (ValidationError, ValidationFailed) as exc:
+        _refuse(describe(exc))
     except PaymentsError as exc:
-        err_console.print(f"[red]{exc.type}:[/] {exc}")
+        # A business error, said once: "PayoutNotResolvable: only a payout in ...", not
+        # with the type Temporal put before the message of the workflow's error.
+        reason = without_type_prefixes(str(exc))
+        err_console.print(
+            f"[red]{escape(exc.type)}:[/] {escape(reason)}",
+            soft_wrap=True,
+            emoji=False,
+            highlight=False,
+        )
         raise typer.Exit(2) from exc
     except RuntimeError as exc:
         if "connect" in str(exc).lower():
@@ -170,7 +216,7 @@ def payout_create(
     ctx: typer.Context,
     payout_id: Annotated[str, typer.Option("--id", help="Your unique id for this payout.")],
     amount: Annotated[str, typer.Option(help="Amount in major units, e.g. 1500.00")],
-    currency: Annotated[str, typer.Option(help="ISO 4217 code, e.g. KES")],
+    currency: CurrencyOption,
     phone: Annotated[str, typer.Option(help="Recipient's mobile number, e.g. +254712345678")],
     country: Annotated[str, typer.Option(help="Recipient's country, ISO 3166 alpha-2")],
     merchant: MerchantOption = DEFAULT_MERCHANT_ID,
@@ -182,18 +228,24 @@ def payout_create(
     as_json: JsonOption = False,
 ) -> None:
     """Pay money out to a mobile wallet (the same --id twice returns the same payout)."""
-
-    async def _create() -> None:
-        request = PayoutRequest(
+    checks = _Input()
+    money = checks.check(lambda: Money.from_major(amount, currency))
+    checks.check(lambda: PaymentsClient.check_provider(provider))
+    request = checks.check(
+        lambda: PayoutRequest(
             payout_id=payout_id,
             merchant_id=merchant,
-            amount=Money.from_major(amount, currency.upper()),
+            amount=money if money is not None else _STAND_IN,
             recipient_msisdn=phone,
             country=country,
             provider=provider,
             description=description,
         )
-        PaymentsClient.check_provider(request.provider)
+    )
+    checks.done()
+    assert request is not None
+
+    async def _create() -> None:
         async with open_client(_settings(ctx)) as client:
             created = await client.create_payout(request)
             view = await (client.wait_payout if wait else client.get_payout)(created.payout_id)
@@ -213,6 +265,9 @@ def payout_status(
     as_json: JsonOption = False,
 ) -> None:
     """Show where a payout stands."""
+    checks = _Input()
+    checks.check(lambda: check_business_id(payout_id))
+    checks.done()
 
     async def _status() -> None:
         async with open_client(_settings(ctx)) as client:
@@ -238,7 +293,7 @@ def payout_list(
         if as_json:
             _print_json(payouts)
             return
-        table = Table("payout", "merchant", "status", "amount", "country", "started")
+        table = plain_table("payout", "merchant", "status", "amount", "country", "started")
         for p in payouts:
             table.add_row(
                 p.payout_id,
@@ -248,7 +303,7 @@ def payout_list(
                 p.country or "",
                 p.started_at.strftime("%Y-%m-%d %H:%M:%S"),
             )
-        console.print(table)
+        print_table(console, table)
 
     _run(_list())
 
@@ -256,15 +311,25 @@ def payout_list(
 @payout_app.command("resolve")
 def payout_resolve(
     ctx: typer.Context,
-    payout_id: Annotated[str, typer.Argument(help="A payout in needs_review.")],
-    outcome: Annotated[PayoutStatus, typer.Option(help="succeeded or failed")],
+    payout_id: Annotated[
+        str, typer.Argument(help="A payout in needs_review, or one the provider has no record of.")
+    ],
+    # A plain string checked by ResolvePayout, so that a wrong one is told as any other
+    # input mistake (``outcome: ...``).
+    outcome: Annotated[str, typer.Option(help="succeeded or failed")],
     note: Annotated[str, typer.Option(help="What you checked with the provider.")],
     as_json: JsonOption = False,
 ) -> None:
     """Settle or fail a payout that needs review, after checking with the provider."""
+    checks = _Input()
+    checks.check(lambda: check_business_id(payout_id))
+    decision = checks.check(
+        lambda: ResolvePayout.model_validate({"outcome": outcome, "note": note})
+    )
+    checks.done()
+    assert decision is not None
 
     async def _resolve() -> None:
-        decision = ResolvePayout(outcome=outcome, note=note)
         async with open_client(_settings(ctx)) as client:
             view = await client.resolve_payout(payout_id, decision)
         _show_view(view, as_json)
@@ -272,11 +337,30 @@ def payout_resolve(
     _run(_resolve())
 
 
+@payout_app.command("recheck")
+def payout_recheck(
+    ctx: typer.Context,
+    payout_id: Annotated[str, typer.Argument(help="A payout with the provider.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Ask the provider now; a verified final answer settles or fails the payout."""
+    checks = _Input()
+    checks.check(lambda: check_business_id(payout_id))
+    checks.done()
+
+    async def _recheck() -> None:
+        async with open_client(_settings(ctx)) as client:
+            view = await client.recheck_payout(payout_id)
+        _show_view(view, as_json)
+
+    _run(_recheck())
+
+
 @ledger_app.command("fund")
 def ledger_fund(
     ctx: typer.Context,
     amount: Annotated[str, typer.Option(help="Amount in major units, e.g. 100000.00")],
-    currency: Annotated[str, typer.Option(help="ISO 4217 code, e.g. KES")],
+    currency: CurrencyOption,
     reference: Annotated[
         str, typer.Option(help="The bank transfer's reference: the same one credits once.")
     ],
@@ -284,13 +368,19 @@ def ledger_fund(
     as_json: JsonOption = False,
 ) -> None:
     """Credit a merchant's available balance, as a top-up received by bank transfer."""
-
-    async def _fund() -> None:
-        funding = FundMerchantInput(
+    checks = _Input()
+    money = checks.check(lambda: Money.from_major(amount, currency))
+    funding = checks.check(
+        lambda: FundMerchantInput(
             merchant_id=merchant,
-            amount=Money.from_major(amount, currency.upper()),
+            amount=money if money is not None else _STAND_IN,
             reference=reference,
         )
+    )
+    checks.done()
+    assert funding is not None
+
+    async def _fund() -> None:
         async with open_client(_settings(ctx), with_ledger=True) as client:
             entry = await client.fund_merchant(funding)
             balances = await client.balances(merchant)
@@ -337,7 +427,7 @@ def _print_views(views: list[PayoutView]) -> None:
     # Review flags only when some payout has them: why it went to needs_review.
     with_review = any(v.review_flags for v in views)
     columns = ["payout", "status", "amount", "recipient", "provider status", "failure"]
-    table = Table(*columns, *(["review"] if with_review else []))
+    table = plain_table(*columns, *(["review"] if with_review else []))
     for v in views:
         cells = [
             v.payout_id,
@@ -350,14 +440,14 @@ def _print_views(views: list[PayoutView]) -> None:
         if with_review:
             cells.append(", ".join(flag.value for flag in v.review_flags))
         table.add_row(*cells)
-    console.print(table)
+    print_table(console, table)
 
 
 def _print_balances(balances: list[Any]) -> None:
-    table = Table("account", "currency", "balance")
+    table = plain_table("account", "currency", "balance")
     for b in balances:
         table.add_row(b.account, b.currency, str(Money(amount=b.balance, currency=b.currency)))
-    console.print(table)
+    print_table(console, table)
 
 
 def main() -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from temporalio.client import (
     Client,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -32,13 +33,16 @@ from payments_engine.domain.errors import (
 from payments_engine.domain.ids import payout_workflow_id
 from payments_engine.domain.ledger import AccountBalance, FundMerchantInput, PostedEntry
 from payments_engine.domain.money import Money
+from payments_engine.domain.msisdn import mask_msisdn
 from payments_engine.domain.payout import (
     PayoutRequest,
     PayoutResult,
     PayoutStatus,
     PayoutView,
     ResolvePayout,
+    payout_summary,
 )
+from payments_engine.runtime.codec import settings_fingerprint_key
 from payments_engine.runtime.settings import Settings
 from payments_engine.runtime.temporal import connect
 from payments_engine.workflows.payout import PayoutWorkflow
@@ -77,16 +81,32 @@ class PaymentsClient:
     """Create and follow payouts on Temporal; fund and read the ledger.
 
     Args:
-        temporal: a client using the pydantic data converter (``runtime.temporal.connect``).
+        temporal: a client using the engine's data converter, payload codec included
+            (``runtime.temporal.connect``).
         task_queue: the workers' task queue.
         ledger: the ledger, for funding and balances; optional for payout-only use.
+        fingerprint_key: the HMAC key of the request fingerprint kept in each payout's
+            memo (``PAYMENTS_FINGERPRINT_KEY``; ``open_client`` passes it). Every client of
+            one engine should use the same key. Without one, no fingerprint is stored and
+            a reused payout id is checked against the request recorded in the payout's
+            history instead (one more call to Temporal per create).
     """
 
-    def __init__(self, temporal: Client, task_queue: str, ledger: Ledger | None = None) -> None:
+    def __init__(
+        self,
+        temporal: Client,
+        task_queue: str,
+        ledger: Ledger | None = None,
+        *,
+        fingerprint_key: SecretStr | bytes | None = None,
+    ) -> None:
         """Keep the clients; this class opens no connection of its own."""
         self._temporal = temporal
         self._task_queue = task_queue
         self._ledger = ledger
+        if isinstance(fingerprint_key, SecretStr):
+            fingerprint_key = fingerprint_key.get_secret_value().encode()
+        self._fingerprint_key = fingerprint_key
 
     @staticmethod
     def check_provider(name: str) -> None:
@@ -109,7 +129,9 @@ class PaymentsClient:
             ReferenceConflict: the payout id was used before with other parameters.
         """
         self.check_provider(request.provider)
-        fingerprint = request.fingerprint()
+        # Keyed: the memo holds nothing from which a guessed phone number can be checked.
+        key = self._fingerprint_key
+        memo = {FINGERPRINT_MEMO: request.fingerprint(key)} if key is not None else None
         try:
             await self._temporal.start_workflow(
                 PayoutWorkflow.run,
@@ -119,7 +141,14 @@ class PaymentsClient:
                 # A running payout with this id is returned as is; a closed one is kept.
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                memo={FINGERPRINT_MEMO: fingerprint},
+                # The Web UI's one-line story; the workflow keeps its details current.
+                static_summary=(
+                    "Payout "
+                    + payout_summary(
+                        request.amount, request.provider, mask_msisdn(request.recipient_msisdn)
+                    )
+                ),
+                memo=memo,
                 search_attributes=sa.payout_search_attributes(
                     status=PayoutStatus.RECEIVED.value,
                     provider=request.provider,
@@ -133,8 +162,7 @@ class PaymentsClient:
         except WorkflowAlreadyStartedError:
             pass
         description = await self._temporal.get_workflow_handle(request.workflow_id).describe()
-        stored = await description.memo_value(FINGERPRINT_MEMO, None)
-        if stored != fingerprint:
+        if not await self._same_request(description, request):
             raise ReferenceConflict(
                 f"payout id {request.payout_id!r} was already used with different parameters"
             )
@@ -143,6 +171,29 @@ class PaymentsClient:
             workflow_id=request.workflow_id,
             run_id=description.run_id,
         )
+
+    async def _same_request(
+        self, description: WorkflowExecutionDescription, request: PayoutRequest
+    ) -> bool:
+        """Whether the payout ``description`` is of was started with ``request``.
+
+        The memo's keyed fingerprint answers at once when it matches. Otherwise (none
+        stored, stored under another key, or a real conflict) the request recorded in
+        the payout's history decides, compared in memory.
+        """
+        key = self._fingerprint_key
+        if key is not None:
+            stored = await description.memo_value(FINGERPRINT_MEMO, None)
+            if stored == request.fingerprint(key):
+                return True
+        handle = self._temporal.get_workflow_handle(description.id, run_id=description.run_id)
+        async for event in handle.fetch_history_events(page_size=1):
+            started = event.workflow_execution_started_event_attributes
+            recorded = await self._temporal.data_converter.decode(
+                started.input.payloads, [PayoutRequest]
+            )
+            return bool(recorded) and recorded[0].fingerprint() == request.fingerprint()
+        return False
 
     async def get_payout(self, payout_id: str) -> PayoutView:
         """The payout's current view, from the workflow's ``get_status`` query.
@@ -163,14 +214,35 @@ class PaymentsClient:
         return result.payout
 
     async def resolve_payout(self, payout_id: str, decision: ResolvePayout) -> PayoutView:
-        """Settle or fail a payout in needs_review, after checking it with the provider.
+        """Settle or fail a payout after checking it with the provider.
+
+        Allowed in needs_review, and before the deadline once the provider has no record
+        of the transfer or the payout's ``review_grace_seconds`` have passed.
 
         Raises:
             PayoutNotFound: no payout with that id.
-            PayoutNotResolvable: the payout is not in needs_review (or already final).
+            PayoutNotResolvable: the payout may not be decided yet (or is already final).
         """
+        return await self._operate(
+            payout_id, self._handle(payout_id).execute_update(PayoutWorkflow.resolve, decision)
+        )
+
+    async def recheck_payout(self, payout_id: str) -> PayoutView:
+        """Ask the provider now where an open payout stands; a verified final answer applies.
+
+        Raises:
+            PayoutNotFound: no payout with that id.
+            PayoutNotResolvable: the payout is not with the provider (or already final).
+        """
+        return await self._operate(
+            payout_id, self._handle(payout_id).execute_update(PayoutWorkflow.recheck)
+        )
+
+    @staticmethod
+    async def _operate(payout_id: str, update: Awaitable[PayoutView]) -> PayoutView:
+        """Run an operator's update, turning Temporal's refusals into the engine's errors."""
         try:
-            return await self._handle(payout_id).execute_update(PayoutWorkflow.resolve, decision)
+            return await update
         except WorkflowUpdateFailedError as exc:
             raise PayoutNotResolvable(str(exc.cause or exc)) from exc
         except RPCError as exc:
@@ -253,11 +325,14 @@ async def open_client(
     Used by the CLI and the demo; from your own code, build the client yourself.
     """
     temporal = await connect(settings)
+    key = settings_fingerprint_key(settings)
     if not with_ledger:
-        yield PaymentsClient(temporal, settings.task_queue)
+        yield PaymentsClient(temporal, settings.task_queue, fingerprint_key=key)
         return
     engine = create_engine(settings.resolved_database_url)
     try:
-        yield PaymentsClient(temporal, settings.task_queue, Ledger(session_factory(engine)))
+        yield PaymentsClient(
+            temporal, settings.task_queue, Ledger(session_factory(engine)), fingerprint_key=key
+        )
     finally:
         await engine.dispose()

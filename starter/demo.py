@@ -20,6 +20,7 @@ from payments_engine.domain.payout import (
 from payments_engine.runtime.settings import Settings
 from payments_engine.sandbox.scenarios import Scenario
 from payments_engine.starter.client import open_client
+from payments_engine.starter.tables import plain_table, print_table
 
 DEMO_CURRENCY = "KES"
 DEMO_AMOUNT = Money(amount=1_500_00, currency=DEMO_CURRENCY)
@@ -65,12 +66,23 @@ async def run_demo(settings: Settings, console: Console) -> None:
         views: dict[Scenario, PayoutView | None] = dict.fromkeys(scenarios)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + DEMO_TIMEOUT_SECONDS
-        with Live(_table(views, ids), console=console, refresh_per_second=4) as live:
+
+        async def refresh() -> None:
+            for scenario in scenarios:
+                views[scenario] = await client.get_payout(ids[scenario])
+
+        if console.is_terminal:
+            with Live(_table(views, ids), console=console, refresh_per_second=4) as live:
+                while not all(_settled(v) for v in views.values()) and loop.time() < deadline:
+                    await refresh()
+                    live.update(_table(views, ids))
+                    await asyncio.sleep(1.0)
+        else:
+            # Into a pipe or a file: the final table once, whole.
             while not all(_settled(v) for v in views.values()) and loop.time() < deadline:
-                for scenario in scenarios:
-                    views[scenario] = await client.get_payout(ids[scenario])
-                live.update(_table(views, ids))
+                await refresh()
                 await asyncio.sleep(1.0)
+            print_table(console, _table(views, ids))
         balances = await client.balances(DEFAULT_MERCHANT_ID)
     console.print("\nIn the Web UI:")
     for scenario, payout_id in ids.items():
@@ -88,7 +100,7 @@ async def run_demo(settings: Settings, console: Console) -> None:
 
 def _table(views: dict[Scenario, PayoutView | None], ids: dict[Scenario, str]) -> Table:
     # Links are printed in full below the table: cut to the terminal's width they break.
-    table = Table("scenario", "status", "provider status", "failure", "payout id")
+    table = plain_table("scenario", "status", "provider status", "failure", "payout id")
     for scenario, view in views.items():
         status = view.status.value if view else "starting"
         colour = {"succeeded": "green", "failed": "red", "needs_review": "yellow"}.get(status, "")

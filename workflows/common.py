@@ -87,6 +87,10 @@ class ProviderWait:
         self.held = False
         """The provider's own API reported a final status for another amount or
         currency: nothing moves until an operator decides."""
+        self.no_record = False
+        """The provider's status API answered that it has no record of the transfer (at
+        its latest answer): an operator may then decide without waiting for the
+        deadline."""
 
     @property
     def needs_review(self) -> bool:
@@ -157,10 +161,20 @@ class ProviderWait:
             if not late:
                 interval = min(interval * 2, MAX_POLL_INTERVAL)
 
+    async def recheck(self) -> None:
+        """Ask the provider now (an operator's request) and apply a verified answer.
+
+        The loop in :meth:`run` wakes up when this finds a final answer.
+        """
+        await self._poll()
+
     async def _wait(self, timeout: timedelta, decided: Callable[[], bool]) -> bool:
-        """Wait for a webhook or a decision; False when the timer fired first."""
+        """Wait for a webhook, a decision or a recheck's answer; False when the timer fired."""
         try:
-            await workflow.wait_condition(lambda: bool(self._inbox) or decided(), timeout=timeout)
+            await workflow.wait_condition(
+                lambda: bool(self._inbox) or decided() or self.final is not None,
+                timeout=timeout,
+            )
         except TimeoutError:
             return False
         return True
@@ -217,16 +231,19 @@ class ProviderWait:
     async def _ask(self) -> tuple[bool, ProviderEvent | None]:
         """Query the provider; (False, None) when the query failed after its retries."""
         try:
-            return True, await self._query_provider()
+            truth = await self._query_provider()
         except ActivityError as err:
             # One failed query is not a verdict: the next timer asks again.
             cause = err.cause
             reason = cause.message if isinstance(cause, ApplicationError) else str(err)
             workflow.logger.warning("%s: status query failed: %s", self._subject, reason)
-            return False, None
-        finally:
             self.status_queries += 1
             self._on_change()
+            return False, None
+        self.status_queries += 1
+        self.no_record = truth is None
+        self._on_change()
+        return True, truth
 
     def _refuse(
         self, report: ProviderEvent, source: EventSource, flag: ReviewFlag, detail: str

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         ResolvePayout,
         SubmitPayoutInput,
         TransferStatusInput,
+        payout_summary,
     )
     from payments_engine.workflows.common import (
         FIRST_POLL_INTERVAL,
@@ -108,6 +109,7 @@ class PayoutWorkflow:
         self._decision: ResolvePayout | None = None
         # Set by run() before any webhook can arrive (no signal-with-start is used).
         self._verified = True
+        self._submitted_at: datetime | None = None
         self._provider = ProviderWait(
             subject=f"payout {request.payout_id}",
             reference=request.workflow_id,
@@ -176,9 +178,44 @@ class PayoutWorkflow:
 
     @resolve.validator
     def _validate_resolve(self, decision: ResolvePayout) -> None:
-        if self._view.status is not PayoutStatus.NEEDS_REVIEW:
+        status = self._view.status
+        if status is PayoutStatus.NEEDS_REVIEW or (
+            status is PayoutStatus.SUBMITTED and self._verified and self._operator_may_decide()
+        ):
+            return
+        if status is PayoutStatus.SUBMITTED:
             raise ValidationFailed(
-                f"only a payout in needs_review can be resolved; this one is {self._view.status}"
+                "this payout is still with the provider: it can be resolved once the"
+                " provider has no record of it (payments payout recheck), after"
+                f" {self._request.review_grace_seconds} s, or in needs_review"
+            )
+        raise ValidationFailed(
+            f"only a payout in needs_review can be resolved; this one is {status}"
+        )
+
+    def _operator_may_decide(self) -> bool:
+        """Before the deadline: once the provider said it has no record, or after the grace."""
+        if self._provider.no_record:
+            return True
+        submitted_at = self._submitted_at
+        grace = timedelta(seconds=self._request.review_grace_seconds)
+        return submitted_at is not None and workflow.now() - submitted_at >= grace
+
+    @workflow.update
+    async def recheck(self) -> PayoutView:
+        """Ask the provider now, and apply its answer if it is final and verified."""
+        if self._verified:
+            await self._provider.recheck()
+        else:
+            await self._poll()
+        return self._view
+
+    @recheck.validator
+    def _validate_recheck(self) -> None:
+        if self._view.status not in (PayoutStatus.SUBMITTED, PayoutStatus.NEEDS_REVIEW):
+            raise ValidationFailed(
+                "only a payout with the provider (submitted or needs_review) can be"
+                f" rechecked; this one is {self._view.status}"
             )
 
     @workflow.query
@@ -262,6 +299,8 @@ class PayoutWorkflow:
         self._view = self._view.model_copy(update=update)
         if wait.needs_review and self._view.status is not PayoutStatus.NEEDS_REVIEW:
             self._set_status(PayoutStatus.NEEDS_REVIEW)
+        else:
+            workflow.set_current_details(self._details())
 
     async def _wait_for_final(self, deadline: datetime) -> None:
         interval = FIRST_POLL_INTERVAL
@@ -366,10 +405,28 @@ class PayoutWorkflow:
         if self._verified and status is self._view.status:
             return
         self._view = self._view.model_copy(update={"status": status, "updated_at": workflow.now()})
+        if status is PayoutStatus.SUBMITTED and self._submitted_at is None:
+            self._submitted_at = workflow.now()
+        workflow.set_current_details(self._details())
         # The client registers every search attribute at start; a payout started without
         # them (the time-skipping test server cannot define custom ones) keeps none.
         if sa.PAYMENT_STATUS in workflow.info().typed_search_attributes:
             workflow.upsert_search_attributes([sa.PAYMENT_STATUS.value_set(status.value)])
+
+    def _details(self) -> str:
+        """The Web UI's current details: the business story, the number masked."""
+        view = self._view
+        text = (
+            f"Payout {payout_summary(view.amount, view.provider, view.recipient)}"
+            f" — {view.status.value}"
+        )
+        if view.status is PayoutStatus.FAILED and view.failure_code:
+            return f"{text}: {view.failure_code}"
+        if view.status is PayoutStatus.NEEDS_REVIEW and view.review_flags:
+            return f"{text}: {', '.join(flag.value for flag in view.review_flags)}"
+        if view.provider_status and not view.status.is_final:
+            return f"{text} (provider status {view.provider_status})"
+        return text
 
 
 def _error_type(err: ActivityError) -> str | None:

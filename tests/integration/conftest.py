@@ -5,6 +5,11 @@ the sandbox hub and the relay served by uvicorn on loopback ports, the worker in
 process, and the ledger on SQLite, or on PostgreSQL when ``PAYMENTS_TEST_DATABASE`` is
 ``postgresql`` (.ci/run runs the suite both ways). After every test the ledger must
 balance: postings sum to zero per currency and cached balances match the postings.
+
+Payloads are encrypted end to end: the dev server's client carries a throwaway codec key,
+the stack's settings the same one, and while the stack runs this process's environment
+has it too (``PAYMENTS_CODEC_KEYS``, ``PAYMENTS_FINGERPRINT_KEY``), so the CLI invoked
+in-process reads what the worker wrote.
 """
 
 from __future__ import annotations
@@ -88,10 +93,15 @@ async def stack(
     temporal_env: WorkflowEnvironment, stack_settings: Settings
 ) -> AsyncIterator[EngineStack]:
     """Ledger, relay, sandbox and worker around the dev server."""
-    async with engine_stack(
-        stack_settings, temporal_env.client, sandbox_overrides=SANDBOX_OVERRIDES
-    ) as running:
-        yield running
+    codec_keys, fingerprint_key = stack_settings.codec_keys, stack_settings.fingerprint_key
+    assert codec_keys is not None and fingerprint_key is not None
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("PAYMENTS_CODEC_KEYS", codec_keys.get_secret_value())
+        environment.setenv("PAYMENTS_FINGERPRINT_KEY", fingerprint_key.get_secret_value())
+        async with engine_stack(
+            stack_settings, temporal_env.client, sandbox_overrides=SANDBOX_OVERRIDES
+        ) as running:
+            yield running
 
 
 @pytest.fixture
@@ -104,8 +114,13 @@ async def sandbox_admin(stack: EngineStack) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def payments(stack: EngineStack) -> PaymentsClient:
-    """The typed client on the stack's Temporal and ledger."""
-    return PaymentsClient(stack.client, stack.settings.task_queue, stack.ledger)
+    """The typed client on the stack's Temporal and ledger, with its fingerprint key."""
+    return PaymentsClient(
+        stack.client,
+        stack.settings.task_queue,
+        stack.ledger,
+        fingerprint_key=stack.settings.fingerprint_key,
+    )
 
 
 @pytest.fixture

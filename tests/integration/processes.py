@@ -59,8 +59,8 @@ def free_port() -> int:
 def engine_env(data_dir: Path, probe: Path, **settings: object) -> dict[str, str]:
     """This environment without any PAYMENTS_* variable, plus ``settings`` as PAYMENTS_*.
 
-    Sandbox and relay ports are always set to free ones, so nothing here ever binds the
-    engine's default ports, even where a process does not use them.
+    Sandbox, relay, codec server and UI ports are always set to free ones, so nothing
+    here ever binds the engine's default ports, even where a process does not use them.
 
     Args:
         data_dir: the processes' data directory.
@@ -76,6 +76,7 @@ def engine_env(data_dir: Path, probe: Path, **settings: object) -> dict[str, str
         "sandbox_host": "127.0.0.1",
         "sandbox_port": free_port(),
         "temporal_ui_port": free_port(),
+        "codec_port": free_port(),
         "hub_api_key": secrets.token_urlsafe(24),
         "hub_webhook_secret": secrets.token_urlsafe(32),
     }

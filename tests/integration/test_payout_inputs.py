@@ -60,7 +60,7 @@ def _cli(stack: EngineStack) -> CliRunner:
     [
         ("0", "KES", "+254712345678", "greater than zero"),
         ("-10.00", "KES", "+254712345678", "greater than zero"),
-        ("10.00", "XYZ", "+254712345678", "unknown ISO 4217"),
+        ("10.00", "XYZ", "+254712345678", "not a currency the engine pays in"),
         ("10.005", "KES", "+254712345678", "KES has 2 decimal"),
         ("1500.5", "UGX", "+256712345678", "UGX has 0 decimal"),
         ("10.00", "KES", "+2547123", "not a valid number"),

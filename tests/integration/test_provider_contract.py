@@ -266,6 +266,8 @@ class WorkerProcesses:
                 "PAYMENTS_DATABASE_URL": settings.resolved_database_url,
             }
         )
+        if settings.codec_keys is not None:
+            self._env["PAYMENTS_CODEC_KEYS"] = settings.codec_keys.get_secret_value()
         for name in PROVIDERS:
             key = settings.provider(name).api_key
             assert key is not None
@@ -367,3 +369,38 @@ async def test_worker_killed_mid_flight_every_payout_executes_once(
     for request in requests:
         kinds = sorted(e.kind for e in await stack.ledger.entries(reference=request.payout_id))
         assert kinds == ["payout_reserve", "payout_settle"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+async def test_recheck_finds_a_silent_payment_before_the_first_poll(
+    case: ProviderCase, stack: EngineStack, payments: PaymentsClient
+) -> None:
+    request = request_for(case, await funded_merchant(stack), Behaviour.CALLBACK_LOST)
+    await payments.create_payout(request)
+
+    async def paid_at_the_provider() -> str | None:
+        transfer = (await case.transfers(stack)).get(request.workflow_id)
+        return None if transfer is None else transfer["status"]
+
+    await eventually(paid_at_the_provider, lambda status: status == case.paid, timeout=20)
+    started = time.monotonic()
+    checked = await payments.recheck_payout(request.payout_id)
+    view = await eventually(
+        lambda: payments.get_payout(request.payout_id), lambda v: v.status.is_final, timeout=20
+    )
+    # Well before the workflow's own first poll (30 s after submission).
+    assert time.monotonic() - started < 20
+    assert checked.provider_status == case.paid
+    assert view.status is PayoutStatus.SUCCEEDED and view.events_applied == 0
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+async def test_the_web_ui_summary_tells_the_story_without_the_number(
+    case: ProviderCase, outcomes: dict[tuple[str, Behaviour], Outcome], stack: EngineStack
+) -> None:
+    request = outcomes[case.name, Behaviour.REFUSED].request
+    described = await stack.client.get_workflow_handle(request.workflow_id).describe()
+    summary = await described.static_summary()
+    masked = f"+254******{case.numbers[Behaviour.REFUSED][-3:]}"
+    assert summary == f"Payout 1,500.00 KES via {case.name} to {masked}"
+    assert case.numbers[Behaviour.REFUSED] not in (summary or "")

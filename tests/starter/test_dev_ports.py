@@ -37,7 +37,11 @@ def test_holder_of_a_port_is_named(held_port: int) -> None:
 
 @pytest.mark.parametrize(
     ("setting", "purpose"),
-    [("temporal_address", "Temporal frontend"), ("relay_port", "webhook relay")],
+    [
+        ("temporal_address", "Temporal frontend"),
+        ("relay_port", "webhook relay"),
+        ("codec_port", "codec server"),
+    ],
 )
 def test_payments_dev_refuses_a_taken_port_in_one_line(
     setting: str, purpose: str, held_port: int, tmp_path: Path
@@ -48,6 +52,7 @@ def test_payments_dev_refuses_a_taken_port_in_one_line(
         "temporal_ui_port": free_port(),
         "relay_port": free_port(),
         "sandbox_port": free_port(),
+        "codec_port": free_port(),
     }
     settings[setting] = f"127.0.0.1:{held_port}" if setting == "temporal_address" else held_port
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}

@@ -115,7 +115,8 @@ async def record(version: str, only_momo: bool = False) -> None:
         only_momo: record only the MoMo provider's paths (added with the registry).
     """
     with tempfile.TemporaryDirectory() as tmp:
-        async with await local_temporal() as env:
+        # Unencrypted: a throwaway key would make the recording unreadable later.
+        async with await local_temporal(encrypt=False) as env:
             settings = throwaway_settings(
                 env.client, f"sqlite+aiosqlite:///{tmp}/ledger.db", sandbox_settle_seconds=0.2
             )

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from temporalio import activity
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
@@ -502,3 +503,98 @@ async def test_provider_that_vouches_for_its_webhooks_is_not_asked(
         result = await result_of(handle)
     assert result.payout.status is PayoutStatus.SUCCEEDED
     assert script.calls == ["reserve", "submit", "settle"]
+
+
+async def _until_status(
+    handle: WorkflowHandle[Any, PayoutResult], status: PayoutStatus
+) -> PayoutView:
+    """Query until the payout is in ``status`` (wall-clock bounded)."""
+    for _ in range(200):
+        view = await handle.query(PayoutWorkflow.get_status)
+        if view.status is status:
+            return view
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"payout never reached {status}; last: {view.status}")
+
+
+async def test_recheck_applies_the_providers_final_answer_at_once(
+    env: WorkflowEnvironment,
+) -> None:
+    script = Script()
+    request = payout_request(resolution_deadline_seconds=24 * 3600)
+    with env.auto_time_skipping_disabled():
+        async with worker(env.client, script):
+            handle = await env.client.start_workflow(
+                PayoutWorkflow.run, request, id=request.workflow_id, task_queue=TASK_QUEUE
+            )
+            await _until_status(handle, PayoutStatus.SUBMITTED)
+            script.truth = HubStatus.SUCCESS
+            checked = await handle.execute_update(PayoutWorkflow.recheck)
+            result = await result_of(handle)
+    # Time stood still: the answer came from the operator's recheck, not a poll timer.
+    assert checked.provider_status == HubStatus.SUCCESS.value
+    assert checked.status_queries == 1
+    assert result.payout.status is PayoutStatus.SUCCEEDED
+    assert script.calls == ["reserve", "submit", "poll", "settle"]
+
+
+async def test_resolve_before_the_deadline_once_the_provider_has_no_record(
+    env: WorkflowEnvironment,
+) -> None:
+    script = Script(truth=None)
+    request = payout_request(resolution_deadline_seconds=24 * 3600)
+    with env.auto_time_skipping_disabled():
+        async with worker(env.client, script):
+            handle = await env.client.start_workflow(
+                PayoutWorkflow.run, request, id=request.workflow_id, task_queue=TASK_QUEUE
+            )
+            await _until_status(handle, PayoutStatus.SUBMITTED)
+            decision = ResolvePayout(outcome=PayoutStatus.FAILED, note="hub: never heard of it")
+            # Still with the provider, no answer yet: too early.
+            with pytest.raises(WorkflowUpdateFailedError) as early:
+                await handle.execute_update(PayoutWorkflow.resolve, decision)
+            assert "no record of it" in str(early.value.cause)
+            checked = await handle.execute_update(PayoutWorkflow.recheck)
+            assert checked.status is PayoutStatus.SUBMITTED
+            decided = await handle.execute_update(PayoutWorkflow.resolve, decision)
+            result = await result_of(handle)
+    assert decided.status is PayoutStatus.FAILED
+    assert result.payout.failure_code == "operator_failed"
+    assert script.calls == ["reserve", "submit", "poll", "release"]
+
+
+async def test_resolve_before_the_deadline_after_the_grace_period(
+    env: WorkflowEnvironment,
+) -> None:
+    script = Script()
+    request = payout_request(resolution_deadline_seconds=24 * 3600, review_grace_seconds=600)
+    async with worker(env.client, script):
+        handle = await env.client.start_workflow(
+            PayoutWorkflow.run, request, id=request.workflow_id, task_queue=TASK_QUEUE
+        )
+        await env.sleep(timedelta(minutes=11))
+        view = await handle.query(PayoutWorkflow.get_status)
+        assert view.status is PayoutStatus.SUBMITTED
+        decided = await handle.execute_update(
+            PayoutWorkflow.resolve,
+            ResolvePayout(outcome=PayoutStatus.SUCCEEDED, note="hub statement shows it paid"),
+        )
+        result = await result_of(handle)
+    assert decided.status is PayoutStatus.SUCCEEDED
+    assert result.payout.status is PayoutStatus.SUCCEEDED
+    assert script.calls.count("settle") == 1 and "release" not in script.calls
+
+
+async def test_current_details_tell_the_business_story(env: WorkflowEnvironment) -> None:
+    script = Script(submit_status=HubStatus.WALLET_CLOSED)
+    request = payout_request()
+    async with worker(env.client, script):
+        handle = await env.client.start_workflow(
+            PayoutWorkflow.run, request, id=request.workflow_id, task_queue=TASK_QUEUE
+        )
+        await result_of(handle)
+        metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    assert metadata.current_details == (
+        "Payout 150.00 KES via hub to +254******678 — failed: wallet_closed"
+    )
+    assert "712345678" not in metadata.current_details

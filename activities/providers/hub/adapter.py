@@ -17,6 +17,7 @@ from payments_engine.activities.providers.base import (
     fetch,
     send,
 )
+from payments_engine.activities.providers.hub.webhooks import report
 from payments_engine.activities.providers.hub.wire import (
     ACK_ACCEPTED,
     PROVIDER_NAME,
@@ -26,7 +27,7 @@ from payments_engine.activities.providers.hub.wire import (
     HubTransfer,
 )
 from payments_engine.domain.errors import ProviderConflict
-from payments_engine.domain.events import ProviderEvent, TransferOutcome, reported_amount
+from payments_engine.domain.events import ProviderEvent, TransferOutcome
 from payments_engine.domain.payout import SubmitPayoutInput
 
 PAYOUTS_PATH = "/v1/payouts"
@@ -36,24 +37,6 @@ def auth_headers(settings: ProviderSettings) -> dict[str, str]:
     """The hub wants its API key as a bearer token."""
     assert settings.api_key is not None
     return {"Authorization": f"Bearer {settings.api_key.get_secret_value()}"}
-
-
-def _report_from_transfer(transfer: HubTransfer) -> ProviderEvent:
-    status = transfer.status
-    return ProviderEvent(
-        provider=PROVIDER_NAME,
-        event_id=f"status:{transfer.transaction_id}:{status.value}",
-        reference=transfer.third_party_trans_id,
-        outcome=status.outcome,
-        provider_status=status.value,
-        provider_transaction_id=transfer.transaction_id,
-        failure_code=status.failure_code,
-        message=transfer.message,
-        occurred_at=transfer.updated_at,
-        currency=transfer.currency,
-        amount_reported=transfer.send_amount,
-        amount_minor=reported_amount(transfer.send_amount, transfer.currency),
-    )
 
 
 def _report_from_ack(ack: HubAck, reference: str) -> ProviderEvent:
@@ -113,6 +96,8 @@ class HubPayouts:
     async def find_payout(self, reference: str) -> ProviderEvent | None:
         """GET the transfer by our reference; 404 means the hub never saw it."""
         body = await fetch(self._http, f"{PAYOUTS_PATH}/{reference}", PROVIDER_NAME)
-        return (
-            None if body is None else _report_from_transfer(HubTransfer.model_validate_json(body))
-        )
+        if body is None:
+            return None
+        transfer = HubTransfer.model_validate_json(body)
+        event_id = f"status:{transfer.transaction_id}:{transfer.status.value}"
+        return report(transfer, event_id, transfer.updated_at)

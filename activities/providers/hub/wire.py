@@ -85,7 +85,7 @@ class HubAck(_Wire):
     message: str | None = None
 
 
-class _TransferState(_Wire):
+class TransferState(_Wire):
     """Fields the status answer and the callback share."""
 
     third_party_trans_id: str = Field(alias="thirdPartyTransId", min_length=1, max_length=80)
@@ -98,14 +98,14 @@ class _TransferState(_Wire):
     message: str | None = None
 
 
-class HubTransfer(_TransferState):
+class HubTransfer(TransferState):
     """Answer of ``GET /v1/payouts/{thirdPartyTransId}``."""
 
     created_at: datetime = Field(alias="createdAt")
     updated_at: datetime = Field(alias="updatedAt")
 
 
-class HubCallback(_TransferState):
+class HubCallback(TransferState):
     """Body of the ``transactionStatus`` webhook the hub posts to the relay."""
 
     event_id: str = Field(alias="eventId", min_length=1, max_length=128)
