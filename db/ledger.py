@@ -101,6 +101,9 @@ class Ledger:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        # (code, currency) -> id of accounts known to be committed: accounts are never
+        # deleted or renumbered, so a posting need not look them up again.
+        self._account_ids: dict[tuple[str, str], int] = {}
 
     # -- posting -----------------------------------------------------------------------
 
@@ -123,10 +126,8 @@ class Ledger:
                 in ``excludes`` is posted, or a required entry moved another amount,
                 currency or account than required.
         """
-        # Retries of an activity usually find their entry here, without a write.
-        existing = await self.entry(entry.idempotency_key)
-        if existing is not None:
-            return _replay(existing, entry)
+        # No read first: a new key (the usual case) is written at once, and the unique
+        # key catches a repeat before any condition is checked.
         try:
             return await self._insert(entry)
         except _DuplicateKey:
@@ -173,9 +174,14 @@ class Ledger:
             deltas: dict[str, int] = {}
             for posting in entry.postings:
                 deltas[posting.account] = deltas.get(posting.account, 0) + posting.amount
-            account_ids = await _get_or_create_accounts(session, sorted(deltas), entry.currency)
-            balances = await _lock_balances(session, account_ids.values())
-            _check_floors(entry, deltas, {code: balances[i] for code, i in account_ids.items()})
+            account_ids = {
+                code: self._account_ids[code, entry.currency]
+                for code in deltas
+                if (code, entry.currency) in self._account_ids
+            }
+            unknown = sorted(code for code in deltas if code not in account_ids)
+            if unknown:
+                account_ids.update(await _get_or_create_accounts(session, unknown, entry.currency))
 
             await session.execute(
                 _insert_for(session, PostingRow),
@@ -189,17 +195,37 @@ class Ledger:
                     for p in entry.postings
                 ],
             )
+            # Last, so the hot account rows are held for as short as possible; in id order,
+            # so concurrent posters lock them in the same order (no deadlock). The floor is
+            # part of the UPDATE: it is checked against the row as locked (PostgreSQL
+            # re-reads a row it waited for), so no concurrent posting can overdraw it.
+            floored = {
+                code
+                for code, delta in deltas.items()
+                if delta < 0 and code not in entry.may_go_negative
+            }
             for code in sorted(deltas, key=account_ids.__getitem__):
-                if deltas[code] == 0:
+                delta = deltas[code]
+                if delta == 0:
                     continue
-                await session.execute(
-                    update(Account)
-                    .where(Account.id == account_ids[code])
-                    .values(balance=Account.balance + deltas[code])
+                statement = update(Account).where(Account.id == account_ids[code])
+                if code in floored:
+                    statement = statement.where(Account.balance + delta >= 0)
+                result = await session.execute(
+                    statement.values(balance=Account.balance + delta)
                     # No Account objects live in this session: nothing to synchronise.
                     .execution_options(synchronize_session=False)
                 )
+                if code in floored and result.rowcount != 1:  # type: ignore[attr-defined]
+                    # The account and the amount only: no balance, no personal data.
+                    raise InsufficientFunds(
+                        f"{code} cannot cover {-delta} {entry.currency} "
+                        f"(entry {entry.idempotency_key!r})"
+                    )
 
+        # Committed: the accounts it created exist for good.
+        for code, account_id in account_ids.items():
+            self._account_ids[code, entry.currency] = account_id
         return PostedEntry(
             entry_id=entry_id,
             idempotency_key=entry.idempotency_key,
@@ -410,43 +436,6 @@ async def _check_excludes(session: AsyncSession, entry: JournalEntryRequest) -> 
         raise ReferenceConflict(
             f"entry {entry.idempotency_key!r} cannot be posted: {clash!r} was already posted"
         )
-
-
-async def _lock_balances(session: AsyncSession, account_ids: Iterable[int]) -> dict[int, int]:
-    """Current balances of the accounts, their rows locked in ascending id order.
-
-    On PostgreSQL ``FOR UPDATE`` waits for any other poster holding one of the rows, then
-    returns its committed balance; the lock is kept until this transaction ends. SQLite
-    renders no ``FOR UPDATE``: its write lock, held since the entry's insert, does it.
-    """
-    rows = (
-        await session.execute(
-            select(Account.id, Account.balance)
-            .where(Account.id.in_(sorted(account_ids)))
-            .order_by(Account.id)
-            .with_for_update()
-        )
-    ).all()
-    return {account_id: int(balance) for account_id, balance in rows}
-
-
-def _check_floors(
-    entry: JournalEntryRequest, deltas: dict[str, int], balances: dict[str, int]
-) -> None:
-    """Raise InsufficientFunds if the entry takes a floored account below zero.
-
-    Every account the entry takes money from (a negative net delta) must end at zero or
-    above, unless the entry lists it in ``may_go_negative``. An account the entry only
-    credits can only move up and is never refused.
-    """
-    allowed = set(entry.may_go_negative)
-    for code in sorted(deltas):
-        delta = deltas[code]
-        if delta < 0 and code not in allowed and balances[code] + delta < 0:
-            # The account and the amount only: no balance, no personal data.
-            raise InsufficientFunds(
-                f"{code} cannot cover {-delta} {entry.currency} (entry {entry.idempotency_key!r})"
-            )
 
 
 def _insert_for(

@@ -32,10 +32,22 @@ from payments_engine.workflows.payout import PayoutWorkflow
 log = logging.getLogger("payments.worker")
 
 WORKFLOWS = [PayoutWorkflow]
-# Workflows validate their pydantic inputs on decode, which calls into phonenumbers and
-# babel; both are deterministic, so share the real modules instead of re-importing them.
+# Deterministic modules shared with the sandbox instead of re-imported for every new
+# workflow: the engine's pure types (and the activity modules whose names the workflows
+# reference), and the libraries they use to validate inputs on decode. The workflow
+# modules themselves stay sandboxed, so the sandbox still guards their determinism.
+PASSTHROUGH_MODULES = (
+    "payments_engine.domain",
+    "payments_engine.activities",
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
+    "typing_extensions",
+    "phonenumbers",
+    "babel",
+)
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("phonenumbers", "babel")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
 )
 # Lets running activities finish (and record their result) before the process exits.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
