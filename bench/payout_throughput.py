@@ -60,7 +60,14 @@ T = TypeVar("T")
 
 ENGINE_TASK_QUEUE = "bench-payouts"
 BASELINE_TASK_QUEUE = "bench-baseline"
-MERCHANT_ID = "bench-merchant"
+MERCHANT_PREFIX = "bench-merchant"
+
+
+def merchant_of(index: int, merchants: int) -> str:
+    """The merchant paying payout ``index`` when payouts are spread over ``merchants``."""
+    return f"{MERCHANT_PREFIX}-{index % merchants}"
+
+
 CURRENCY = "KES"
 AMOUNT_MINOR = 10_000  # KES 100.00
 COUNTRY = "KE"
@@ -220,15 +227,16 @@ class WarningCounter(logging.Handler):
 # -- engine side ---------------------------------------------------------------------------
 
 
-def payout_requests(run_tag: str, prefix: str, count: int) -> list[Any]:
-    """``count`` distinct successful payout requests, unique to this run."""
+def payout_requests(run_tag: str, prefix: str, count: int, merchants: int) -> list[Any]:
+    """``count`` distinct successful payout requests, unique to this run, round-robin
+    over ``merchants`` merchants (one merchant: every posting hits the same rows)."""
     from payments_engine.domain.money import Money
     from payments_engine.domain.payout import PayoutRequest
 
     return [
         PayoutRequest(
             payout_id=f"bench-{run_tag}-{prefix}-{index:05d}",
-            merchant_id=MERCHANT_ID,
+            merchant_id=merchant_of(index, merchants),
             amount=Money(amount=AMOUNT_MINOR, currency=CURRENCY),
             recipient_msisdn=SUCCESS_MSISDN,
             country=COUNTRY,
@@ -321,7 +329,9 @@ async def verify_engine(
 
     problems += [f"ledger: {p}" for p in await stack.ledger.check_consistency()]
     paid = AMOUNT_MINOR * len(all_requests)
-    reserved = await stack.ledger.balance(merchant_reserved(MERCHANT_ID), CURRENCY)
+    reserved = 0
+    for merchant_id in {r.merchant_id for r in all_requests}:
+        reserved += await stack.ledger.balance(merchant_reserved(merchant_id), CURRENCY)
     clearing = await stack.ledger.balance(provider_clearing(PROVIDER_NAME), CURRENCY)
     if reserved != 0:
         problems.append(f"ledger: {reserved} still reserved after every payout settled")
@@ -384,6 +394,7 @@ async def run_baseline(
 
 # -- where the time goes ------------------------------------------------------------------
 
+HISTORY_EVENTS = "events"
 PHASES = (
     ("first task", "start -> reserve scheduled (first workflow task)"),
     ("reserve", "reserve scheduled -> completed (all attempts)"),
@@ -415,9 +426,11 @@ async def phase_breakdown(client: Client, workflow_ids: Sequence[str]) -> dict[s
     from temporalio.api.enums.v1 import EventType
 
     samples: dict[str, list[float]] = {name: [] for name, _ in PHASES}
+    samples[HISTORY_EVENTS] = []
 
     async def one(workflow_id: str) -> None:
         history = await client.get_workflow_handle(workflow_id).fetch_history()
+        samples[HISTORY_EVENTS].append(len(history.events))
         started = signaled = completed = 0.0
         position: dict[int, int] = {}  # scheduled event id -> index in ``activities``
         activities: list[list[float]] = []  # [scheduled, completed], in schedule order
@@ -486,7 +499,7 @@ def report(
     print()
     print(
         f"python {platform.python_version()} | temporalio {temporalio.__version__} | "
-        f"ledger {backend} | N={args.payouts} C={args.concurrency} | "
+        f"ledger {backend} | N={args.payouts} C={args.concurrency} M={args.merchants} | "
         f"cores {os.cpu_count()} | {platform.system()} {platform.machine()}"
     )
     header = f"{'':<10}{'payouts/s':>11}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}"
@@ -504,7 +517,7 @@ def report(
     )
     print()
     print(f"{'median ms per phase (<= ' + str(PHASE_SAMPLE) + ' histories)':<77}engine  baseline")
-    for name, meaning in PHASES:
+    for name, meaning in [*PHASES, (HISTORY_EVENTS, "workflow history events per payout")]:
         cells = [f"{p[name]:>8.0f}" if name in p else f"{'-':>8}" for p in phases]
         print(f"  {name:<13}{meaning:<62}{''.join(cells)}")
     print()
@@ -561,18 +574,19 @@ async def bench(args: argparse.Namespace) -> list[str]:
             async with engine_stack(
                 settings, env.client, sandbox_overrides=SANDBOX_OVERRIDES
             ) as stack:
-                warmup = payout_requests(run_tag, "warm", WARMUP_PAYOUTS)
-                measured = payout_requests(run_tag, "run", args.payouts)
-                await stack.ledger.fund_merchant(
-                    FundMerchantInput(
-                        merchant_id=MERCHANT_ID,
-                        amount=Money(
-                            amount=AMOUNT_MINOR * (len(warmup) + len(measured)) * 2,
-                            currency=CURRENCY,
-                        ),
-                        reference=f"bench-{run_tag}-funding",
+                warmup = payout_requests(run_tag, "warm", WARMUP_PAYOUTS, args.merchants)
+                measured = payout_requests(run_tag, "run", args.payouts, args.merchants)
+                for k in range(args.merchants):
+                    await stack.ledger.fund_merchant(
+                        FundMerchantInput(
+                            merchant_id=merchant_of(k, args.merchants),
+                            amount=Money(
+                                amount=AMOUNT_MINOR * (len(warmup) + len(measured)) * 2,
+                                currency=CURRENCY,
+                            ),
+                            reference=f"bench-{run_tag}-funding-{k}",
+                        )
                     )
-                )
 
                 print(f"engine: warm-up {len(warmup)}, then {args.payouts} payouts ...", flush=True)
                 await run_engine(stack, warmup, args.concurrency, "warm-up")
@@ -638,13 +652,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--payouts", type=int, default=200, help="payouts per side (200)")
     parser.add_argument("--concurrency", type=int, default=50, help="payouts in flight (50)")
     parser.add_argument(
+        "--merchants",
+        type=int,
+        default=1,
+        help="merchants the payouts are spread over (1: every posting on the same rows)",
+    )
+    parser.add_argument(
         "--database-url",
         default=None,
         help="SQLAlchemy async URL of an empty ledger database; default a fresh SQLite file",
     )
     args = parser.parse_args(argv)
-    if args.payouts < 1 or args.concurrency < 1:
-        parser.error("--payouts and --concurrency must be at least 1")
+    if args.payouts < 1 or args.concurrency < 1 or args.merchants < 1:
+        parser.error("--payouts, --concurrency and --merchants must be at least 1")
     return args
 
 

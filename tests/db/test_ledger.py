@@ -642,6 +642,46 @@ async def test_racing_entries_that_exclude_each_other_post_one(
     assert len(await ledger.entries()) == 1
 
 
+async def test_two_hundred_postings_on_one_merchant_lose_no_update(
+    ledger: Ledger, migrated_url: str
+) -> None:
+    # The hot-row case: every posting takes from the same available balance. Amounts
+    # differ, so a lost update shows as a balance that is not the sum of the postings.
+    amounts = [100 + (n * 37) % 400 for n in range(200)]
+    funds = sum(amounts) // 2
+    await fund(ledger, funds)
+
+    async with (
+        racing_ledgers(migrated_url, 4) as racers,
+        racing_ledgers(migrated_url, 1) as (watcher,),
+    ):
+        stop = asyncio.Event()
+        watching = asyncio.create_task(watch_minimum(watcher, AVAILABLE, stop))
+        try:
+            results = await race(
+                [
+                    racers[n % 4].post(recipes.reserve_payout(payout(f"h{n}", amount)))
+                    for n, amount in enumerate(amounts)
+                ]
+            )
+        finally:
+            stop.set()
+            seen = await watching
+
+    reserved = sum(
+        amount
+        for amount, result in zip(amounts, results, strict=True)
+        if isinstance(result, PostedEntry)
+    )
+    refused = [r for r in results if not isinstance(r, PostedEntry)]
+    assert all(isinstance(r, InsufficientFunds) for r in refused), refused[:3]
+    assert 0 < reserved <= funds and refused, "the race must both post and refuse"
+    assert min(seen) >= 0
+    assert await ledger.balance(AVAILABLE, "KES") == funds - reserved
+    assert await ledger.balance(RESERVED, "KES") == reserved
+    assert await ledger.check_consistency() == []
+
+
 async def test_crossing_transfers_do_not_deadlock(ledger: Ledger, migrated_url: str) -> None:
     await ledger.post(transfer("fund-x", 1000, source=EXTERNAL_BANK, to="acct:x"))
     await ledger.post(transfer("fund-y", 1000, source=EXTERNAL_BANK, to="acct:y"))
