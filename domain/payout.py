@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from datetime import datetime
 from decimal import Decimal
@@ -108,8 +109,6 @@ class PayoutRequest(BaseModel):
         it. Without ``key`` this is a plain SHA-256, which anyone can recompute from a
         guessed number: compare it in memory only, never store or show it.
         """
-        import hmac
-
         fields = self.model_dump(mode="json", exclude={"description"})
         canonical = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
         if key is None:
