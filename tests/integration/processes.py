@@ -9,6 +9,7 @@ of the Temporal runtime's Tokio threads are still alive as the interpreter final
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import signal
 import socket
@@ -49,11 +50,31 @@ STARTUP_SECONDS = 90.0
 EXIT_SECONDS = 60.0
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+# Below the kernel's ephemeral range: a port chosen here can be taken between the choice
+# and the bind only by another deliberate choice, never by a process (the Temporal dev
+# server's own services, any client) that lets the kernel pick one.
+_PORT_RANGE = (max(1024, _ephemeral_low() - 12000), _ephemeral_low())
+_rng = random.Random()
+
+
 def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on right now, outside the ephemeral range."""
+    for _ in range(200):
+        port = _rng.randrange(*_PORT_RANGE)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port in {_PORT_RANGE}")
 
 
 def engine_env(data_dir: Path, probe: Path, **settings: object) -> dict[str, str]:
