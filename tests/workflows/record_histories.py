@@ -107,7 +107,25 @@ MOMO_RUNS = {
 }
 
 
-async def record(version: str, only_momo: bool = False) -> None:
+RECHECK_RUNS = {
+    # No callback; an operator's recheck finds the payment before the first poll.
+    "momo-recheck-finds-silent-payment": _momo_request("recheck", "+254700123456"),
+}
+
+
+async def _recheck_paths(
+    stack: EngineStack, payments: PaymentsClient, runs: dict[str, PayoutRequest]
+) -> None:
+    """Recheck each run once its provider shows the transfer paid."""
+    async with httpx.AsyncClient(base_url=f"{stack.sandbox_url}/admin/momo") as admin:
+        for request in runs.values():
+            path = f"/transfers/by-external-id/{request.workflow_id}"
+            while not any(t["status"] == "SUCCESSFUL" for t in (await admin.get(path)).json()):
+                await asyncio.sleep(0.2)
+            await payments.recheck_payout(request.payout_id)
+
+
+async def record(version: str, only_momo: bool = False, only_recheck: bool = False) -> None:
     """Run one payout per interesting path and write each history as JSON.
 
     Args:
@@ -146,9 +164,13 @@ async def record(version: str, only_momo: bool = False) -> None:
                 }
                 if only_momo:
                     runs = dict(MOMO_RUNS)
+                if only_recheck:
+                    runs = dict(RECHECK_RUNS)
                 for request in runs.values():
                     await payments.create_payout(request)
-                if not only_momo:
+                if only_recheck:
+                    await _recheck_paths(stack, payments, runs)
+                elif not only_momo:
                     await _hub_paths(stack, payments, runs)
                 for name, request in runs.items():
                     await payments.wait_payout(request.payout_id)
@@ -194,5 +216,11 @@ async def _hub_paths(
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
-    # python -m tests.workflows.record_histories v2 [momo]
-    asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "v1", "momo" in sys.argv[2:]))
+    # python -m tests.workflows.record_histories v2 [momo | recheck]
+    asyncio.run(
+        record(
+            sys.argv[1] if len(sys.argv) > 1 else "v1",
+            only_momo="momo" in sys.argv[2:],
+            only_recheck="recheck" in sys.argv[2:],
+        )
+    )
