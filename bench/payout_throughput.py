@@ -2,34 +2,37 @@
 
 Run from the repository root::
 
-    python bench/payout_throughput.py [--payouts N] [--concurrency C] [--database-url URL]
+    python bench/payout_throughput.py [--payouts N] [--concurrency C] [--merchants K]
+        [--database-url URL] [--sandbox-in-process]
 
-Everything runs in one process, on one Temporal dev server started by the SDK:
+One Temporal dev server (started by the SDK) serves both sides:
 
 * engine: ``PaymentsClient.create_payout`` -> PayoutWorkflow -> reserve (ledger) ->
   submit (sandbox hub over real HTTP) -> sandbox webhook -> relay (verify, store) ->
-  signal -> settle (ledger) -> result, timed from start to ``wait_payout``;
-* baseline: :class:`BaselinePayoutWorkflow`, the same shape (reserve and submit
-  activities, a wait for a signal, a settle activity, a result) with no-op activities,
-  on its own worker and task queue; the driver signals right after the start, like an
-  instant webhook.
+  signal -> status query confirming the webhook -> settle (ledger) -> result, timed
+  from start to ``wait_payout``. Worker and relay run in this process; the sandbox,
+  which stands for the provider, runs in its own process unless
+  ``--sandbox-in-process`` (as ``payments dev`` runs it);
+* baseline: ``bench.baseline.BaselinePayoutWorkflow``, the same steps (reserve, submit,
+  a wait for a signal, confirm, settle, a result) as no-op regular activities, on its
+  own worker and task queue in this process; the driver signals right after the start,
+  like an instant webhook.
 
 Both sides run N payouts with at most C in flight, after a few uncounted warm-up
 payouts. The engine's run only counts if every payout succeeded, the sandbox executed
 exactly one transfer per payout and the ledger is consistent: a benchmark that moves
 money twice is not a result.
 
-After the table, a median per phase read from the workflows' histories shows where the
-time goes (first workflow task, each activity, the webhook leg, the closing task).
-
-Project modules are imported inside functions: the Temporal sandbox re-imports this
-module for every baseline workflow run, and should find nothing heavy at its top.
+After the table: the cores each process kept busy during each batch, and a median per
+phase read from the workflows' histories (first workflow task, each step, the webhook
+leg, the closing task), with the history events per payout.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -40,16 +43,10 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-
-from temporalio import activity, workflow
-
-with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -77,83 +74,6 @@ WARMUP_PAYOUTS = 5
 # The sandbox's scheduler resolves transfers and sends webhooks once per tick.
 SANDBOX_OVERRIDES = {"tick_seconds": 0.01}
 
-# The same activity timeouts as the engine's workflow, so the shape matches.
-ACTIVITY_TIMEOUT = timedelta(seconds=15)
-
-
-# -- baseline: the same shape, no work -------------------------------------------------
-
-
-class BaselinePayoutInput(BaseModel):
-    """The baseline's input: a payout id and an amount, like a small PayoutRequest."""
-
-    payout_id: str
-    amount_minor: int
-    currency: str
-
-
-class BaselineEvent(BaseModel):
-    """The baseline's stand-in for a provider webhook."""
-
-    event_id: str
-    outcome: str
-
-
-class BaselinePayoutResult(BaseModel):
-    """The baseline's result."""
-
-    payout_id: str
-    status: str
-
-
-@activity.defn
-async def baseline_reserve_funds(inp: BaselinePayoutInput) -> None:
-    """No-op stand-in for the ledger reservation."""
-
-
-@activity.defn
-async def baseline_submit_payout(inp: BaselinePayoutInput) -> str:
-    """No-op stand-in for the hub submission; answers "queued" like the hub's ack."""
-    return "queued"
-
-
-@activity.defn
-async def baseline_settle_payout(inp: BaselinePayoutInput) -> None:
-    """No-op stand-in for the ledger settlement."""
-
-
-@workflow.defn
-class BaselinePayoutWorkflow:
-    """reserve -> submit -> wait for a signal -> settle -> result, with no-op activities."""
-
-    @workflow.init
-    def __init__(self, inp: BaselinePayoutInput) -> None:
-        """Ready for a signal that arrives before the run starts."""
-        self._event: BaselineEvent | None = None
-
-    @workflow.run
-    async def run(self, inp: BaselinePayoutInput) -> BaselinePayoutResult:
-        """The payout's shape without its work."""
-        await workflow.execute_activity(
-            baseline_reserve_funds, inp, start_to_close_timeout=ACTIVITY_TIMEOUT
-        )
-        await workflow.execute_activity(
-            baseline_submit_payout, inp, start_to_close_timeout=ACTIVITY_TIMEOUT
-        )
-        await workflow.wait_condition(lambda: self._event is not None)
-        await workflow.execute_activity(
-            baseline_settle_payout, inp, start_to_close_timeout=ACTIVITY_TIMEOUT
-        )
-        assert self._event is not None
-        return BaselinePayoutResult(payout_id=inp.payout_id, status=self._event.outcome)
-
-    @workflow.signal
-    async def provider_event(self, event: BaselineEvent) -> None:
-        """Record the (instant) webhook."""
-        if self._event is None:
-            self._event = event
-
-
 # -- measurement ---------------------------------------------------------------------------
 
 
@@ -165,6 +85,8 @@ class Measurement:
     latencies: list[float]
     wall_seconds: float
     problems: list[str]
+    cores: dict[str, float] = field(default_factory=dict)
+    """Cores kept busy during the batch, per CPU source (see :func:`cpu_seconds`)."""
 
     @property
     def throughput(self) -> float:
@@ -211,6 +133,60 @@ async def run_batch(
     return Measurement(name, latencies, time.perf_counter() - started, problems)
 
 
+CPU_SOURCES = ("bench process", "sandbox (the provider)", "Temporal server", "PostgreSQL")
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by this process, the Temporal server and PostgreSQL.
+
+    This process holds the engine (worker and relay; the sandbox too with
+    ``--sandbox-in-process``) or the baseline's worker, and the driver; the Temporal dev
+    server and the sandbox are its child processes. Read from ``/proc``: zeros where
+    there is none.
+    """
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    stats: dict[int, tuple[str, int, float]] = {}  # pid -> (name, parent, cpu seconds)
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone since the listing
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        # After the name: state, ppid, ... utime and stime are the 12th and 13th.
+        stats[int(entry.name)] = (name, int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    me = os.getpid()
+    totals = dict.fromkeys(CPU_SOURCES, 0.0)
+    for pid, (name, _, seconds) in stats.items():
+        if pid == me:
+            totals["bench process"] += seconds
+        elif name.startswith("postgres"):
+            totals["PostgreSQL"] += seconds
+        else:
+            ancestor = pid
+            for _ in range(16):  # children (or grandchildren) of this process
+                ancestor = stats.get(ancestor, ("", 0, 0.0))[1]
+                if ancestor == me:
+                    child = "Temporal server" if name.startswith("temporal") else "sandbox"
+                    totals[child if child != "sandbox" else "sandbox (the provider)"] += seconds
+                    break
+                if ancestor <= 1:
+                    break
+    return totals
+
+
+async def with_cpu(run: Awaitable[Measurement]) -> Measurement:
+    """Await a batch and attach the cores each CPU source kept busy meanwhile."""
+    before = cpu_seconds()
+    measurement = await run
+    after = cpu_seconds()
+    measurement.cores = {
+        source: (after[source] - before[source]) / measurement.wall_seconds
+        for source in CPU_SOURCES
+    }
+    return measurement
+
+
 class WarningCounter(logging.Handler):
     """Counts warnings and errors per logger: retries and refusals show up here."""
 
@@ -225,6 +201,69 @@ class WarningCounter(logging.Handler):
 
 
 # -- engine side ---------------------------------------------------------------------------
+
+
+def serve_sandbox(config: Any, port: int) -> None:
+    """Serve the sandbox hub on ``port`` until terminated (a child process's target)."""
+    import uvicorn
+
+    from payments_engine.sandbox.app import create_sandbox_app
+
+    uvicorn.run(create_sandbox_app(config), host="127.0.0.1", port=port, log_level="warning")
+
+
+def unused_port() -> int:
+    """A loopback port free right now (the sandbox process binds it a moment later)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def sandbox_process(stack: EngineStack, port: int) -> AsyncIterator[str]:
+    """Run the sandbox hub in its own process, sending webhooks to the stack's relay.
+
+    The provider is not the engine: in production it runs elsewhere, so its simulator's
+    CPU is kept out of the engine's process. Yields the sandbox's base URL.
+    """
+    import multiprocessing
+
+    import httpx
+
+    from payments_engine.sandbox.hub.config import SandboxConfig
+
+    hub = stack.settings.provider("hub")
+    assert hub.api_key is not None and hub.webhook_secret is not None
+    config = SandboxConfig(
+        api_key=hub.api_key.get_secret_value(),
+        webhook_secret=hub.webhook_secret.get_secret_value(),
+        webhook_url=f"{stack.settings.relay_url}/webhooks/hub",
+        settle_seconds=0.0,
+        **SANDBOX_OVERRIDES,
+    )
+    process = multiprocessing.get_context("spawn").Process(
+        target=serve_sandbox, args=(config, port), name="bench-sandbox"
+    )
+    process.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url) as http:
+            for _ in range(300):
+                if not process.is_alive():
+                    raise RuntimeError(f"the sandbox process exited ({process.exitcode})")
+                with contextlib.suppress(httpx.TransportError):
+                    (await http.get("/admin/transfers")).raise_for_status()
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("the sandbox process did not answer within 30 s")
+        yield url
+    finally:
+        process.terminate()
+        process.join(10)
 
 
 def payout_requests(run_tag: str, prefix: str, count: int, merchants: int) -> list[Any]:
@@ -281,7 +320,7 @@ class EngineChecks:
 
 
 async def verify_engine(
-    stack: EngineStack, measured: Sequence[Any], all_requests: Sequence[Any]
+    stack: EngineStack, sandbox_url: str, measured: Sequence[Any], all_requests: Sequence[Any]
 ) -> EngineChecks:
     """Exactly one executed transfer per payout, a consistent ledger, webhooks accounted."""
     import httpx
@@ -293,7 +332,7 @@ async def verify_engine(
 
     checks = EngineChecks()
     problems, notes = checks.problems, checks.notes
-    async with httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as http:
         transfers = (await http.get("/admin/transfers")).raise_for_status().json()
         # A payout can complete before the relay has answered the webhook that finished
         # it (the relay records the delivery after signalling): let the hub's deliveries
@@ -371,6 +410,7 @@ async def run_baseline(
     client: Client, run_tag: str, prefix: str, count: int, concurrency: int, name: str
 ) -> Measurement:
     """Start each baseline workflow, signal it at once and wait for its result."""
+    from bench.baseline import BaselineEvent, BaselinePayoutInput, BaselinePayoutWorkflow
 
     async def one(index: int) -> str | None:
         payout_id = baseline_payout_id(run_tag, prefix, index)
@@ -401,13 +441,15 @@ PHASES = (
     ("next task", "reserve completed -> submit scheduled"),
     ("submit", "submit scheduled -> completed"),
     ("webhook", "submit completed -> signal in history (<0: before)"),
-    ("confirm task", "later of the two -> status query scheduled (engine)"),
+    ("confirm task", "later of the two -> status query scheduled"),
     ("confirm", "status query (confirms the webhook) scheduled -> completed"),
     ("settle task", "later of the two (or the query) -> settle scheduled"),
     ("settle", "settle scheduled -> completed"),
     ("close task", "settle completed -> workflow completed"),
 )
 PHASE_SAMPLE = 100
+# The marker the SDK records for a completed local activity.
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 
 def sample(items: Sequence[T]) -> list[T]:
@@ -419,9 +461,10 @@ def sample(items: Sequence[T]) -> list[T]:
 async def phase_breakdown(client: Client, workflow_ids: Sequence[str]) -> dict[str, float]:
     """Median milliseconds of each phase in PHASES, read from the workflows' histories.
 
-    Activities are taken in the order they were scheduled (reserve, submit, settle), so
-    the same code reads the engine's and the baseline's histories; the engine's
-    histories have a fourth, the status query confirming the webhook, before settle.
+    Steps are taken in the order they were scheduled (reserve, submit, confirm, settle),
+    so the same code reads the engine's and the baseline's histories. A local activity
+    (the engine's ledger steps) runs inside a workflow task: it counts from that task's
+    start to its marker.
     """
     from temporalio.api.enums.v1 import EventType
 
@@ -431,13 +474,20 @@ async def phase_breakdown(client: Client, workflow_ids: Sequence[str]) -> dict[s
     async def one(workflow_id: str) -> None:
         history = await client.get_workflow_handle(workflow_id).fetch_history()
         samples[HISTORY_EVENTS].append(len(history.events))
-        started = signaled = completed = 0.0
+        started = signaled = completed = task_started = 0.0
         position: dict[int, int] = {}  # scheduled event id -> index in ``activities``
         activities: list[list[float]] = []  # [scheduled, completed], in schedule order
         for event in history.events:
             at = event.event_time.ToMicroseconds() / 1e6
             kind = event.event_type
-            if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                task_started = at
+            elif (
+                kind == EventType.EVENT_TYPE_MARKER_RECORDED
+                and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
+            ):
+                activities.append([task_started, at])
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
                 started = at
             elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED and not signaled:
                 signaled = at
@@ -500,6 +550,7 @@ def report(
     print(
         f"python {platform.python_version()} | temporalio {temporalio.__version__} | "
         f"ledger {backend} | N={args.payouts} C={args.concurrency} M={args.merchants} | "
+        f"sandbox {'in process' if args.sandbox_in_process else 'own process'} | "
         f"cores {os.cpu_count()} | {platform.system()} {platform.machine()}"
     )
     header = f"{'':<10}{'payouts/s':>11}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}"
@@ -515,6 +566,14 @@ def report(
         f"engine/baseline: throughput x{engine.throughput / baseline.throughput:.2f}, "
         f"p50 latency x{engine.percentile_ms(50) / baseline.percentile_ms(50):.2f}"
     )
+    print()
+    print(f"{'cores busy during the batch':<77}engine  baseline")
+    for source in CPU_SOURCES:
+        cells = "".join(
+            f"{m.cores[source]:>8.2f}" if source in m.cores else f"{'-':>8}"
+            for m in (engine, baseline)
+        )
+        print(f"  {source:<75}{cells}")
     print()
     print(f"{'median ms per phase (<= ' + str(PHASE_SAMPLE) + ' histories)':<77}engine  baseline")
     for name, meaning in [*PHASES, (HISTORY_EVENTS, "workflow history events per payout")]:
@@ -538,6 +597,21 @@ def report(
 # -- main ----------------------------------------------------------------------------------
 
 
+def compile_sources() -> None:
+    """Byte-compile the engine's and the benchmark's modules, as ``pip install`` does.
+
+    The Temporal sandbox re-imports each workflow's module for every new workflow; from
+    an editable checkout under ``PYTHONDONTWRITEBYTECODE`` that means compiling the
+    source every time, on both sides. Compiled once here, both load bytecode, as an
+    installed engine would.
+    """
+    import compileall
+
+    root = Path(__file__).resolve().parent.parent
+    for folder in sorted(p for p in root.iterdir() if (p / "__init__.py").is_file()):
+        compileall.compile_dir(folder, quiet=1)
+
+
 async def bench(args: argparse.Namespace) -> list[str]:
     """Start the dev server, the engine and the baseline worker; measure, verify, report.
 
@@ -547,11 +621,13 @@ async def bench(args: argparse.Namespace) -> list[str]:
     from sqlalchemy.engine import make_url
     from temporalio.worker import Worker
 
+    from bench import baseline as noop
     from payments_engine.domain.ledger import FundMerchantInput
     from payments_engine.domain.money import Money
     from payments_engine.starter.stack import engine_stack, local_temporal, throwaway_settings
     from payments_engine.worker.main import WORKFLOW_RUNNER
 
+    compile_sources()
     warnings = WarningCounter()
     logging.getLogger().addHandler(warnings)
     run_tag = uuid.uuid4().hex[:8]
@@ -568,12 +644,22 @@ async def bench(args: argparse.Namespace) -> list[str]:
                 data_dir=Path(tmp),
                 task_queue=ENGINE_TASK_QUEUE,
                 sandbox_settle_seconds=0.0,
+                sandbox_enabled=args.sandbox_in_process,
+                sandbox_port=0 if args.sandbox_in_process else unused_port(),
             )
             # Workers and stack are closed before the environment, which is closed
             # before the loop: anything else can abort the interpreter at exit.
-            async with engine_stack(
-                settings, env.client, sandbox_overrides=SANDBOX_OVERRIDES
-            ) as stack:
+            async with (
+                engine_stack(settings, env.client, sandbox_overrides=SANDBOX_OVERRIDES) as stack,
+                contextlib.AsyncExitStack() as sandbox,
+            ):
+                sandbox_url = (
+                    stack.sandbox_url
+                    if args.sandbox_in_process
+                    else await sandbox.enter_async_context(
+                        sandbox_process(stack, settings.sandbox_port)
+                    )
+                )
                 warmup = payout_requests(run_tag, "warm", WARMUP_PAYOUTS, args.merchants)
                 measured = payout_requests(run_tag, "run", args.payouts, args.merchants)
                 for k in range(args.merchants):
@@ -590,8 +676,8 @@ async def bench(args: argparse.Namespace) -> list[str]:
 
                 print(f"engine: warm-up {len(warmup)}, then {args.payouts} payouts ...", flush=True)
                 await run_engine(stack, warmup, args.concurrency, "warm-up")
-                engine = await run_engine(stack, measured, args.concurrency)
-                checks = await verify_engine(stack, measured, [*warmup, *measured])
+                engine = await with_cpu(run_engine(stack, measured, args.concurrency))
+                checks = await verify_engine(stack, sandbox_url, measured, [*warmup, *measured])
                 engine_phases = await phase_breakdown(
                     env.client, [r.workflow_id for r in sample(measured)]
                 )
@@ -600,19 +686,22 @@ async def bench(args: argparse.Namespace) -> list[str]:
                 async with Worker(
                     env.client,
                     task_queue=BASELINE_TASK_QUEUE,
-                    workflows=[BaselinePayoutWorkflow],
+                    workflows=[noop.BaselinePayoutWorkflow],
                     activities=[
-                        baseline_reserve_funds,
-                        baseline_submit_payout,
-                        baseline_settle_payout,
+                        noop.baseline_reserve_funds,
+                        noop.baseline_submit_payout,
+                        noop.baseline_confirm_status,
+                        noop.baseline_settle_payout,
                     ],
                     workflow_runner=WORKFLOW_RUNNER,
                 ):
                     await run_baseline(
                         env.client, run_tag, "warm", WARMUP_PAYOUTS, args.concurrency, "warm-up"
                     )
-                    baseline = await run_baseline(
-                        env.client, run_tag, "run", args.payouts, args.concurrency, "baseline"
+                    baseline = await with_cpu(
+                        run_baseline(
+                            env.client, run_tag, "run", args.payouts, args.concurrency, "baseline"
+                        )
                     )
                 baseline_phases = await phase_breakdown(
                     env.client,
@@ -656,6 +745,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         default=1,
         help="merchants the payouts are spread over (1: every posting on the same rows)",
+    )
+    parser.add_argument(
+        "--sandbox-in-process",
+        action="store_true",
+        help="run the sandbox (the provider) in the engine's process, as `payments dev`"
+        " does, instead of its own",
     )
     parser.add_argument(
         "--database-url",

@@ -19,10 +19,20 @@ States: received -> reserved -> submitted -> succeeded | failed | needs_review.
 
 Payouts started before the patch ``verified-provider-events`` keep the rules they started
 with (webhooks applied as received), so their histories replay.
+
+Ledger steps run as local activities (patch ``ledger-local-activities``): a posting is one
+short transaction on our own database, so it runs inside the workflow task that needs it,
+without a round trip through the server's activity queue (two fewer workflow tasks and
+ten fewer history events per payout). Its idempotency key makes re-running it safe: if
+the worker dies during a posting, the workflow task times out, another worker replays
+the history, finds no marker for the posting and runs it again, and the ledger returns
+the entry already posted, if any. Payouts started before the patch keep regular
+activities.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -35,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from payments_engine.domain import search_attributes as sa
     from payments_engine.domain.errors import InsufficientFunds, ValidationFailed
     from payments_engine.domain.events import EventSource, ProviderEvent, TransferOutcome
-    from payments_engine.domain.ledger import PayoutLedgerInput
+    from payments_engine.domain.ledger import PayoutLedgerInput, PostedEntry
     from payments_engine.domain.payout import (
         PayoutRequest,
         PayoutResult,
@@ -55,6 +65,9 @@ with workflow.unsafe.imports_passed_through():
 
 # Webhooks are hints, confirmed by a status query; see the module docstring.
 PATCH_VERIFIED_EVENTS = "verified-provider-events"
+
+# Ledger steps run as local activities (see the module docstring).
+PATCH_LEDGER_LOCAL = "ledger-local-activities"
 
 # Short, so that an attempt lost with a crashed worker is retried soon; a posting is
 # one small transaction.
@@ -85,6 +98,8 @@ STATUS_RETRY = RetryPolicy(
     maximum_attempts=5,
 )
 
+LedgerStep = Callable[[LedgerActivities, PayoutLedgerInput], Awaitable[PostedEntry]]
+
 FAILURE_MERCHANT_FUNDS = "merchant_insufficient_funds"
 # Stable failure codes for submissions the provider refused outright.
 REFUSAL_CODES = {
@@ -109,6 +124,7 @@ class PayoutWorkflow:
         self._decision: ResolvePayout | None = None
         # Set by run() before any webhook can arrive (no signal-with-start is used).
         self._verified = True
+        self._ledger_local = True
         self._submitted_at: datetime | None = None
         self._provider = ProviderWait(
             subject=f"payout {request.payout_id}",
@@ -122,6 +138,7 @@ class PayoutWorkflow:
     async def run(self, request: PayoutRequest) -> PayoutResult:
         """Reserve, submit, wait for a final status, then settle or release."""
         self._verified = workflow.patched(PATCH_VERIFIED_EVENTS)
+        self._ledger_local = workflow.patched(PATCH_LEDGER_LOCAL)
         deadline = workflow.now() + timedelta(seconds=request.resolution_deadline_seconds)
         ledger_input = PayoutLedgerInput(
             payout_id=request.payout_id,
@@ -131,17 +148,12 @@ class PayoutWorkflow:
         )
 
         try:
-            await workflow.execute_activity_method(
-                LedgerActivities.reserve_funds,
-                ledger_input,
-                start_to_close_timeout=LEDGER_TIMEOUT,
-                retry_policy=LEDGER_RETRY,
-            )
-        except ActivityError as err:
+            await self._post(LedgerActivities.reserve_funds, ledger_input)
+        except (ActivityError, ApplicationError) as err:
             if _error_type(err) != InsufficientFunds.type:
                 raise
             self._view = self._view.model_copy(
-                update={"failure_code": FAILURE_MERCHANT_FUNDS, "failure_message": str(err.cause)}
+                update={"failure_code": FAILURE_MERCHANT_FUNDS, "failure_message": _message(err)}
             )
             self._set_status(PayoutStatus.FAILED)
             return PayoutResult(payout=self._view)
@@ -386,13 +398,24 @@ class PayoutWorkflow:
         activity_method = (
             LedgerActivities.settle_payout if succeeded else LedgerActivities.release_funds
         )
-        await workflow.execute_activity_method(
-            activity_method,
+        await self._post(activity_method, ledger_input)
+        self._set_status(PayoutStatus.SUCCEEDED if succeeded else PayoutStatus.FAILED)
+
+    async def _post(self, method: LedgerStep, ledger_input: PayoutLedgerInput) -> PostedEntry:
+        """Run one ledger step: a local activity, or a regular one for older payouts."""
+        if self._ledger_local:
+            return await workflow.execute_local_activity_method(
+                method,
+                ledger_input,
+                start_to_close_timeout=LEDGER_TIMEOUT,
+                retry_policy=LEDGER_RETRY,
+            )
+        return await workflow.execute_activity_method(
+            method,
             ledger_input,
             start_to_close_timeout=LEDGER_TIMEOUT,
             retry_policy=LEDGER_RETRY,
         )
-        self._set_status(PayoutStatus.SUCCEEDED if succeeded else PayoutStatus.FAILED)
 
     def _set_status(self, status: PayoutStatus) -> None:
         if (
@@ -429,9 +452,16 @@ class PayoutWorkflow:
         return text
 
 
-def _error_type(err: ActivityError) -> str | None:
-    cause = err.cause
+def _error_type(err: ActivityError | ApplicationError) -> str | None:
+    # A failed local activity raises its ApplicationError itself, not wrapped.
+    cause = err.cause if isinstance(err, ActivityError) else err
     return cause.type if isinstance(cause, ApplicationError) else None
+
+
+def _message(err: ActivityError | ApplicationError) -> str:
+    if isinstance(err, ApplicationError):
+        return err.message
+    return str(err.cause)
 
 
 def _is_business_error(err: ActivityError) -> bool:

@@ -296,6 +296,7 @@ async def test_merchant_without_funds_fails_before_any_provider_call(
         )
     assert result.payout.status is PayoutStatus.FAILED
     assert result.payout.failure_code == "merchant_insufficient_funds"
+    assert result.payout.failure_message == "too little money"
     assert script.calls == []
 
 
