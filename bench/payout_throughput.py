@@ -43,7 +43,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -87,6 +87,8 @@ class Measurement:
     problems: list[str]
     cores: dict[str, float] = field(default_factory=dict)
     """Cores kept busy during the batch, per CPU source (see :func:`cpu_seconds`)."""
+    loop_lag_ms: tuple[float, float] = (0.0, 0.0)
+    """Median and p99 of how late this process's event loop ran a due timer."""
 
     @property
     def throughput(self) -> float:
@@ -133,7 +135,14 @@ async def run_batch(
     return Measurement(name, latencies, time.perf_counter() - started, problems)
 
 
-CPU_SOURCES = ("bench process", "sandbox (the provider)", "Temporal server", "PostgreSQL")
+CPU_SOURCES = (
+    "bench process",
+    "worker processes",
+    "relay process",
+    "sandbox (the provider)",
+    "Temporal server",
+    "PostgreSQL",
+)
 
 
 def cpu_seconds() -> dict[str, float]:
@@ -157,29 +166,45 @@ def cpu_seconds() -> dict[str, float]:
         stats[int(entry.name)] = (name, int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
     me = os.getpid()
     totals = dict.fromkeys(CPU_SOURCES, 0.0)
-    for pid, (name, _, seconds) in stats.items():
+    for pid, (name, parent, seconds) in stats.items():
         if pid == me:
             totals["bench process"] += seconds
         elif name.startswith("postgres"):
             totals["PostgreSQL"] += seconds
-        else:
-            ancestor = pid
-            for _ in range(16):  # children (or grandchildren) of this process
-                ancestor = stats.get(ancestor, ("", 0, 0.0))[1]
-                if ancestor == me:
-                    child = "Temporal server" if name.startswith("temporal") else "sandbox"
-                    totals[child if child != "sandbox" else "sandbox (the provider)"] += seconds
-                    break
-                if ancestor <= 1:
-                    break
+        elif parent == me:
+            # The dev server, or a service started by child_process (its own children,
+            # if any, are negligible).
+            source = "Temporal server" if name.startswith("temporal") else CHILD_ROLES.get(pid)
+            if source is not None:
+                totals[source] += seconds
     return totals
 
 
+LAG_TICK = 0.01
+
+
+async def _watch_loop(lags: list[float]) -> None:
+    """Append, every LAG_TICK, how late this event loop woke a sleeping task."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + LAG_TICK
+        await asyncio.sleep(LAG_TICK)
+        lags.append(loop.time() - due)
+
+
 async def with_cpu(run: Awaitable[Measurement]) -> Measurement:
-    """Await a batch and attach the cores each CPU source kept busy meanwhile."""
+    """Await a batch; attach the cores each CPU source kept busy and the loop's lag."""
     before = cpu_seconds()
-    measurement = await run
+    watcher = asyncio.create_task(_watch_loop(lags := []))
+    try:
+        measurement = await run
+    finally:
+        watcher.cancel()
     after = cpu_seconds()
+    measurement.loop_lag_ms = (
+        statistics.median(lags) * 1000,
+        sorted(lags)[int(len(lags) * 0.99)] * 1000 if lags else 0.0,
+    )
     measurement.cores = {
         source: (after[source] - before[source]) / measurement.wall_seconds
         for source in CPU_SOURCES
@@ -212,6 +237,136 @@ def serve_sandbox(config: Any, port: int) -> None:
     uvicorn.run(create_sandbox_app(config), host="127.0.0.1", port=port, log_level="warning")
 
 
+def _until_terminated(service: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run ``service(stop)`` in this (child) process; SIGTERM sets ``stop``."""
+    import signal
+
+    from payments_engine.runtime.temporal import run
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await service(stop)
+
+    run(main())
+
+
+def serve_engine_worker(settings: Any) -> None:
+    """Run the engine's worker as ``payments worker`` does (a child's target)."""
+    from payments_engine.worker.main import run_worker
+
+    _until_terminated(lambda stop: run_worker(settings, stop))
+
+
+def serve_baseline_worker(settings: Any) -> None:
+    """Run a baseline worker until terminated (a child's target)."""
+
+    async def service(stop: asyncio.Event) -> None:
+        from payments_engine.runtime.temporal import connect
+
+        async with baseline_worker(await connect(settings)):
+            await stop.wait()
+
+    _until_terminated(service)
+
+
+def baseline_worker(client: Client) -> Any:
+    """The baseline's worker on ``client`` (use it as ``async with``)."""
+    from temporalio.worker import Worker
+
+    from bench import baseline as noop
+    from payments_engine.worker.main import WORKFLOW_RUNNER
+
+    return Worker(
+        client,
+        task_queue=BASELINE_TASK_QUEUE,
+        workflows=[noop.BaselinePayoutWorkflow],
+        activities=[
+            noop.baseline_reserve_funds,
+            noop.baseline_submit_payout,
+            noop.baseline_confirm_status,
+            noop.baseline_settle_payout,
+        ],
+        workflow_runner=WORKFLOW_RUNNER,
+    )
+
+
+@contextlib.asynccontextmanager
+async def baseline_workers(stack: EngineStack, processes: int) -> AsyncIterator[None]:
+    """The baseline's worker in this process, or in ``processes`` processes like the engine's."""
+    if not processes:
+        async with baseline_worker(stack.client):
+            yield
+        return
+    with contextlib.ExitStack() as children:
+        for _ in range(processes):
+            children.enter_context(
+                child_process("worker processes", serve_baseline_worker, stack.settings)
+            )
+        yield
+
+
+def serve_relay(settings: Any) -> None:
+    """Run the relay as ``payments relay`` does, until terminated (a child's target)."""
+    from payments_engine.relay.__main__ import serve
+    from payments_engine.runtime.temporal import run
+
+    run(serve(settings))
+
+
+async def wait_until_serving(process: Any, url: str, path: str, what: str) -> None:
+    """Poll ``url + path`` until it answers, failing fast if ``process`` exits."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=url) as http:
+        for _ in range(300):
+            if not process.is_alive():
+                raise RuntimeError(f"the {what} process exited ({process.exitcode})")
+            with contextlib.suppress(httpx.TransportError):
+                await http.get(path)
+                return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"the {what} process did not answer within 30 s")
+
+
+CHILD_ROLES: dict[int, str] = {}
+"""pid -> CPU source of each service process started by :func:`child_process`."""
+
+
+@contextlib.contextmanager
+def child_process(role: str, target: Callable[..., None], *args: Any) -> Iterator[Any]:
+    """Start ``target(*args)`` in a fresh (spawned) process; terminate it on exit.
+
+    Args:
+        role: the CPU source (one of CPU_SOURCES) its CPU time counts under.
+        target: the process's function; ``args`` its arguments.
+    """
+    import multiprocessing
+
+    process = multiprocessing.get_context("spawn").Process(target=target, args=args)
+    process.start()
+    assert process.pid is not None
+    CHILD_ROLES[process.pid] = role
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.join(15)
+
+
+@contextlib.asynccontextmanager
+async def relay_process(stack: EngineStack) -> AsyncIterator[str]:
+    """Run a relay in its own process on the stack's database and Temporal server.
+
+    The production topology: the relay is a service of its own, beside the workers.
+    Yields its base URL; the stack's own (in-process) relay then receives nothing.
+    """
+    settings = stack.settings.model_copy(update={"relay_port": unused_port()})
+    with child_process("relay process", serve_relay, settings) as process:
+        await wait_until_serving(process, settings.relay_url, "/healthz", "relay")
+        yield settings.relay_url
+
+
 def unused_port() -> int:
     """A loopback port free right now (the sandbox process binds it a moment later)."""
     import socket
@@ -223,16 +378,12 @@ def unused_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def sandbox_process(stack: EngineStack, port: int) -> AsyncIterator[str]:
-    """Run the sandbox hub in its own process, sending webhooks to the stack's relay.
+async def sandbox_process(stack: EngineStack, port: int, relay_url: str) -> AsyncIterator[str]:
+    """Run the sandbox hub in its own process, sending webhooks to ``relay_url``.
 
     The provider is not the engine: in production it runs elsewhere, so its simulator's
     CPU is kept out of the engine's process. Yields the sandbox's base URL.
     """
-    import multiprocessing
-
-    import httpx
-
     from payments_engine.sandbox.hub.config import SandboxConfig
 
     hub = stack.settings.provider("hub")
@@ -240,30 +391,14 @@ async def sandbox_process(stack: EngineStack, port: int) -> AsyncIterator[str]:
     config = SandboxConfig(
         api_key=hub.api_key.get_secret_value(),
         webhook_secret=hub.webhook_secret.get_secret_value(),
-        webhook_url=f"{stack.settings.relay_url}/webhooks/hub",
+        webhook_url=f"{relay_url}/webhooks/hub",
         settle_seconds=0.0,
         **SANDBOX_OVERRIDES,
     )
-    process = multiprocessing.get_context("spawn").Process(
-        target=serve_sandbox, args=(config, port), name="bench-sandbox"
-    )
-    process.start()
     url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=url) as http:
-            for _ in range(300):
-                if not process.is_alive():
-                    raise RuntimeError(f"the sandbox process exited ({process.exitcode})")
-                with contextlib.suppress(httpx.TransportError):
-                    (await http.get("/admin/transfers")).raise_for_status()
-                    break
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("the sandbox process did not answer within 30 s")
+    with child_process("sandbox (the provider)", serve_sandbox, config, port) as process:
+        await wait_until_serving(process, url, "/admin/transfers", "sandbox")
         yield url
-    finally:
-        process.terminate()
-        process.join(10)
 
 
 def payout_requests(run_tag: str, prefix: str, count: int, merchants: int) -> list[Any]:
@@ -435,6 +570,7 @@ async def run_baseline(
 # -- where the time goes ------------------------------------------------------------------
 
 HISTORY_EVENTS = "events"
+ACTIVITY_QUEUE = "queued"
 PHASES = (
     ("first task", "start -> reserve scheduled (first workflow task)"),
     ("reserve", "reserve scheduled -> completed (all attempts)"),
@@ -470,6 +606,7 @@ async def phase_breakdown(client: Client, workflow_ids: Sequence[str]) -> dict[s
 
     samples: dict[str, list[float]] = {name: [] for name, _ in PHASES}
     samples[HISTORY_EVENTS] = []
+    samples[ACTIVITY_QUEUE] = []
 
     async def one(workflow_id: str) -> None:
         history = await client.get_workflow_handle(workflow_id).fetch_history()
@@ -477,6 +614,7 @@ async def phase_breakdown(client: Client, workflow_ids: Sequence[str]) -> dict[s
         started = signaled = completed = task_started = 0.0
         position: dict[int, int] = {}  # scheduled event id -> index in ``activities``
         activities: list[list[float]] = []  # [scheduled, completed], in schedule order
+        queued: list[float] = []  # scheduled -> started of each (regular) activity
         for event in history.events:
             at = event.event_time.ToMicroseconds() / 1e6
             kind = event.event_type
@@ -496,6 +634,9 @@ async def phase_breakdown(client: Client, workflow_ids: Sequence[str]) -> dict[s
             elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
                 position[event.event_id] = len(activities)
                 activities.append([at, at])
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                scheduled_id = event.activity_task_started_event_attributes.scheduled_event_id
+                queued.append(at - activities[position[scheduled_id]][0])
             elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
                 scheduled_id = event.activity_task_completed_event_attributes.scheduled_event_id
                 activities[position[scheduled_id]][1] = at
@@ -520,6 +661,7 @@ async def phase_breakdown(client: Client, workflow_ids: Sequence[str]) -> dict[s
             durations["settle task"] = settle_at - confirmed
         for name, seconds in durations.items():
             samples[name].append(seconds * 1000)
+        samples[ACTIVITY_QUEUE].extend(seconds * 1000 for seconds in queued)
 
     gate = asyncio.Semaphore(20)
 
@@ -550,7 +692,9 @@ def report(
     print(
         f"python {platform.python_version()} | temporalio {temporalio.__version__} | "
         f"ledger {backend} | N={args.payouts} C={args.concurrency} M={args.merchants} | "
-        f"sandbox {'in process' if args.sandbox_in_process else 'own process'} | "
+        f"sandbox {'in process' if args.sandbox_in_process else 'own process'}, "
+        f"relay {'own process' if args.relay_process else 'in process'}, "
+        f"workers {args.worker_processes or 'in process'} | "
         f"cores {os.cpu_count()} | {platform.system()} {platform.machine()}"
     )
     header = f"{'':<10}{'payouts/s':>11}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}"
@@ -574,9 +718,16 @@ def report(
             for m in (engine, baseline)
         )
         print(f"  {source:<75}{cells}")
+    for label, index in (("median", 0), ("p99", 1)):
+        cells = "".join(f"{m.loop_lag_ms[index]:>8.0f}" for m in (engine, baseline))
+        print(f"  {'event loop lag of the bench process, ms, ' + label:<75}{cells}")
     print()
     print(f"{'median ms per phase (<= ' + str(PHASE_SAMPLE) + ' histories)':<77}engine  baseline")
-    for name, meaning in [*PHASES, (HISTORY_EVENTS, "workflow history events per payout")]:
+    for name, meaning in [
+        *PHASES,
+        (ACTIVITY_QUEUE, "a regular activity, scheduled -> started (in the queue)"),
+        (HISTORY_EVENTS, "workflow history events per payout"),
+    ]:
         cells = [f"{p[name]:>8.0f}" if name in p else f"{'-':>8}" for p in phases]
         print(f"  {name:<13}{meaning:<62}{''.join(cells)}")
     print()
@@ -619,13 +770,10 @@ async def bench(args: argparse.Namespace) -> list[str]:
         What makes the run invalid; empty for a valid run.
     """
     from sqlalchemy.engine import make_url
-    from temporalio.worker import Worker
 
-    from bench import baseline as noop
     from payments_engine.domain.ledger import FundMerchantInput
     from payments_engine.domain.money import Money
     from payments_engine.starter.stack import engine_stack, local_temporal, throwaway_settings
-    from payments_engine.worker.main import WORKFLOW_RUNNER
 
     compile_sources()
     warnings = WarningCounter()
@@ -650,14 +798,24 @@ async def bench(args: argparse.Namespace) -> list[str]:
             # Workers and stack are closed before the environment, which is closed
             # before the loop: anything else can abort the interpreter at exit.
             async with (
-                engine_stack(settings, env.client, sandbox_overrides=SANDBOX_OVERRIDES) as stack,
-                contextlib.AsyncExitStack() as sandbox,
+                engine_stack(
+                    settings,
+                    env.client,
+                    with_worker=not args.worker_processes,
+                    sandbox_overrides=SANDBOX_OVERRIDES,
+                ) as stack,
+                contextlib.AsyncExitStack() as services,
             ):
+                relay_url = (
+                    await services.enter_async_context(relay_process(stack))
+                    if args.relay_process
+                    else stack.relay.url
+                )
                 sandbox_url = (
                     stack.sandbox_url
                     if args.sandbox_in_process
-                    else await sandbox.enter_async_context(
-                        sandbox_process(stack, settings.sandbox_port)
+                    else await services.enter_async_context(
+                        sandbox_process(stack, settings.sandbox_port, relay_url)
                     )
                 )
                 warmup = payout_requests(run_tag, "warm", WARMUP_PAYOUTS, args.merchants)
@@ -674,6 +832,10 @@ async def bench(args: argparse.Namespace) -> list[str]:
                         )
                     )
 
+                for _ in range(args.worker_processes):
+                    services.enter_context(
+                        child_process("worker processes", serve_engine_worker, stack.settings)
+                    )
                 print(f"engine: warm-up {len(warmup)}, then {args.payouts} payouts ...", flush=True)
                 await run_engine(stack, warmup, args.concurrency, "warm-up")
                 engine = await with_cpu(run_engine(stack, measured, args.concurrency))
@@ -683,18 +845,7 @@ async def bench(args: argparse.Namespace) -> list[str]:
                 )
 
                 print(f"baseline: warm-up {WARMUP_PAYOUTS}, then {args.payouts} ...", flush=True)
-                async with Worker(
-                    env.client,
-                    task_queue=BASELINE_TASK_QUEUE,
-                    workflows=[noop.BaselinePayoutWorkflow],
-                    activities=[
-                        noop.baseline_reserve_funds,
-                        noop.baseline_submit_payout,
-                        noop.baseline_confirm_status,
-                        noop.baseline_settle_payout,
-                    ],
-                    workflow_runner=WORKFLOW_RUNNER,
-                ):
+                async with baseline_workers(stack, args.worker_processes):
                     await run_baseline(
                         env.client, run_tag, "warm", WARMUP_PAYOUTS, args.concurrency, "warm-up"
                     )
@@ -753,11 +904,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         " does, instead of its own",
     )
     parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run each side's worker in N processes of its own (0: in this process, the default)",
+    )
+    parser.add_argument(
+        "--relay-process",
+        action="store_true",
+        help="run the relay in its own process, as in production (on SQLite it then"
+        " shares the database file with the worker's process)",
+    )
+    parser.add_argument(
         "--database-url",
         default=None,
         help="SQLAlchemy async URL of an empty ledger database; default a fresh SQLite file",
     )
     args = parser.parse_args(argv)
+    if args.relay_process and args.sandbox_in_process:
+        parser.error("--relay-process needs the sandbox in its own process")
+    if args.worker_processes < 0:
+        parser.error("--worker-processes must be 0 or more")
     if args.payouts < 1 or args.concurrency < 1 or args.merchants < 1:
         parser.error("--payouts, --concurrency and --merchants must be at least 1")
     return args
