@@ -195,16 +195,21 @@ async def _watch_loop(lags: list[float]) -> None:
 async def with_cpu(run: Awaitable[Measurement]) -> Measurement:
     """Await a batch; attach the cores each CPU source kept busy and the loop's lag."""
     before = cpu_seconds()
-    watcher = asyncio.create_task(_watch_loop(lags := []))
+    lags: list[float] = []
+    watcher = asyncio.create_task(_watch_loop(lags))
     try:
         measurement = await run
     finally:
         watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
     after = cpu_seconds()
-    measurement.loop_lag_ms = (
-        statistics.median(lags) * 1000,
-        sorted(lags)[int(len(lags) * 0.99)] * 1000 if lags else 0.0,
-    )
+    if lags:
+        ordered = sorted(lags)
+        measurement.loop_lag_ms = (
+            statistics.median(ordered) * 1000,
+            ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        )
     measurement.cores = {
         source: (after[source] - before[source]) / measurement.wall_seconds
         for source in CPU_SOURCES
