@@ -16,11 +16,15 @@ builds them) and enforced here, generically, inside the posting transaction:
 
 Concurrency. SQLite: the entry row is the transaction's first write, which takes the
 database write lock, so every check reads the latest committed state and nothing can
-change it before the commit. PostgreSQL (READ COMMITTED): the entry's key and its excluded
-keys are locked with transaction-scoped advisory locks, so two entries that exclude each
-other are posted one after the other and the second sees the first; the rows of the
-accounts the entry touches are locked ``FOR UPDATE`` in ascending id order (no deadlock
-between entries sharing accounts) before their balances are read and checked.
+change it before the commit; one UPDATE then moves every balance. PostgreSQL (READ
+COMMITTED): the entry's key and its excluded keys are locked with transaction-scoped
+advisory locks, so two entries that exclude each other are posted one after the other
+and the second sees the first; the balances are moved last, one row at a time in
+ascending account id order (no deadlock between entries sharing accounts), each UPDATE
+checking the floor against the row as it locked it.
+
+Cost. A posting is a handful of Core statements on one connection (entry, locks, one
+query for every condition, postings, balances); account ids are cached once committed.
 """
 
 from __future__ import annotations
@@ -30,10 +34,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, cast, func, select, update
+from sqlalchemy import BigInteger, case, cast, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from payments_engine.db.models import Account, JournalEntry, utcnow
 from payments_engine.db.models import Posting as PostingRow
@@ -144,15 +148,22 @@ class Ledger:
 
     async def _insert(self, entry: JournalEntryRequest) -> PostedEntry:
         created_at = utcnow()
+        deltas: dict[str, int] = {}
+        for posting in entry.postings:
+            deltas[posting.account] = deltas.get(posting.account, 0) + posting.amount
         async with self._sessions() as session, session.begin():
+            # Core statements on the session's connection: the ORM adds nothing here but
+            # its cost, and every statement is one round trip while hot rows may be held.
+            conn = await session.connection()
+            dialect = conn.dialect.name
             # The entry goes first: its unique key is what makes concurrent posters of the
             # same key wait for, then fail against, the first one. On SQLite this first
             # write also takes the database write lock, so everything after it is serial
             # and reads the latest committed state.
             try:
                 entry_id = (
-                    await session.execute(
-                        _insert_for(session, JournalEntry)
+                    await conn.execute(
+                        _insert_for(dialect, JournalEntry)
                         .values(
                             idempotency_key=entry.idempotency_key,
                             kind=entry.kind,
@@ -166,14 +177,10 @@ class Ledger:
             except IntegrityError as exc:
                 raise _DuplicateKey from exc
 
-            if _dialect(session) == "postgresql":
-                await _lock_keys(session, [entry.idempotency_key, *entry.excludes])
-            await _check_requires(session, entry)
-            await _check_excludes(session, entry)
+            if dialect == "postgresql":
+                await _lock_keys(conn, [entry.idempotency_key, *entry.excludes])
+            await _check_conditions(conn, entry)
 
-            deltas: dict[str, int] = {}
-            for posting in entry.postings:
-                deltas[posting.account] = deltas.get(posting.account, 0) + posting.amount
             account_ids = {
                 code: self._account_ids[code, entry.currency]
                 for code in deltas
@@ -181,10 +188,12 @@ class Ledger:
             }
             unknown = sorted(code for code in deltas if code not in account_ids)
             if unknown:
-                account_ids.update(await _get_or_create_accounts(session, unknown, entry.currency))
+                account_ids.update(
+                    await _get_or_create_accounts(conn, dialect, unknown, entry.currency)
+                )
 
-            await session.execute(
-                _insert_for(session, PostingRow),
+            await conn.execute(
+                _insert_for(dialect, PostingRow),
                 [
                     {
                         "entry_id": entry_id,
@@ -195,33 +204,23 @@ class Ledger:
                     for p in entry.postings
                 ],
             )
-            # Last, so the hot account rows are held for as short as possible; in id order,
-            # so concurrent posters lock them in the same order (no deadlock). The floor is
-            # part of the UPDATE: it is checked against the row as locked (PostgreSQL
+            # Last, so the hot account rows are held for as short as possible. The floor
+            # is part of the UPDATE: it is checked against the row as written (PostgreSQL
             # re-reads a row it waited for), so no concurrent posting can overdraw it.
+            moves = {account_ids[code]: delta for code, delta in deltas.items() if delta}
             floored = {
-                code
+                account_ids[code]
                 for code, delta in deltas.items()
                 if delta < 0 and code not in entry.may_go_negative
             }
-            for code in sorted(deltas, key=account_ids.__getitem__):
-                delta = deltas[code]
-                if delta == 0:
-                    continue
-                statement = update(Account).where(Account.id == account_ids[code])
-                if code in floored:
-                    statement = statement.where(Account.balance + delta >= 0)
-                result = await session.execute(
-                    statement.values(balance=Account.balance + delta)
-                    # No Account objects live in this session: nothing to synchronise.
-                    .execution_options(synchronize_session=False)
+            short = await _apply_moves(conn, dialect, moves, floored)
+            if short is not None:
+                code = next(c for c, i in account_ids.items() if i == short)
+                # The account and the amount only: no balance, no personal data.
+                raise InsufficientFunds(
+                    f"{code} cannot cover {-deltas[code]} {entry.currency} "
+                    f"(entry {entry.idempotency_key!r})"
                 )
-                if code in floored and result.rowcount != 1:  # type: ignore[attr-defined]
-                    # The account and the amount only: no balance, no personal data.
-                    raise InsufficientFunds(
-                        f"{code} cannot cover {-delta} {entry.currency} "
-                        f"(entry {entry.idempotency_key!r})"
-                    )
 
         # Committed: the accounts it created exist for good.
         for code, account_id in account_ids.items():
@@ -367,82 +366,131 @@ class Ledger:
         return problems
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
-
-
 def _lock_id(key: str) -> int:
     """A stable signed 64-bit advisory lock id of an idempotency key."""
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
 
-async def _lock_keys(session: AsyncSession, keys: Iterable[str]) -> None:
+async def _lock_keys(conn: AsyncConnection, keys: Iterable[str]) -> None:
     """Take PostgreSQL transaction advisory locks on ``keys``, in one global order.
 
     An entry locks its own key and the keys it excludes. Two entries excluding each other
     thus share both locks: the second waits for the first to commit, and its next
-    statement (READ COMMITTED) sees the first's entry. Ascending lock ids keep posters of
-    overlapping key sets from deadlocking.
+    statement (READ COMMITTED) sees the first's entry. The locks are taken in ascending
+    id order (the sorted subquery feeds the function in that order), so posters of
+    overlapping key sets cannot deadlock; one statement takes them all.
     """
-    for lock_id in sorted({_lock_id(k) for k in keys}):
-        await session.execute(select(func.pg_advisory_xact_lock(cast(lock_id, BigInteger))))
+    ids = sorted({_lock_id(k) for k in keys})
+    if len(ids) == 1:
+        await conn.execute(select(func.pg_advisory_xact_lock(cast(ids[0], BigInteger))))
+        return
+    ordered = (
+        select(func.unnest(cast(ids, postgresql.ARRAY(BigInteger))).label("lock_id"))
+        .order_by("lock_id")
+        .subquery()
+    )
+    await conn.execute(select(func.count(func.pg_advisory_xact_lock(ordered.c.lock_id))))
 
 
-async def _check_requires(session: AsyncSession, entry: JournalEntryRequest) -> None:
-    """Raise unless every required entry is posted, with the amount it must have moved."""
-    for requirement in entry.requires:
-        found = (
-            await session.execute(
-                select(JournalEntry.id, JournalEntry.currency).where(
-                    JournalEntry.idempotency_key == requirement.key
-                )
+async def _check_conditions(conn: AsyncConnection, entry: JournalEntryRequest) -> None:
+    """Raise unless the required entries are posted as required and no excluded one is.
+
+    One query reads what every required or excluded key moved, per account.
+    """
+    keys = sorted({r.key for r in entry.requires} | set(entry.excludes))
+    if not keys:
+        return
+    rows = (
+        await conn.execute(
+            select(
+                JournalEntry.idempotency_key,
+                JournalEntry.currency,
+                Account.code,
+                func.sum(PostingRow.amount),
             )
-        ).one_or_none()
-        if found is None:
+            .outerjoin(PostingRow, PostingRow.entry_id == JournalEntry.id)
+            .outerjoin(Account, Account.id == PostingRow.account_id)
+            .where(JournalEntry.idempotency_key.in_(keys))
+            .group_by(JournalEntry.idempotency_key, JournalEntry.currency, Account.code)
+        )
+    ).all()
+    currencies: dict[str, str] = {}
+    moved: dict[tuple[str, str | None], int] = {}
+    for key, currency, code, total in rows:
+        currencies[key] = currency
+        moved[key, code] = int(total or 0)
+
+    for requirement in entry.requires:
+        if requirement.key not in currencies:
             raise LedgerError(
                 f"entry {entry.idempotency_key!r} requires {requirement.key!r}, which is not posted"
             )
         if requirement.account is None:
             continue
-        required_id, currency = found
-        moved = (
-            await session.execute(
-                select(func.sum(PostingRow.amount))
-                .join(Account, Account.id == PostingRow.account_id)
-                .where(PostingRow.entry_id == required_id, Account.code == requirement.account)
-            )
-        ).scalar_one_or_none()
-        if currency != requirement.currency or moved is None or int(moved) != requirement.amount:
+        if (
+            currencies[requirement.key] != requirement.currency
+            or moved.get((requirement.key, requirement.account)) != requirement.amount
+        ):
             raise ReferenceConflict(
                 f"entry {entry.idempotency_key!r} requires {requirement.key!r} for "
                 f"{requirement.amount} {requirement.currency} on {requirement.account}, "
                 "but it was posted for another amount, currency or account"
             )
-
-
-async def _check_excludes(session: AsyncSession, entry: JournalEntryRequest) -> None:
-    """Raise ReferenceConflict if an excluded key is posted."""
-    if not entry.excludes:
-        return
-    clash = (
-        await session.execute(
-            select(JournalEntry.idempotency_key)
-            .where(JournalEntry.idempotency_key.in_(entry.excludes))
-            .order_by(JournalEntry.idempotency_key)
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+    clash = next((key for key in sorted(entry.excludes) if key in currencies), None)
     if clash is not None:
         raise ReferenceConflict(
             f"entry {entry.idempotency_key!r} cannot be posted: {clash!r} was already posted"
         )
 
 
+async def _apply_moves(
+    conn: AsyncConnection, dialect: str, moves: dict[int, int], floored: set[int]
+) -> int | None:
+    """Add ``moves`` (account id -> delta) to the balances; the id of an account too short.
+
+    An account in ``floored`` is only moved if it stays at zero or above; if one is not,
+    its id is returned and the caller rolls the whole entry back.
+
+    PostgreSQL: one UPDATE per row, in ascending id order, so concurrent posters lock
+    shared rows in the same order and cannot deadlock. SQLite has no row locks (the
+    entry's first write took the database's), so one UPDATE moves every row.
+    """
+    if not moves:
+        return None
+    if dialect != "sqlite":
+        for account_id in sorted(moves):
+            delta = moves[account_id]
+            statement = update(Account).where(Account.id == account_id)
+            if account_id in floored:
+                statement = statement.where(Account.balance + delta >= 0)
+            result = await conn.execute(statement.values(balance=Account.balance + delta))
+            if account_id in floored and result.rowcount != 1:
+                return account_id
+        return None
+    delta_of = case(moves, value=Account.id)
+    statement = update(Account).where(Account.id.in_(list(moves)))
+    if floored:
+        statement = statement.where(
+            or_(Account.id.not_in(list(floored)), Account.balance + delta_of >= 0)
+        )
+    result = await conn.execute(statement.values(balance=Account.balance + delta_of))
+    if result.rowcount == len(moves):
+        return None
+    # Rare: find which floored account could not cover its move (nothing was written).
+    balances = (
+        await conn.execute(
+            select(Account.id, Account.balance)
+            .where(Account.id.in_(sorted(floored)))
+            .order_by(Account.id)
+        )
+    ).all()
+    return next(account_id for account_id, balance in balances if balance + moves[account_id] < 0)
+
+
 def _insert_for(
-    session: AsyncSession, model: type[Account] | type[JournalEntry] | type[PostingRow]
+    dialect: str, model: type[Account] | type[JournalEntry] | type[PostingRow]
 ) -> postgresql.Insert | sqlite.Insert:
     """The dialect's INSERT construct, which knows ON CONFLICT on SQLite and PostgreSQL."""
-    dialect = _dialect(session)
     if dialect == "postgresql":
         return postgresql.insert(model)
     if dialect == "sqlite":
@@ -451,7 +499,7 @@ def _insert_for(
 
 
 async def _get_or_create_accounts(
-    session: AsyncSession, codes: Sequence[str], currency: str
+    conn: AsyncConnection, dialect: str, codes: Sequence[str], currency: str
 ) -> dict[str, int]:
     """Ids of the accounts ``codes`` in ``currency``, creating the missing ones.
 
@@ -460,13 +508,13 @@ async def _get_or_create_accounts(
     inserts nothing and reads the winner's row.
     """
     now = utcnow()
-    await session.execute(
-        _insert_for(session, Account)
+    await conn.execute(
+        _insert_for(dialect, Account)
         .values([{"code": c, "currency": currency, "balance": 0, "created_at": now} for c in codes])
         .on_conflict_do_nothing(index_elements=[Account.code, Account.currency])
     )
     rows = (
-        await session.execute(
+        await conn.execute(
             select(Account.code, Account.id).where(
                 Account.code.in_(codes), Account.currency == currency
             )

@@ -15,6 +15,13 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 10.0
+# PostgreSQL connections kept open per process, and how many more a burst may open. A
+# worker runs dozens of ledger steps at once and the relay takes webhooks in bursts: with
+# SQLAlchemy's default of 5 kept, every burst opened and closed connections (a new
+# PostgreSQL backend each), which cost more than the postings themselves. Four processes
+# at their peak stay below PostgreSQL's default of 100 connections.
+POSTGRES_POOL_SIZE = 10
+POSTGRES_MAX_OVERFLOW = 10
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -47,6 +54,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", POSTGRES_POOL_SIZE)
+        kwargs.setdefault("max_overflow", POSTGRES_MAX_OVERFLOW)
     return create_async_engine(url, **kwargs)
 
 

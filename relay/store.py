@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -192,8 +192,9 @@ class EventStore:
         now = self.now()
         try:
             async with self._sessions.begin() as session:
-                session.add(
-                    WebhookEvent(
+                # A Core INSERT: the ORM's unit of work costs more than the write itself.
+                await session.execute(
+                    insert(WebhookEvent).values(
                         provider=provider,
                         event_id=event_id,
                         reference=reference,
@@ -288,41 +289,44 @@ class EventStore:
         this_event = (WebhookEvent.provider == provider, WebhookEvent.event_id == event_id)
         now = self.now()
         async with self._sessions.begin() as session:
-            attempts = await session.scalar(
-                update(WebhookEvent)
-                .where(*this_event)
-                .values(delivery_attempts=WebhookEvent.delivery_attempts + 1)
-                .returning(WebhookEvent.delivery_attempts)
-            )
             if result is None:
+                attempts = await session.scalar(
+                    update(WebhookEvent)
+                    .where(*this_event)
+                    .values(delivery_attempts=WebhookEvent.delivery_attempts + 1)
+                    .returning(WebhookEvent.delivery_attempts)
+                    .execution_options(synchronize_session=False)
+                )
                 if attempts is not None:
                     await session.execute(
                         update(WebhookEvent)
                         .where(*this_event, WebhookEvent.state == EventState.RECEIVED.value)
                         .values(next_attempt_at=now + self._backoff.delay(attempts))
+                        .execution_options(synchronize_session=False)
                     )
                 return
             # A concurrent copy of the webhook may have settled the row already. Delivered
             # wins: a copy that found the workflow closed (unmatched) may finish before the
-            # copy that signalled it, and must not hide that the event was delivered.
+            # copy that signalled it, and must not hide that the event was delivered. One
+            # statement counts the attempt and settles the row where it may be settled.
+            settles = WebhookEvent.state.in_(
+                [EventState.RECEIVED.value, EventState.UNMATCHED.value]
+                if result is EventState.DELIVERED
+                else [EventState.RECEIVED.value]
+            )
+            values: dict[str, object] = {
+                "delivery_attempts": WebhookEvent.delivery_attempts + 1,
+                "state": case((settles, result.value), else_=WebhookEvent.state),
+                "next_attempt_at": case((settles, None), else_=WebhookEvent.next_attempt_at),
+            }
             if result is EventState.DELIVERED:
-                settled = (
-                    update(WebhookEvent)
-                    .where(
-                        *this_event,
-                        WebhookEvent.state.in_(
-                            [EventState.RECEIVED.value, EventState.UNMATCHED.value]
-                        ),
-                    )
-                    .values(state=result.value, delivered_at=now, next_attempt_at=None)
-                )
-            else:
-                settled = (
-                    update(WebhookEvent)
-                    .where(*this_event, WebhookEvent.state == EventState.RECEIVED.value)
-                    .values(state=result.value, next_attempt_at=None)
-                )
-            await session.execute(settled)
+                values["delivered_at"] = case((settles, now), else_=WebhookEvent.delivered_at)
+            await session.execute(
+                update(WebhookEvent)
+                .where(*this_event)
+                .values(values)
+                .execution_options(synchronize_session=False)
+            )
 
     async def due(self, limit: int) -> list[DueEvent]:
         """The undelivered events due for redelivery, longest due first.

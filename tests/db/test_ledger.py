@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -407,6 +407,36 @@ async def test_reserve_then_settle(ledger: Ledger) -> None:
     assert again.entry_id == settled.entry_id
     assert await ledger.balance(CLEARING, "KES") == 300
     assert [e.kind for e in await ledger.entries("p1")] == ["payout_reserve", "payout_settle"]
+
+
+# Statements a warm posting sends (accounts known): reserve, then settle, which also
+# checks its conditions (and takes advisory locks on PostgreSQL, and moves balances one
+# row at a time there). BEGIN and COMMIT are not counted.
+STATEMENTS_PER_POSTING = {"sqlite": (3, 4), "postgresql": (5, 6)}
+
+
+async def test_a_posting_is_a_handful_of_statements(migrated_url: str) -> None:
+    engine = create_engine(migrated_url)
+    statements: list[str] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _count(*args: Any) -> None:
+        statements.append(args[2])
+
+    try:
+        ledger = Ledger(session_factory(engine))
+        await fund(ledger, 1000)
+        await ledger.post(recipes.reserve_payout(payout("warm", 100)))
+        await ledger.post(recipes.settle_payout(payout("warm", 100)))
+
+        counts = []
+        for step in (recipes.reserve_payout, recipes.settle_payout):
+            statements.clear()
+            assert (await ledger.post(step(payout("p2", 100)))).created
+            counts.append(len(statements))
+        assert tuple(counts) == STATEMENTS_PER_POSTING[engine.dialect.name], statements
+    finally:
+        await engine.dispose()
 
 
 async def test_reserve_then_release(ledger: Ledger) -> None:

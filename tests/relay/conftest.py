@@ -97,9 +97,9 @@ async def stored_rows(sessions: async_sessionmaker[AsyncSession]) -> list[Webhoo
 
 
 @pytest.fixture
-async def engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine on a fresh SQLite file holding the schema."""
-    engine = create_engine(sqlite_url)
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh database holding the schema (SQLite, then PostgreSQL)."""
+    engine = create_engine(database_url)
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     yield engine
