@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from payments_engine.db.ledger import Ledger
 from payments_engine.domain import recipes
@@ -86,4 +86,15 @@ class LedgerActivities:
         except PaymentsError as exc:
             if exc.retryable:
                 raise
-            raise ApplicationError(str(exc), type=exc.type, non_retryable=True) from exc
+            # An expected outcome (e.g. too little money): one line here, and BENIGN so
+            # the SDK does not log it again as a failure with a traceback.
+            info = activity.info()
+            activity.logger.info(
+                "%s of %s refused: %s", info.activity_type, inp.payout_id, exc.type
+            )
+            raise ApplicationError(
+                str(exc),
+                type=exc.type,
+                non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,
+            ) from exc

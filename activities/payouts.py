@@ -17,6 +17,7 @@ ones recorded histories hold; the request's ``provider`` picks the adapter.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from temporalio import activity
@@ -29,7 +30,11 @@ from payments_engine.activities.providers.base import (
     ProviderFault,
     Refused,
 )
-from payments_engine.domain.errors import ProviderNotConfigured, ProviderUnavailable
+from payments_engine.domain.errors import (
+    ProviderAuthError,
+    ProviderNotConfigured,
+    ProviderUnavailable,
+)
 from payments_engine.domain.payout import (
     SubmitPayoutInput,
     SubmitPayoutResult,
@@ -41,13 +46,25 @@ from payments_engine.domain.payout import (
 def to_application_error(fault: ProviderFault) -> ApplicationError:
     """Refusals are final with the engine's error type; everything else is retried.
 
-    A retried failure is announced in one warning line without a traceback: BENIGN keeps
-    the SDK from logging the expected failure again ("Completing activity as failed");
-    unexpected exceptions keep theirs.
+    Each is announced in one line without a traceback: BENIGN keeps the SDK from logging
+    the expected failure again ("Completing activity as failed") with its traceback;
+    unexpected exceptions keep theirs. A refusal's line names its type and our reference
+    only: a provider's message may quote the request (a phone number).
     """
-    if isinstance(fault, Refused):
-        return ApplicationError(str(fault), type=fault.error.type, non_retryable=True)
     info = activity.info()
+    if isinstance(fault, Refused):
+        error_type = fault.error.type
+        # Bad credentials are the operator's to fix; a refused payout is an outcome.
+        level = logging.WARNING if error_type == ProviderAuthError.type else logging.INFO
+        activity.logger.log(
+            level, "%s of %s refused: %s", info.activity_type, info.workflow_id, error_type
+        )
+        return ApplicationError(
+            str(fault),
+            type=error_type,
+            non_retryable=True,
+            category=ApplicationErrorCategory.BENIGN,
+        )
     activity.logger.warning(
         "%s attempt %d for %s will be retried: %s",
         info.activity_type,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
 from payments_engine.activities.ledger import LedgerActivities
@@ -96,6 +96,8 @@ async def test_insufficient_funds_is_a_final_application_error(ledger: Ledger) -
 
     assert raised.value.type == "InsufficientFunds"
     assert raised.value.non_retryable is True
+    # An expected outcome: the SDK logs a BENIGN failure without a traceback.
+    assert raised.value.category is ApplicationErrorCategory.BENIGN
     assert await ledger.balance(merchant_available(MERCHANT), "KES") == 100
 
 

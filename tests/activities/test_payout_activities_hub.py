@@ -341,6 +341,8 @@ async def test_4xx_maps_to_typed_application_errors(
     error = await _submit_error(activities)
     assert error.type == error_type
     assert error.non_retryable is non_retryable
+    # Refused or retried, each is expected: logged in one line, never with a traceback.
+    assert error.category is ApplicationErrorCategory.BENIGN
     assert len(hub.posts) == 1
     # A 4xx is an answer, not an ambiguity: no status query on the first attempt.
     assert hub.gets == []
@@ -472,6 +474,19 @@ async def test_expected_retry_is_one_warning_line_and_benign(
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
     assert "will be retried" in warnings[0].getMessage()
     assert warnings[0].exc_info is None
+
+
+async def test_refusal_is_one_line_naming_no_request_data(
+    hub: FakeHub, activities: PayoutActivities, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub.post_reply = httpx.Response(422, json={"error": "bad msisdn 254700000001"})
+    with caplog.at_level(logging.DEBUG):
+        error = await _submit_error(activities)
+    assert error.type == "ProviderRejected"
+    lines = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].levelno == logging.INFO
+    assert lines[0].exc_info is None
+    assert "254700000001" not in caplog.text
 
 
 async def test_status_answer_carries_the_reported_amount(
