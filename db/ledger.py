@@ -219,7 +219,8 @@ class Ledger:
                 # The account and the amount only: no balance, no personal data.
                 raise InsufficientFunds(
                     f"{code} cannot cover {-deltas[code]} {entry.currency} "
-                    f"(entry {entry.idempotency_key!r})"
+                    f"(entry {entry.idempotency_key!r})",
+                    account=code,
                 )
 
         # Committed: the accounts it created exist for good.
@@ -473,18 +474,16 @@ async def _apply_moves(
         statement = statement.where(
             or_(Account.id.not_in(list(floored)), Account.balance + delta_of >= 0)
         )
-    result = await conn.execute(statement.values(balance=Account.balance + delta_of))
-    if result.rowcount == len(moves):
-        return None
-    # Rare: find which floored account could not cover its move (nothing was written).
-    balances = (
-        await conn.execute(
-            select(Account.id, Account.balance)
-            .where(Account.id.in_(sorted(floored)))
-            .order_by(Account.id)
-        )
-    ).all()
-    return next(account_id for account_id, balance in balances if balance + moves[account_id] < 0)
+    moved = set(
+        (
+            await conn.execute(
+                statement.values(balance=Account.balance + delta_of).returning(Account.id)
+            )
+        ).scalars()
+    )
+    # A row the floor kept out is not updated while the others are: the caller's raise
+    # rolls the whole transaction back.
+    return min(set(moves) - moved, default=None)
 
 
 def _insert_for(

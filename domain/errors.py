@@ -14,7 +14,7 @@ exceptions that Temporal retries with backoff.
     ├── PayoutNotFound              no payout with that id
     ├── PayoutNotResolvable         an operator decision for a payout not in needs_review
     ├── LedgerError
-    │   ├── InsufficientFunds       the merchant's available balance is too low
+    │   ├── InsufficientFunds       an account (merchant available, a refundable) is too low
     │   └── UnbalancedEntry         postings of an entry do not sum to zero per currency
     └── ProviderError
         ├── ProviderRejected        the provider refused the request for good (final)
@@ -91,9 +91,21 @@ class LedgerError(PaymentsError):
 
 
 class InsufficientFunds(LedgerError):
-    """The account's balance cannot cover the amount."""
+    """The account's balance cannot cover the amount.
+
+    Args:
+        message: what could not be covered (account and amount, never a balance).
+        account: the account that would have gone below zero, when known: a refund
+            tells "more than was paid" (the collection's refundable account) from "the
+            merchant has too little money" by it.
+    """
 
     type = "InsufficientFunds"
+
+    def __init__(self, message: str, *, account: str | None = None) -> None:
+        """Keep the account that fell short."""
+        super().__init__(message)
+        self.account = account
 
 
 class UnbalancedEntry(LedgerError):

@@ -2,9 +2,17 @@
 
 Signs: a posting adds its amount to its account's balance, and the postings of an entry
 sum to zero per currency. Money entering the platform comes from an ``external:*``
-account, which therefore runs negative; a merchant's available and reserved balances and
-a provider's clearing balance (money handed to it, owed onwards) run positive. Only
-``external:*`` accounts may go below zero: an entry names them in ``may_go_negative``.
+account, which therefore runs negative; a merchant's available and reserved balances run
+positive. A provider's clearing balance is two-sided: payouts and refunds add what was
+handed to the provider to pay onwards, collections take what it collected for us, so it
+is positive when the provider owes recipients and negative when it owes us. Only
+``external:*`` accounts and, for a collection, its provider's clearing may go below zero:
+an entry names them in ``may_go_negative``.
+
+A collection's refundable account is a counter, not money: its settle entry puts the
+amount paid on it (against ``external:refund-capacity``), each refund takes its amount
+off, and it may not go below zero, so the ledger itself refuses refunds beyond what was
+paid, whatever their number or timing.
 
 The entries themselves are built by the recipes of :mod:`payments_engine.domain.recipes`.
 """
@@ -20,6 +28,8 @@ from payments_engine.domain.ids import BusinessId
 from payments_engine.domain.money import Currency, Money
 
 EXTERNAL_BANK = "external:bank"
+# The counterpart of every collection's refundable counter (see the module docstring).
+EXTERNAL_REFUND_CAPACITY = "external:refund-capacity"
 
 
 def merchant_available(merchant_id: str) -> str:
@@ -35,6 +45,21 @@ def merchant_reserved(merchant_id: str) -> str:
 def provider_clearing(provider: str) -> str:
     """Account of money handed to a provider and owed to recipients through it."""
     return f"provider:{provider}:clearing"
+
+
+def provider_fees(provider: str) -> str:
+    """Account of the fees a provider charged us, withheld from what it settles."""
+    return f"provider:{provider}:fees"
+
+
+def merchant_refunds_payable(merchant_id: str) -> str:
+    """Account of a merchant's money held for refunds the provider has not processed yet."""
+    return f"merchant:{merchant_id}:refunds_payable"
+
+
+def collection_refundable(collection_id: str) -> str:
+    """Counter of how much of a collection may still be refunded (never below zero)."""
+    return f"collection:{collection_id}:refundable"
 
 
 class Posting(BaseModel):
@@ -163,3 +188,30 @@ class FundMerchantInput(BaseModel):
         if value.amount <= 0:
             raise InvalidAmount("a funding amount must be greater than zero")
         return value
+
+
+class CollectionLedgerInput(BaseModel):
+    """Input of the collection's ledger step: what the payer paid and the provider kept.
+
+    ``fee`` is the provider's fee, in the collection's currency, from its answer or its
+    configured rate; zero when it charges none.
+    """
+
+    collection_id: str
+    merchant_id: str
+    provider: str
+    amount: Money
+    fee: Money
+
+
+class RefundLedgerInput(BaseModel):
+    """Input of the refund ledger steps (reserve, settle, release, reverse).
+
+    ``refund_id`` is the merchant's ``external_refund_id``, the refund's idempotency key.
+    """
+
+    refund_id: str
+    collection_id: str
+    merchant_id: str
+    provider: str
+    amount: Money

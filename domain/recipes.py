@@ -15,8 +15,28 @@ Payout and funding entries (signs as in :mod:`payments_engine.domain.ledger`)::
     settle_payout    merchant reserved -X   provider clearing +X    needs reserve, not release
     release_payout   merchant reserved -X   merchant available +X   needs reserve, not settle
 
-Settle credits the provider's clearing account, so only ``external:*`` accounts are ever
-allowed below zero.
+Settle credits the provider's clearing account, so for payouts only ``external:*``
+accounts are ever allowed below zero.
+
+Collection and refund entries (G paid by the payer, F the provider's fee, R a refund)::
+
+    settle_collection  provider clearing -G   merchant available +(G-F)   provider fees +F
+                       collection refundable +G   external:refund-capacity -G
+    reserve_refund     merchant available -R  merchant refunds payable +R
+                       collection refundable -R   external:refund-capacity +R
+    settle_refund      refunds payable -R     provider clearing +R        needs reserve, not release
+    release_refund     refunds payable -R     merchant available +R       needs reserve, not settle
+                       collection refundable +R   external:refund-capacity -R
+    reverse_refund     provider clearing -R   merchant available +R       needs settle
+                       collection refundable +R   external:refund-capacity -R
+
+Refunds are serialised through the ledger, not through a per-collection workflow: the
+collection's refundable counter may not go below zero, and ``Ledger.post`` checks that
+floor in the same UPDATE that takes the amount off, under the row's lock. Concurrent
+refunds of one collection therefore queue on one row for a few milliseconds each, and
+the ones that would exceed what was paid fail with ``InsufficientFunds`` naming the
+refundable account, with nothing written; a per-collection workflow would add a
+workflow, its signals and its history to every refund for the same guarantee.
 
 Adding a recipe for a later process (holds, captures, refunds):
 
@@ -36,25 +56,46 @@ from __future__ import annotations
 from payments_engine.domain.errors import InvalidAmount
 from payments_engine.domain.ledger import (
     EXTERNAL_BANK,
+    EXTERNAL_REFUND_CAPACITY,
+    CollectionLedgerInput,
     FundMerchantInput,
     JournalEntryRequest,
     PayoutLedgerInput,
     Posting,
+    RefundLedgerInput,
     Requirement,
+    collection_refundable,
     merchant_available,
+    merchant_refunds_payable,
     merchant_reserved,
     provider_clearing,
+    provider_fees,
 )
 
 KIND_FUNDING = "funding"
 KIND_PAYOUT_RESERVE = "payout_reserve"
 KIND_PAYOUT_SETTLE = "payout_settle"
 KIND_PAYOUT_RELEASE = "payout_release"
+KIND_COLLECTION_SETTLE = "collection_settle"
+KIND_REFUND_RESERVE = "refund_reserve"
+KIND_REFUND_SETTLE = "refund_settle"
+KIND_REFUND_RELEASE = "refund_release"
+KIND_REFUND_REVERSE = "refund_reverse"
 
 
 def payout_key(payout_id: str, step: str) -> str:
     """Idempotency key of a payout's ledger step (``reserve``, ``settle``, ``release``)."""
     return f"payout:{payout_id}:{step}"
+
+
+def collection_key(collection_id: str, step: str) -> str:
+    """Idempotency key of a collection's ledger step (``settle``)."""
+    return f"collection:{collection_id}:{step}"
+
+
+def refund_key(refund_id: str, step: str) -> str:
+    """Idempotency key of a refund's step (``reserve``, ``settle``, ``release``, ``reverse``)."""
+    return f"refund:{refund_id}:{step}"
 
 
 def funding_key(reference: str) -> str:
@@ -168,4 +209,177 @@ def _payout_move(
         ],
         requires=requires or [],
         excludes=excludes or [],
+    )
+
+
+# -- collections and refunds -----------------------------------------------------------
+
+
+def settle_collection(inp: CollectionLedgerInput) -> JournalEntryRequest:
+    """Book a collection the provider confirmed: the merchant's share, the fee, refundable.
+
+    Raises:
+        InvalidAmount: the amount is not positive, the fee is negative, not below the
+            amount, or in another currency.
+    """
+    gross, fee = inp.amount.amount, inp.fee.amount
+    if gross <= 0:
+        raise InvalidAmount(f"a collection amount must be greater than zero, got {gross}")
+    if inp.fee.currency != inp.amount.currency or not 0 <= fee < gross:
+        raise InvalidAmount(
+            f"a collection's fee must be in {inp.amount.currency}, at least zero and below "
+            f"the amount {gross}, got {fee} {inp.fee.currency}"
+        )
+    clearing = provider_clearing(inp.provider)
+    postings = [
+        Posting(account=clearing, amount=-gross),
+        Posting(account=merchant_available(inp.merchant_id), amount=gross - fee),
+        Posting(account=collection_refundable(inp.collection_id), amount=gross),
+        Posting(account=EXTERNAL_REFUND_CAPACITY, amount=-gross),
+    ]
+    if fee:
+        postings.append(Posting(account=provider_fees(inp.provider), amount=fee))
+    return JournalEntryRequest(
+        idempotency_key=collection_key(inp.collection_id, "settle"),
+        kind=KIND_COLLECTION_SETTLE,
+        reference=inp.collection_id,
+        currency=inp.amount.currency,
+        postings=postings,
+        may_go_negative=[clearing, EXTERNAL_REFUND_CAPACITY],
+    )
+
+
+def reserve_refund(inp: RefundLedgerInput) -> JournalEntryRequest:
+    """Hold a refund's amount before it is sent: available -> refunds payable.
+
+    It also takes the amount off the collection's refundable counter. Posting it raises
+    ``LedgerError`` unless the collection was settled, and ``InsufficientFunds`` naming
+    the refundable account when the refunds would exceed what was paid (or naming the
+    merchant's available account when the merchant has too little money).
+
+    Raises:
+        InvalidAmount: the amount is not positive.
+    """
+    return _refund_entry(
+        inp,
+        "reserve",
+        KIND_REFUND_RESERVE,
+        merchant_available(inp.merchant_id),
+        merchant_refunds_payable(inp.merchant_id),
+        refundable=-1,
+        requires=[Requirement(key=collection_key(inp.collection_id, "settle"))],
+    )
+
+
+def settle_refund(inp: RefundLedgerInput) -> JournalEntryRequest:
+    """Hand a processed refund to the provider: refunds payable -> provider clearing.
+
+    Raises:
+        InvalidAmount: the amount is not positive.
+    """
+    return _refund_entry(
+        inp,
+        "settle",
+        KIND_REFUND_SETTLE,
+        merchant_refunds_payable(inp.merchant_id),
+        provider_clearing(inp.provider),
+        requires=[_refund_reservation(inp)],
+        excludes=[refund_key(inp.refund_id, "release")],
+    )
+
+
+def release_refund(inp: RefundLedgerInput) -> JournalEntryRequest:
+    """Give a failed refund back exactly: refunds payable -> available, refundable again.
+
+    Raises:
+        InvalidAmount: the amount is not positive.
+    """
+    return _refund_entry(
+        inp,
+        "release",
+        KIND_REFUND_RELEASE,
+        merchant_refunds_payable(inp.merchant_id),
+        merchant_available(inp.merchant_id),
+        refundable=+1,
+        requires=[_refund_reservation(inp)],
+        excludes=[refund_key(inp.refund_id, "settle")],
+    )
+
+
+def reverse_refund(inp: RefundLedgerInput) -> JournalEntryRequest:
+    """Undo a processed refund the provider reversed: the money is the merchant's again.
+
+    Raises:
+        InvalidAmount: the amount is not positive.
+    """
+    clearing = provider_clearing(inp.provider)
+    return _refund_entry(
+        inp,
+        "reverse",
+        KIND_REFUND_REVERSE,
+        clearing,
+        merchant_available(inp.merchant_id),
+        refundable=+1,
+        requires=[
+            Requirement(
+                key=refund_key(inp.refund_id, "settle"),
+                account=clearing,
+                amount=inp.amount.amount,
+                currency=inp.amount.currency,
+            )
+        ],
+        may_go_negative=[clearing],
+    )
+
+
+def _refund_reservation(inp: RefundLedgerInput) -> Requirement:
+    """The refund's reserve entry, which must have held this very amount."""
+    return Requirement(
+        key=refund_key(inp.refund_id, "reserve"),
+        account=merchant_refunds_payable(inp.merchant_id),
+        amount=inp.amount.amount,
+        currency=inp.amount.currency,
+    )
+
+
+def _refund_entry(
+    inp: RefundLedgerInput,
+    step: str,
+    kind: str,
+    source: str,
+    destination: str,
+    *,
+    refundable: int = 0,
+    requires: list[Requirement] | None = None,
+    excludes: list[str] | None = None,
+    may_go_negative: list[str] | None = None,
+) -> JournalEntryRequest:
+    """One refund step: its amount from ``source`` to ``destination``.
+
+    ``refundable`` -1 takes the amount off the collection's refundable counter, +1 puts
+    it back, 0 leaves it.
+    """
+    amount = inp.amount.amount
+    if amount <= 0:
+        raise InvalidAmount(f"a refund amount must be greater than zero, got {amount}")
+    postings = [
+        Posting(account=source, amount=-amount),
+        Posting(account=destination, amount=amount),
+    ]
+    negative = list(may_go_negative or [])
+    if refundable:
+        postings += [
+            Posting(account=collection_refundable(inp.collection_id), amount=refundable * amount),
+            Posting(account=EXTERNAL_REFUND_CAPACITY, amount=-refundable * amount),
+        ]
+        negative.append(EXTERNAL_REFUND_CAPACITY)
+    return JournalEntryRequest(
+        idempotency_key=refund_key(inp.refund_id, step),
+        kind=kind,
+        reference=inp.refund_id,
+        currency=inp.amount.currency,
+        postings=postings,
+        requires=requires or [],
+        excludes=excludes or [],
+        may_go_negative=negative,
     )

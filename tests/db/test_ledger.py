@@ -30,15 +30,20 @@ from payments_engine.domain.errors import (
 )
 from payments_engine.domain.ledger import (
     EXTERNAL_BANK,
+    CollectionLedgerInput,
     FundMerchantInput,
     JournalEntryRequest,
     PayoutLedgerInput,
     PostedEntry,
     Posting,
+    RefundLedgerInput,
     Requirement,
+    collection_refundable,
     merchant_available,
+    merchant_refunds_payable,
     merchant_reserved,
     provider_clearing,
+    provider_fees,
 )
 from payments_engine.domain.money import Money
 
@@ -773,3 +778,125 @@ async def test_check_consistency_reports_a_drifted_balance(
 
     assert len(problems) == 1
     assert AVAILABLE in problems[0]
+
+
+# -- collections and refunds -----------------------------------------------------------
+
+REFUNDABLE = collection_refundable("c1")
+PAYABLE = merchant_refunds_payable(MERCHANT)
+
+
+def collected(amount: int = 10_000, fee: int = 150) -> CollectionLedgerInput:
+    """Collection ``c1`` of ``MERCHANT`` through the hub, in KES."""
+    return CollectionLedgerInput(
+        collection_id="c1",
+        merchant_id=MERCHANT,
+        provider="hub",
+        amount=Money(amount=amount, currency="KES"),
+        fee=Money(amount=fee, currency="KES"),
+    )
+
+
+def refund_of(refund_id: str, amount: int) -> RefundLedgerInput:
+    """A refund of collection ``c1``."""
+    return RefundLedgerInput(
+        refund_id=refund_id,
+        collection_id="c1",
+        merchant_id=MERCHANT,
+        provider="hub",
+        amount=Money(amount=amount, currency="KES"),
+    )
+
+
+async def balances(ledger: Ledger, *accounts: str) -> list[int]:
+    """The KES balances of ``accounts``, in order."""
+    return [await ledger.balance(account, "KES") for account in accounts]
+
+
+async def test_collection_then_refunds_up_to_what_was_paid(ledger: Ledger) -> None:
+    await ledger.post(recipes.settle_collection(collected()))
+    assert await balances(ledger, AVAILABLE, CLEARING, provider_fees("hub"), REFUNDABLE) == [
+        9_850,
+        -10_000,
+        150,
+        10_000,
+    ]
+
+    await ledger.post(recipes.reserve_refund(refund_of("r1", 4_000)))
+    await ledger.post(recipes.settle_refund(refund_of("r1", 4_000)))
+    assert await balances(ledger, AVAILABLE, PAYABLE, CLEARING, REFUNDABLE) == [
+        5_850,
+        0,
+        -6_000,
+        6_000,
+    ]
+
+    # Refundable, but the merchant has too little money: the merchant's account is named.
+    with pytest.raises(InsufficientFunds) as short:
+        await ledger.post(recipes.reserve_refund(refund_of("r2", 6_000)))
+    assert short.value.account == AVAILABLE
+    await fund(ledger, 1_000)
+    await ledger.post(recipes.reserve_refund(refund_of("r2", 6_000)))
+
+    # Everything paid is refunded (or held for a refund): one more unit is too much.
+    with pytest.raises(InsufficientFunds) as exceeded:
+        await ledger.post(recipes.reserve_refund(refund_of("r3", 1)))
+    assert exceeded.value.account == REFUNDABLE
+    assert await balances(ledger, AVAILABLE, PAYABLE, REFUNDABLE) == [850, 6_000, 0]
+
+
+async def test_failed_refund_restores_the_balances_exactly(ledger: Ledger) -> None:
+    await ledger.post(recipes.settle_collection(collected()))
+    accounts = (AVAILABLE, PAYABLE, CLEARING, REFUNDABLE)
+    before = await balances(ledger, *accounts)
+
+    await ledger.post(recipes.reserve_refund(refund_of("r1", 2_500)))
+    await ledger.post(recipes.release_refund(refund_of("r1", 2_500)))
+
+    assert await balances(ledger, *accounts) == before
+    with pytest.raises(ReferenceConflict):
+        await ledger.post(recipes.settle_refund(refund_of("r1", 2_500)))
+
+
+async def test_reversed_refund_gives_money_and_refundable_back(ledger: Ledger) -> None:
+    await ledger.post(recipes.settle_collection(collected()))
+    accounts = (AVAILABLE, PAYABLE, CLEARING, REFUNDABLE)
+    before = await balances(ledger, *accounts)
+    with pytest.raises(LedgerError):
+        await ledger.post(recipes.reverse_refund(refund_of("r1", 3_000)))
+
+    for step in (recipes.reserve_refund, recipes.settle_refund, recipes.reverse_refund):
+        await ledger.post(step(refund_of("r1", 3_000)))
+
+    assert await balances(ledger, *accounts) == before
+
+
+async def test_refund_of_an_unsettled_collection_is_refused(ledger: Ledger) -> None:
+    await fund(ledger, 5_000)
+    with pytest.raises(LedgerError) as refused:
+        await ledger.post(recipes.reserve_refund(refund_of("r1", 100)))
+    assert type(refused.value) is LedgerError
+    assert await ledger.balance(AVAILABLE, "KES") == 5_000
+
+
+@pytest.mark.parametrize("engines", [1, 4], ids=["one-engine", "four-engines"])
+async def test_concurrent_partial_refunds_never_exceed_the_collection(
+    ledger: Ledger, migrated_url: str, engines: int
+) -> None:
+    # 20 refunds of 700 against 10,000 paid: whatever the order, exactly 14 fit.
+    await ledger.post(recipes.settle_collection(collected(fee=0)))
+    await fund(ledger, 100_000)
+
+    async with racing_ledgers(migrated_url, engines) as racers:
+        results = await race(
+            [
+                racers[n % engines].post(recipes.reserve_refund(refund_of(f"r{n}", 700)))
+                for n in range(RACERS)
+            ]
+        )
+
+    posted = [r for r in results if isinstance(r, PostedEntry)]
+    refused = [r for r in results if not isinstance(r, PostedEntry)]
+    assert len(posted) == 14, refused[:3]
+    assert all(isinstance(r, InsufficientFunds) and r.account == REFUNDABLE for r in refused)
+    assert await balances(ledger, REFUNDABLE, PAYABLE, AVAILABLE) == [200, 9_800, 100_200]

@@ -10,10 +10,13 @@ from payments_engine.domain import recipes
 from payments_engine.domain.errors import InvalidAmount
 from payments_engine.domain.ledger import (
     EXTERNAL_BANK,
+    EXTERNAL_REFUND_CAPACITY,
+    CollectionLedgerInput,
     FundMerchantInput,
     JournalEntryRequest,
     PayoutLedgerInput,
     Posting,
+    RefundLedgerInput,
     Requirement,
 )
 from payments_engine.domain.money import Money
@@ -154,3 +157,143 @@ def test_a_plain_key_is_a_requirement_without_amount() -> None:
     )
 
     assert entry.requires == [Requirement(key="k1")]
+
+
+# -- collections and refunds -----------------------------------------------------------
+
+
+def collection(
+    amount: int = 10_000, fee: int = 150, currency: str = "KES"
+) -> CollectionLedgerInput:
+    return CollectionLedgerInput(
+        collection_id="co-1",
+        merchant_id="m-1",
+        provider="hub",
+        amount=Money(amount=amount, currency=currency),
+        fee=Money(amount=fee, currency=currency),
+    )
+
+
+def refund(amount: int = 400, currency: str = "KES") -> RefundLedgerInput:
+    return RefundLedgerInput(
+        refund_id="rf-1",
+        collection_id="co-1",
+        merchant_id="m-1",
+        provider="hub",
+        amount=Money(amount=amount, currency=currency),
+    )
+
+
+def test_settle_collection_books_share_fee_and_refundable() -> None:
+    entry = recipes.settle_collection(collection())
+
+    assert entry.idempotency_key == "collection:co-1:settle"
+    assert entry.kind == "collection_settle"
+    assert entry.reference == "co-1"
+    assert sorted((p.account, p.amount) for p in entry.postings) == [
+        ("collection:co-1:refundable", 10_000),
+        (EXTERNAL_REFUND_CAPACITY, -10_000),
+        ("merchant:m-1:available", 9_850),
+        ("provider:hub:clearing", -10_000),
+        ("provider:hub:fees", 150),
+    ]
+    # The provider's clearing is two-sided: a collection takes from it.
+    assert set(entry.may_go_negative) == {"provider:hub:clearing", EXTERNAL_REFUND_CAPACITY}
+
+
+def test_settle_collection_without_fee_has_no_fee_posting() -> None:
+    entry = recipes.settle_collection(collection(fee=0))
+    assert "provider:hub:fees" not in {p.account for p in entry.postings}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        collection(amount=0, fee=0),
+        collection(fee=-1),
+        collection(fee=10_000),
+        CollectionLedgerInput(
+            collection_id="co-1",
+            merchant_id="m-1",
+            provider="hub",
+            amount=Money(amount=10_000, currency="KES"),
+            fee=Money(amount=100, currency="UGX"),
+        ),
+    ],
+    ids=["zero", "negative-fee", "fee-is-everything", "fee-in-other-currency"],
+)
+def test_settle_collection_refuses_bad_amounts(bad: CollectionLedgerInput) -> None:
+    with pytest.raises(InvalidAmount):
+        recipes.settle_collection(bad)
+
+
+def test_reserve_refund_takes_from_available_and_refundable() -> None:
+    entry = recipes.reserve_refund(refund())
+
+    assert entry.idempotency_key == "refund:rf-1:reserve"
+    assert entry.reference == "rf-1"
+    assert sorted((p.account, p.amount) for p in entry.postings) == [
+        ("collection:co-1:refundable", -400),
+        (EXTERNAL_REFUND_CAPACITY, 400),
+        ("merchant:m-1:available", -400),
+        ("merchant:m-1:refunds_payable", 400),
+    ]
+    assert entry.requires == [Requirement(key="collection:co-1:settle")]
+    # The refundable counter and the merchant's money both have a floor.
+    assert "collection:co-1:refundable" not in entry.may_go_negative
+    assert "merchant:m-1:available" not in entry.may_go_negative
+
+
+def test_settle_and_release_of_a_refund_exclude_each_other() -> None:
+    settle = recipes.settle_refund(refund())
+    release = recipes.release_refund(refund())
+    held = Requirement(
+        key="refund:rf-1:reserve",
+        account="merchant:m-1:refunds_payable",
+        amount=400,
+        currency="KES",
+    )
+
+    assert settle.requires == [held] and release.requires == [held]
+    assert settle.excludes == ["refund:rf-1:release"]
+    assert release.excludes == ["refund:rf-1:settle"]
+    assert sorted((p.account, p.amount) for p in settle.postings) == [
+        ("merchant:m-1:refunds_payable", -400),
+        ("provider:hub:clearing", 400),
+    ]
+    # A failed refund gives back exactly what its reserve took.
+    reserve = recipes.reserve_refund(refund())
+    assert sorted((p.account, -p.amount) for p in release.postings) == sorted(
+        (p.account, p.amount) for p in reserve.postings
+    )
+
+
+def test_reverse_refund_needs_the_settle_and_restores_refundable() -> None:
+    entry = recipes.reverse_refund(refund())
+
+    assert entry.idempotency_key == "refund:rf-1:reverse"
+    assert entry.requires == [
+        Requirement(
+            key="refund:rf-1:settle", account="provider:hub:clearing", amount=400, currency="KES"
+        )
+    ]
+    assert sorted((p.account, p.amount) for p in entry.postings) == [
+        ("collection:co-1:refundable", 400),
+        (EXTERNAL_REFUND_CAPACITY, -400),
+        ("merchant:m-1:available", 400),
+        ("provider:hub:clearing", -400),
+    ]
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        recipes.reserve_refund,
+        recipes.settle_refund,
+        recipes.release_refund,
+        recipes.reverse_refund,
+    ],
+)
+def test_refund_amount_must_be_positive(step: Callable[[RefundLedgerInput], object]) -> None:
+    with pytest.raises(InvalidAmount):
+        step(refund(amount=0))
