@@ -25,11 +25,14 @@ class TransferOutcome(StrEnum):
     FAILED = "failed"
     CHANGED = "changed"
     """A webhook that only says "something changed" (no status): ask the provider."""
+    REVERSED = "reversed"
+    """It succeeded, then the provider took it back (a refund it reversed): the money is
+    back where it came from."""
 
     @property
     def is_final(self) -> bool:
-        """True once the provider will not change its mind."""
-        return self in (TransferOutcome.SUCCEEDED, TransferOutcome.FAILED)
+        """True once the provider will not change its mind (a reversal aside)."""
+        return self in (TransferOutcome.SUCCEEDED, TransferOutcome.FAILED, TransferOutcome.REVERSED)
 
 
 class ReviewFlag(StrEnum):
@@ -70,6 +73,9 @@ class ProviderEvent(BaseModel):
         needs_confirmation: for webhooks, set by the provider's adapter (its policy):
             a final or changed status must be confirmed by a status query before it is
             applied. Ignored on status and submit answers, which are the confirmation.
+        fee_reported: the provider's fee exactly as written (collections), if it says.
+        fee_minor: that fee in minor units of ``currency``; None when not reported or
+            not representable.
     """
 
     provider: str
@@ -85,6 +91,8 @@ class ProviderEvent(BaseModel):
     amount_reported: str | None = None
     amount_minor: int | None = None
     needs_confirmation: bool = True
+    fee_reported: str | None = None
+    fee_minor: int | None = None
 
     def mismatch(self, reference: str, expected: Money) -> str | None:
         """Why this report does not describe our transfer, or None when it does.

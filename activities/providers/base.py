@@ -25,6 +25,7 @@ import httpx
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings
 
+from payments_engine.domain.collection import RequestCollectionInput
 from payments_engine.domain.errors import (
     ProviderAuthError,
     ProviderConflict,
@@ -32,6 +33,7 @@ from payments_engine.domain.errors import (
 )
 from payments_engine.domain.events import ProviderEvent
 from payments_engine.domain.payout import SubmitPayoutInput
+from payments_engine.domain.refund import SubmitRefundInput
 from payments_engine.domain.webhooks import SignatureScheme
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -191,6 +193,56 @@ class PayoutProvider(Protocol):
         ...
 
 
+class CollectionProvider(Protocol):
+    """Takes money in from a payer's wallet: ask the payer, find it, cancel it."""
+
+    async def request_collection(self, order: RequestCollectionInput) -> ProviderEvent:
+        """Ask the payer (once per reference); return where it stands per the answer.
+
+        Raises:
+            ProviderFault: Ambiguous, AlreadySubmitted, Transient or Refused.
+        """
+        ...
+
+    async def find_collection(self, reference: str) -> ProviderEvent | None:
+        """Ask the provider's status API; None when it has no record of the reference.
+
+        Raises:
+            ProviderFault: Transient or Refused.
+        """
+        ...
+
+    async def cancel_collection(self, reference: str) -> ProviderEvent | None:
+        """Withdraw the request to pay; where it stands after, None if never seen.
+
+        Raises:
+            ProviderFault: Refused(ProviderConflict) when it can no longer be cancelled
+                (paid, or the payer's approval is under way), Transient, Ambiguous.
+        """
+        ...
+
+
+class RefundProvider(Protocol):
+    """Gives (part of) a collection back to its payer, once per refund reference."""
+
+    async def send_refund(self, order: SubmitRefundInput) -> ProviderEvent:
+        """Send the refund once; return where it stands per the provider's answer.
+
+        Raises:
+            ProviderFault: Ambiguous, Transient or Refused (the provider's reason in
+                the message: invalid transaction, amount exceeded, window passed ...).
+        """
+        ...
+
+    async def find_refund(self, reference: str) -> ProviderEvent | None:
+        """Find a refund by our reference (recovers the provider's id after a timeout).
+
+        Raises:
+            ProviderFault: Transient or Refused.
+        """
+        ...
+
+
 WebhookTranslator = Callable[[bytes], ProviderEvent]
 """Turns an authenticated webhook body into a :class:`ProviderEvent`; raises MalformedEvent."""
 
@@ -226,6 +278,8 @@ class ProviderSpec:
         auth_headers: the headers its API wants on every call, from its settings.
         sandbox_path: where the sandbox serves its simulator (the default base URL).
         payouts: builds its payout adapter on an HTTP client; None if it pays nothing out.
+        collections: builds its collection adapter; None if it collects nothing.
+        refunds: builds its refund adapter; None if it cannot refund a collection.
     """
 
     name: str
@@ -235,3 +289,5 @@ class ProviderSpec:
     auth_headers: Callable[[ProviderSettings], dict[str, str]]
     sandbox_path: str
     payouts: Callable[[httpx.AsyncClient, ProviderSettings], PayoutProvider] | None = None
+    collections: Callable[[httpx.AsyncClient, ProviderSettings], CollectionProvider] | None = None
+    refunds: Callable[[httpx.AsyncClient, ProviderSettings], RefundProvider] | None = None

@@ -41,3 +41,27 @@ def payout_spec(name: str) -> ProviderSpec:
     if spec.payouts is None:
         raise ProviderNotSupported(f"provider {name!r} does not support payouts")
     return spec
+
+
+def collection_spec(name: str) -> ProviderSpec:
+    """The provider called ``name``, if it collects from payers.
+
+    Raises:
+        ProviderNotSupported: no such provider, or it does not support collections.
+    """
+    spec = provider_spec(name)
+    if spec.collections is None:
+        raise ProviderNotSupported(f"provider {name!r} does not support collections")
+    return spec
+
+
+def refund_spec(name: str) -> ProviderSpec:
+    """The provider called ``name``, if it refunds collections.
+
+    Raises:
+        ProviderNotSupported: no such provider, or it does not support refunds.
+    """
+    spec = provider_spec(name)
+    if spec.refunds is None:
+        raise ProviderNotSupported(f"provider {name!r} does not support refunds")
+    return spec

@@ -1,10 +1,14 @@
-"""The mobile-wallet hub (MFS Africa shape): payouts to wallets, ``X-Signature`` webhooks.
+"""The mobile-wallet hub (MFS Africa shape): payouts, collections and their refunds.
+
+Its webhooks are signed ``X-Signature`` (``t=,v1=``).
 
 Its magic numbers live with its simulator (``sandbox/hub``); the README lists them.
 """
 
 from payments_engine.activities.providers.base import ProviderSpec
 from payments_engine.activities.providers.hub.adapter import HubPayouts, auth_headers
+from payments_engine.activities.providers.hub.collections import HubCollections
+from payments_engine.activities.providers.hub.refunds import HubRefunds
 from payments_engine.activities.providers.hub.settings import HubSettings
 from payments_engine.activities.providers.hub.webhooks import translate
 from payments_engine.activities.providers.hub.wire import PROVIDER_NAME
@@ -18,4 +22,6 @@ SPEC = ProviderSpec(
     auth_headers=auth_headers,
     sandbox_path="/hub",
     payouts=HubPayouts,
+    collections=HubCollections,
+    refunds=HubRefunds,
 )

@@ -39,7 +39,8 @@ def auth_headers(settings: ProviderSettings) -> dict[str, str]:
     return {"Authorization": f"Bearer {settings.api_key.get_secret_value()}"}
 
 
-def _report_from_ack(ack: HubAck, reference: str) -> ProviderEvent:
+def report_from_ack(ack: HubAck, reference: str) -> ProviderEvent:
+    """A report of a submission (payout or collection) as the hub's ack states it."""
     accepted = ack.code == ACK_ACCEPTED
     status = ack.status or (HubStatus.QUEUED if accepted else None)
     failure_code: str | None
@@ -91,7 +92,7 @@ class HubPayouts:
         response = await send(
             self._http, PAYOUTS_PATH, PROVIDER_NAME, json=body, own_reading=_own_reading
         )
-        return _report_from_ack(HubAck.model_validate_json(response.content), order.reference)
+        return report_from_ack(HubAck.model_validate_json(response.content), order.reference)
 
     async def find_payout(self, reference: str) -> ProviderEvent | None:
         """GET the transfer by our reference; 404 means the hub never saw it."""

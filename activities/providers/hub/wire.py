@@ -36,6 +36,9 @@ class HubStatus(StrEnum):
     INSUFFICIENT_FUNDS = "ER102"
     WALLET_CLOSED = "ER103"
     DAILY_LIMIT_EXCEEDED = "ER104"
+    PAYER_DECLINED = "ER105"
+    EXPIRED = "ER106"
+    CANCELLED = "ER107"
 
     @property
     def outcome(self) -> TransferOutcome:
@@ -57,6 +60,9 @@ _FAILURE_CODES = {
     HubStatus.INSUFFICIENT_FUNDS: "provider_insufficient_funds",
     HubStatus.WALLET_CLOSED: "wallet_closed",
     HubStatus.DAILY_LIMIT_EXCEEDED: "daily_limit_exceeded",
+    HubStatus.PAYER_DECLINED: "payer_declined",
+    HubStatus.EXPIRED: "expired",
+    HubStatus.CANCELLED: "cancelled",
 }
 
 
@@ -106,10 +112,98 @@ class HubTransfer(TransferState):
 
 
 class HubCallback(TransferState):
-    """Body of the ``transactionStatus`` webhook the hub posts to the relay."""
+    """Body of the ``transactionStatus`` webhook the hub posts to the relay.
+
+    Collections send the same callback with ``transactionType`` "collection" and the
+    hub's ``fee``; payouts send neither.
+    """
 
     event_id: str = Field(alias="eventId", min_length=1, max_length=128)
     type: str = "transactionStatus"
+    timestamp: datetime
+    transaction_type: str | None = Field(default=None, alias="transactionType")
+    fee: str | None = None
+
+
+class HubCollectionRequest(_Wire):
+    """Body of ``POST /v1/collections``: ask the payer to approve a payment on the handset."""
+
+    third_party_trans_id: str = Field(alias="thirdPartyTransId", min_length=1, max_length=80)
+    msisdn: str
+    country: str = Field(min_length=2, max_length=2)
+    currency: str = Field(min_length=3, max_length=3)
+    amount: str
+    description: str | None = None
+    approval_window_seconds: int = Field(alias="approvalWindowSeconds", ge=1, le=600)
+
+
+class HubCollection(_Wire):
+    """Answer of ``GET /v1/collections/{thirdPartyTransId}`` and of its cancel."""
+
+    third_party_trans_id: str = Field(alias="thirdPartyTransId", min_length=1, max_length=80)
+    transaction_id: str = Field(alias="transactionId")
+    status: HubStatus
+    currency: str
+    amount: str
+    fee: str | None = None
+    message: str | None = None
+    created_at: datetime = Field(alias="createdAt")
+    updated_at: datetime = Field(alias="updatedAt")
+    expires_at: datetime | None = Field(default=None, alias="expiresAt")
+
+
+class HubRefundStatus(StrEnum):
+    """Where a refund stands at the hub."""
+
+    PENDING = "pending"
+    PROCESSED = "processed"
+    FAILED = "failed"
+    REVERSED = "reversed"
+
+
+class HubRefundRequest(_Wire):
+    """Body of ``POST /v1/refunds``; ``external_refund_id`` is our reference, deduped."""
+
+    original_transaction_id: str = Field(min_length=1, max_length=80)
+    refund_amount: str
+    currency: str = Field(min_length=3, max_length=3)
+    reason: str = Field(min_length=1, max_length=200)
+    external_refund_id: str = Field(min_length=1, max_length=80)
+
+
+class HubRefundAck(_Wire):
+    """Answer of ``POST /v1/refunds``: the hub holds the refund (``pending``)."""
+
+    status: HubRefundStatus
+    refund_id: str
+    external_refund_id: str | None = None
+
+
+class HubRefundState(_Wire):
+    """Fields the refund status answer and its callback share."""
+
+    refund_id: str
+    external_refund_id: str = Field(min_length=1, max_length=80)
+    original_transaction_id: str
+    status: HubRefundStatus
+    refund_amount: str
+    currency: str
+    failure_reason: str | None = None
+
+
+class HubRefund(HubRefundState):
+    """Answer of ``GET /v1/refunds/{refund_id}`` and ``GET /v1/refunds?external_refund_id=``."""
+
+    reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class HubRefundCallback(HubRefundState):
+    """Body of the ``refundStatus`` webhook."""
+
+    event_id: str = Field(alias="eventId", min_length=1, max_length=128)
+    type: str = "refundStatus"
     timestamp: datetime
 
 
