@@ -1,4 +1,5 @@
-"""Ledger activities of a payout: reserve its funds, settle it, or release the reservation.
+"""Ledger activities: a payout's reserve, settle and release; a collection's settle; a
+refund's reserve, settle, release and reverse.
 
 Each activity posts the entry of one recipe of ``domain/recipes.py`` through
 ``Ledger.post``; its idempotency key derives from the payout id
@@ -18,6 +19,12 @@ Activities:
         Fails for good with ``ReferenceConflict`` if the payout was settled, and with
         ``LedgerError`` if it was never reserved.
 
+The collection and refund activities follow the same rules with their own recipes
+(``collection:{id}:settle``, ``refund:{id}:reserve|settle|release|reverse``).
+``reserve_refund`` fails for good with ``RefundAmountExceeded`` when the refunds of the
+collection would exceed what was paid, and with ``InsufficientFunds`` when the merchant
+has too little money.
+
 Retry semantics: domain errors (``PaymentsError`` that are not ``retryable``) become
 ``ApplicationError(type=<error type>, non_retryable=True)``; retrying cannot change
 their outcome. Everything else (database unreachable, lock timeout, deadlock) propagates
@@ -27,18 +34,28 @@ unchanged so the activity's retry policy retries it, which the idempotency keys 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from payments_engine.db.ledger import Ledger
 from payments_engine.domain import recipes
-from payments_engine.domain.errors import PaymentsError
-from payments_engine.domain.ledger import JournalEntryRequest, PayoutLedgerInput, PostedEntry
+from payments_engine.domain.errors import InsufficientFunds, PaymentsError, RefundAmountExceeded
+from payments_engine.domain.ledger import (
+    CollectionLedgerInput,
+    JournalEntryRequest,
+    PayoutLedgerInput,
+    PostedEntry,
+    RefundLedgerInput,
+    collection_refundable,
+)
+
+LedgerInput = TypeVar("LedgerInput", PayoutLedgerInput, CollectionLedgerInput, RefundLedgerInput)
 
 
 class LedgerActivities:
-    """The payout ledger activities, bound to one :class:`~db.ledger.Ledger`.
+    """The ledger activities, bound to one :class:`~db.ledger.Ledger`.
 
     Args:
         ledger: the ledger to post to; built (with its engine) by the worker.
@@ -55,7 +72,7 @@ class LedgerActivities:
             ApplicationError: non-retryable, type ``InsufficientFunds``, ``InvalidAmount``
                 or ``ReferenceConflict``.
         """
-        return await self._post(recipes.reserve_payout, inp)
+        return await self._post(recipes.reserve_payout, inp, inp.payout_id)
 
     @activity.defn
     async def settle_payout(self, inp: PayoutLedgerInput) -> PostedEntry:
@@ -65,7 +82,7 @@ class LedgerActivities:
             ApplicationError: non-retryable, type ``ReferenceConflict``, ``LedgerError``
                 or ``InvalidAmount``.
         """
-        return await self._post(recipes.settle_payout, inp)
+        return await self._post(recipes.settle_payout, inp, inp.payout_id)
 
     @activity.defn
     async def release_funds(self, inp: PayoutLedgerInput) -> PostedEntry:
@@ -75,10 +92,61 @@ class LedgerActivities:
             ApplicationError: non-retryable, type ``ReferenceConflict``, ``LedgerError``
                 or ``InvalidAmount``.
         """
-        return await self._post(recipes.release_payout, inp)
+        return await self._post(recipes.release_payout, inp, inp.payout_id)
+
+    @activity.defn
+    async def settle_collection(self, inp: CollectionLedgerInput) -> PostedEntry:
+        """Book a confirmed collection: merchant's share, provider's fee, refundable.
+
+        Raises:
+            ApplicationError: non-retryable, type ``InvalidAmount`` or ``ReferenceConflict``.
+        """
+        return await self._post(recipes.settle_collection, inp, inp.collection_id)
+
+    @activity.defn
+    async def reserve_refund(self, inp: RefundLedgerInput) -> PostedEntry:
+        """Hold a refund's amount before it is sent, within what the payer paid.
+
+        Raises:
+            ApplicationError: non-retryable, type ``RefundAmountExceeded``,
+                ``InsufficientFunds``, ``LedgerError`` (collection not settled),
+                ``ReferenceConflict`` or ``InvalidAmount``.
+        """
+        try:
+            return await self._ledger.post(recipes.reserve_refund(inp))
+        except InsufficientFunds as exc:
+            if exc.account != collection_refundable(inp.collection_id):
+                raise self._refused(exc, inp.refund_id) from exc
+            exceeded = RefundAmountExceeded(
+                f"refund {inp.refund_id} of {inp.amount} would take the refunds of "
+                f"collection {inp.collection_id} above what was paid"
+            )
+            raise self._refused(exceeded, inp.refund_id) from exc
+        except PaymentsError as exc:
+            if exc.retryable:
+                raise
+            raise self._refused(exc, inp.refund_id) from exc
+
+    @activity.defn
+    async def settle_refund(self, inp: RefundLedgerInput) -> PostedEntry:
+        """Hand a processed refund's amount to the provider's clearing account."""
+        return await self._post(recipes.settle_refund, inp, inp.refund_id)
+
+    @activity.defn
+    async def release_refund(self, inp: RefundLedgerInput) -> PostedEntry:
+        """Give a failed refund's amount back to the merchant, refundable again."""
+        return await self._post(recipes.release_refund, inp, inp.refund_id)
+
+    @activity.defn
+    async def reverse_refund(self, inp: RefundLedgerInput) -> PostedEntry:
+        """Undo a refund the provider reversed: the money is the merchant's again."""
+        return await self._post(recipes.reverse_refund, inp, inp.refund_id)
 
     async def _post(
-        self, recipe: Callable[[PayoutLedgerInput], JournalEntryRequest], inp: PayoutLedgerInput
+        self,
+        recipe: Callable[[LedgerInput], JournalEntryRequest],
+        inp: LedgerInput,
+        business_id: str,
     ) -> PostedEntry:
         """Post the recipe's entry; business failures become final ApplicationErrors."""
         try:
@@ -86,15 +154,17 @@ class LedgerActivities:
         except PaymentsError as exc:
             if exc.retryable:
                 raise
-            # An expected outcome (e.g. too little money): one line here, and BENIGN so
-            # the SDK does not log it again as a failure with a traceback.
-            info = activity.info()
-            activity.logger.info(
-                "%s of %s refused: %s", info.activity_type, inp.payout_id, exc.type
-            )
-            raise ApplicationError(
-                str(exc),
-                type=exc.type,
-                non_retryable=True,
-                category=ApplicationErrorCategory.BENIGN,
-            ) from exc
+            raise self._refused(exc, business_id) from exc
+
+    @staticmethod
+    def _refused(exc: PaymentsError, business_id: str) -> ApplicationError:
+        """An expected outcome (e.g. too little money): one line here, and BENIGN so the
+        SDK does not log it again as a failure with a traceback."""
+        info = activity.info()
+        activity.logger.info("%s of %s refused: %s", info.activity_type, business_id, exc.type)
+        return ApplicationError(
+            str(exc),
+            type=exc.type,
+            non_retryable=True,
+            category=ApplicationErrorCategory.BENIGN,
+        )

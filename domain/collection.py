@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from payments_engine.domain.events import ProviderEvent
 from payments_engine.domain.money import Money
 
 DEFAULT_APPROVAL_WINDOW_SECONDS = 300
@@ -33,3 +34,26 @@ class RequestCollectionInput(BaseModel):
     approval_window_seconds: int = Field(
         default=DEFAULT_APPROVAL_WINDOW_SECONDS, ge=1, le=MAX_APPROVAL_WINDOW_SECONDS
     )
+
+
+class RequestCollectionResult(BaseModel):
+    """Output of ``request_collection``: where it stands right after asking the payer.
+
+    ``resolved_by_status_query`` is true when the call's outcome was ambiguous and the
+    answer came from asking the provider for the status by our reference.
+    """
+
+    report: ProviderEvent
+    resolved_by_status_query: bool = False
+
+
+class CancelCollectionResult(BaseModel):
+    """Output of ``cancel_collection``.
+
+    ``refused`` is true when the provider can no longer cancel it (paid, or the payer's
+    approval is under way); ``report`` is where it stands after a cancel, None when the
+    provider never saw the reference.
+    """
+
+    report: ProviderEvent | None = None
+    refused: bool = False

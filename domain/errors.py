@@ -15,6 +15,7 @@ exceptions that Temporal retries with backoff.
     ├── PayoutNotResolvable         an operator decision for a payout not in needs_review
     ├── LedgerError
     │   ├── InsufficientFunds       an account (merchant available, a refundable) is too low
+    │   ├── RefundAmountExceeded    the refunds of a collection would exceed what was paid
     │   └── UnbalancedEntry         postings of an entry do not sum to zero per currency
     └── ProviderError
         ├── ProviderRejected        the provider refused the request for good (final)
@@ -106,6 +107,12 @@ class InsufficientFunds(LedgerError):
         """Keep the account that fell short."""
         super().__init__(message)
         self.account = account
+
+
+class RefundAmountExceeded(LedgerError):
+    """The refunds of a collection, this one included, would exceed what the payer paid."""
+
+    type = "RefundAmountExceeded"
 
 
 class UnbalancedEntry(LedgerError):

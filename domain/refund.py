@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from payments_engine.domain.events import ProviderEvent
 from payments_engine.domain.money import Money
 
 
@@ -24,3 +25,14 @@ class SubmitRefundInput(BaseModel):
     original_reference: str = Field(min_length=1, max_length=80)
     amount: Money
     reason: str = Field(min_length=1, max_length=200)
+
+
+class SubmitRefundResult(BaseModel):
+    """Output of ``submit_refund``: where the refund stands right after submission.
+
+    ``resolved_by_status_query`` is true when the submit call's outcome was ambiguous and
+    the answer (with the provider's refund id) came from a status query on our id.
+    """
+
+    report: ProviderEvent
+    resolved_by_status_query: bool = False
