@@ -33,7 +33,7 @@ unchanged so the activity's retry policy retries it, which the idempotency keys 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from temporalio import activity
@@ -49,6 +49,7 @@ from payments_engine.domain.ledger import (
     PostedEntry,
     RefundLedgerInput,
     collection_refundable,
+    fee_at_rate,
 )
 
 LedgerInput = TypeVar("LedgerInput", PayoutLedgerInput, CollectionLedgerInput, RefundLedgerInput)
@@ -59,10 +60,13 @@ class LedgerActivities:
 
     Args:
         ledger: the ledger to post to; built (with its engine) by the worker.
+        collection_fee_bps: provider name -> its collection fee in basis points, for
+            collections whose provider stated no fee.
     """
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, collection_fee_bps: Mapping[str, int] | None = None) -> None:
         self._ledger = ledger
+        self._collection_fee_bps = collection_fee_bps or {}
 
     @activity.defn
     async def reserve_funds(self, inp: PayoutLedgerInput) -> PostedEntry:
@@ -101,6 +105,10 @@ class LedgerActivities:
         Raises:
             ApplicationError: non-retryable, type ``InvalidAmount`` or ``ReferenceConflict``.
         """
+        if inp.fee is None:
+            # The provider's answer stated no fee: its configured rate applies.
+            rate = self._collection_fee_bps.get(inp.provider, 0)
+            inp = inp.model_copy(update={"fee": fee_at_rate(inp.amount, rate)})
         return await self._post(recipes.settle_collection, inp, inp.collection_id)
 
     @activity.defn

@@ -44,6 +44,9 @@ class ReviewFlag(StrEnum):
     """The provider reported another amount, currency or reference than ours."""
     PROVIDER_CONTRADICTION = "provider_contradiction"
     """A webhook's status was contradicted by the provider's own status API."""
+    PAID_AFTER_EXPIRY = "paid_after_expiry"
+    """The payer paid after the collection's window had passed (the order was already
+    cancelled): the money is booked, a person decides what to do with it."""
 
 
 class EventSource(StrEnum):

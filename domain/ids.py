@@ -30,3 +30,17 @@ PAYOUT_WORKFLOW_PREFIX = "payout-"
 def payout_workflow_id(payout_id: str) -> str:
     """The workflow id of a payout; also the reference sent to providers."""
     return PAYOUT_WORKFLOW_PREFIX + check_business_id(payout_id)
+
+
+COLLECTION_WORKFLOW_PREFIX = "collection-"
+REFUND_WORKFLOW_PREFIX = "refund-"
+
+
+def collection_workflow_id(collection_id: str) -> str:
+    """The workflow id of a collection; also the reference sent to providers."""
+    return COLLECTION_WORKFLOW_PREFIX + check_business_id(collection_id)
+
+
+def refund_workflow_id(refund_id: str) -> str:
+    """The workflow id of a refund (the merchant's refund id); the provider's refund id."""
+    return REFUND_WORKFLOW_PREFIX + check_business_id(refund_id)

@@ -193,15 +193,21 @@ class FundMerchantInput(BaseModel):
 class CollectionLedgerInput(BaseModel):
     """Input of the collection's ledger step: what the payer paid and the provider kept.
 
-    ``fee`` is the provider's fee, in the collection's currency, from its answer or its
-    configured rate; zero when it charges none.
+    ``fee`` is the provider's fee in the collection's currency, from its answer; None
+    when it did not state one, and the ledger activity then applies the provider's
+    configured rate.
     """
 
     collection_id: str
     merchant_id: str
     provider: str
     amount: Money
-    fee: Money
+    fee: Money | None = None
+
+
+def fee_at_rate(amount: Money, basis_points: int) -> Money:
+    """``amount`` times ``basis_points`` / 10,000, rounded half up to the minor unit."""
+    return Money(amount=(amount.amount * basis_points + 5_000) // 10_000, currency=amount.currency)
 
 
 class RefundLedgerInput(BaseModel):

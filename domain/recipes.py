@@ -222,6 +222,8 @@ def settle_collection(inp: CollectionLedgerInput) -> JournalEntryRequest:
         InvalidAmount: the amount is not positive, the fee is negative, not below the
             amount, or in another currency.
     """
+    if inp.fee is None:
+        raise InvalidAmount("a collection's fee must be known before it is booked")
     gross, fee = inp.amount.amount, inp.fee.amount
     if gross <= 0:
         raise InvalidAmount(f"a collection amount must be greater than zero, got {gross}")

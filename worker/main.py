@@ -11,6 +11,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
@@ -18,20 +19,27 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from payments_engine.activities.collections import CollectionActivities
 from payments_engine.activities.ledger import LedgerActivities
 from payments_engine.activities.payouts import PayoutActivities
-from payments_engine.activities.providers.base import PayoutProvider
+from payments_engine.activities.providers.base import (
+    CollectionProvider,
+    PayoutProvider,
+    RefundProvider,
+)
 from payments_engine.activities.providers.registry import PROVIDERS
+from payments_engine.activities.refunds import RefundActivities
 from payments_engine.db.ledger import Ledger
 from payments_engine.db.session import create_engine, session_factory
 from payments_engine.runtime.search_attributes import register_search_attributes
 from payments_engine.runtime.settings import Settings, SettingsError, load_settings
 from payments_engine.runtime.temporal import connect, run
+from payments_engine.workflows.collection import CollectionWorkflow
 from payments_engine.workflows.payout import PayoutWorkflow
 
 log = logging.getLogger("payments.worker")
 
-WORKFLOWS = [PayoutWorkflow]
+WORKFLOWS = [PayoutWorkflow, CollectionWorkflow]
 # Deterministic modules shared with the sandbox instead of re-imported for every new
 # workflow: the engine's pure types (and the activity modules whose names the workflows
 # reference), and the libraries they use to validate inputs on decode. The workflow
@@ -67,15 +75,22 @@ def provider_client(settings: Settings, name: str) -> httpx.AsyncClient:
     )
 
 
-def build_worker(
-    client: Client,
-    task_queue: str,
-    adapters: dict[str, PayoutProvider],
-    ledger: Ledger,
-) -> Worker:
+@dataclass
+class Adapters:
+    """The provider adapters of a worker, per capability, each on its provider's client."""
+
+    payouts: dict[str, PayoutProvider] = field(default_factory=dict)
+    collections: dict[str, CollectionProvider] = field(default_factory=dict)
+    refunds: dict[str, RefundProvider] = field(default_factory=dict)
+    collection_fee_bps: dict[str, int] = field(default_factory=dict)
+
+
+def build_worker(client: Client, task_queue: str, adapters: Adapters, ledger: Ledger) -> Worker:
     """Register every workflow and activity on ``task_queue``."""
-    payouts = PayoutActivities(adapters)
-    ledger_activities = LedgerActivities(ledger)
+    payouts = PayoutActivities(adapters.payouts)
+    collections = CollectionActivities(adapters.collections)
+    refunds = RefundActivities(adapters.refunds)
+    ledger_activities = LedgerActivities(ledger, adapters.collection_fee_bps)
     return Worker(
         client,
         task_queue=task_queue,
@@ -83,9 +98,19 @@ def build_worker(
         activities=[
             payouts.submit_payout,
             payouts.get_payout_status,
+            collections.request_collection,
+            collections.get_collection_status,
+            collections.cancel_collection,
+            refunds.submit_refund,
+            refunds.get_refund_status,
             ledger_activities.reserve_funds,
             ledger_activities.settle_payout,
             ledger_activities.release_funds,
+            ledger_activities.settle_collection,
+            ledger_activities.reserve_refund,
+            ledger_activities.settle_refund,
+            ledger_activities.release_refund,
+            ledger_activities.reverse_refund,
         ],
         workflow_runner=WORKFLOW_RUNNER,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
@@ -114,12 +139,18 @@ async def running_worker(
         if not configured:
             names = ", ".join(f"PAYMENTS_{name.upper()}_API_KEY" for name in PROVIDERS)
             raise MissingSetting(f"no provider is configured: set one of {names}")
-        adapters: dict[str, PayoutProvider] = {}
+        adapters = Adapters()
         for name in configured:
-            factory = PROVIDERS[name].payouts
-            if factory is not None:
-                http = await stack.enter_async_context(provider_client(settings, name))
-                adapters[name] = factory(http, settings.provider(name))
+            spec, provider = PROVIDERS[name], settings.provider(name)
+            # One client per provider, shared by its capabilities (one connection pool).
+            http = await stack.enter_async_context(provider_client(settings, name))
+            if spec.payouts is not None:
+                adapters.payouts[name] = spec.payouts(http, provider)
+            if spec.collections is not None:
+                adapters.collections[name] = spec.collections(http, provider)
+                adapters.collection_fee_bps[name] = provider.collection_fee_bps
+            if spec.refunds is not None:
+                adapters.refunds[name] = spec.refunds(http, provider)
         worker = build_worker(client, settings.task_queue, adapters, ledger)
         async with worker:
             yield worker

@@ -134,13 +134,21 @@ class ProviderWait:
             self.final = report
         self._on_change()
 
-    async def run(self, deadline: datetime, decided: Callable[[], bool]) -> None:
+    async def run(
+        self,
+        deadline: datetime,
+        decided: Callable[[], bool],
+        *,
+        stop_at_deadline: bool = False,
+    ) -> None:
         """Wait until the provider's verified final answer, or an operator's decision.
 
         Args:
             deadline: after it, the payment is flagged ``deadline_passed`` and polled
                 every 6 h instead of on the backoff.
             decided: True once an operator has decided (the loop then returns).
+            stop_at_deadline: return at the deadline instead (a collection's approval
+                window), after asking the provider once more: an answer can race it.
         """
         interval = FIRST_POLL_INTERVAL
         while True:
@@ -148,6 +156,10 @@ class ProviderWait:
             if self.final is not None or decided():
                 return
             remaining = deadline - workflow.now()
+            if remaining <= timedelta(0) and stop_at_deadline:
+                if not self.held:
+                    await self._poll()
+                return
             if remaining <= timedelta(0) and ReviewFlag.DEADLINE_PASSED not in self.flags:
                 self.flags.append(ReviewFlag.DEADLINE_PASSED)
                 workflow.logger.warning("%s needs review: deadline passed", self._subject)

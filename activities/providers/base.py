@@ -166,6 +166,12 @@ class ProviderSettings(BaseSettings):
     timeout_seconds: float = Field(
         default=DEFAULT_TIMEOUT_SECONDS, gt=0, description="Per-request timeout of its API."
     )
+    collection_fee_bps: int = Field(
+        default=0,
+        ge=0,
+        le=10_000,
+        description="Its collection fee in basis points, for answers that state no fee.",
+    )
 
     @property
     def configured(self) -> bool:
