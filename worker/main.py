@@ -36,10 +36,11 @@ from payments_engine.runtime.settings import Settings, SettingsError, load_setti
 from payments_engine.runtime.temporal import connect, run
 from payments_engine.workflows.collection import CollectionWorkflow
 from payments_engine.workflows.payout import PayoutWorkflow
+from payments_engine.workflows.refund import RefundWorkflow
 
 log = logging.getLogger("payments.worker")
 
-WORKFLOWS = [PayoutWorkflow, CollectionWorkflow]
+WORKFLOWS = [PayoutWorkflow, CollectionWorkflow, RefundWorkflow]
 # Deterministic modules shared with the sandbox instead of re-imported for every new
 # workflow: the engine's pure types (and the activity modules whose names the workflows
 # reference), and the libraries they use to validate inputs on decode. The workflow
