@@ -12,6 +12,11 @@ exceptions that Temporal retries with backoff.
     │   └── InvalidReference        an id with characters or a length we do not accept
     ├── ReferenceConflict           a business id reused with different parameters
     ├── PayoutNotFound              no payout with that id
+    ├── CollectionNotFound          no collection with that id
+    ├── RefundNotFound              no refund with that id
+    ├── InvalidTransaction          a refund's original is unknown, not paid, or another merchant's
+    ├── CurrencyMismatch            a refund in another currency than its original
+    ├── RefundWindowExpired         a refund asked for after the original's refund window
     ├── PayoutNotResolvable         an operator decision for a payout not in needs_review
     ├── LedgerError
     │   ├── InsufficientFunds       an account (merchant available, a refundable) is too low
@@ -77,6 +82,36 @@ class PayoutNotFound(PaymentsError, LookupError):
     """No payout exists with the given id."""
 
     type = "PayoutNotFound"
+
+
+class CollectionNotFound(PaymentsError, LookupError):
+    """No collection exists with the given id."""
+
+    type = "CollectionNotFound"
+
+
+class RefundNotFound(PaymentsError, LookupError):
+    """No refund exists with the given id."""
+
+    type = "RefundNotFound"
+
+
+class InvalidTransaction(PaymentsError):
+    """A refund's original collection is unknown, was not paid, or is another merchant's."""
+
+    type = "InvalidTransaction"
+
+
+class CurrencyMismatch(PaymentsError):
+    """A refund is in another currency than the collection it refunds."""
+
+    type = "CurrencyMismatch"
+
+
+class RefundWindowExpired(PaymentsError):
+    """A refund was asked for after its collection's refund window closed."""
+
+    type = "RefundWindowExpired"
 
 
 class PayoutNotResolvable(PaymentsError):

@@ -79,7 +79,8 @@ class RefundRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     refund_id: BusinessId
-    collection_id: BusinessId
+    original_id: BusinessId
+    """The id of the collection to refund (its ``collection_id``)."""
     merchant_id: BusinessId = DEFAULT_MERCHANT_ID
     amount: Money
     reason: str = Field(min_length=1, max_length=200)
@@ -110,7 +111,7 @@ class RefundRequest(BaseModel):
     @property
     def original_reference(self) -> str:
         """The collection's reference at the provider (its workflow id)."""
-        return collection_workflow_id(self.collection_id)
+        return collection_workflow_id(self.original_id)
 
 
 class RefundView(BaseModel):
@@ -139,7 +140,7 @@ class RefundView(BaseModel):
         """The view of a refund that has just been received."""
         return cls(
             refund_id=request.refund_id,
-            collection_id=request.collection_id,
+            collection_id=request.original_id,
             merchant_id=request.merchant_id,
             status=RefundStatus.RECEIVED,
             amount=request.amount,

@@ -15,8 +15,12 @@ CURRENCY = SearchAttributeKey.for_keyword("Currency")
 AMOUNT_MINOR = SearchAttributeKey.for_int("AmountMinor")
 MERCHANT_REFERENCE = SearchAttributeKey.for_keyword("MerchantReference")
 MERCHANT_ID = SearchAttributeKey.for_keyword("MerchantId")
+ORIGINAL_REFERENCE = SearchAttributeKey.for_keyword("OriginalReference")
+"""A refund's collection id, so its refunds can be listed."""
 
 KIND_PAYOUT = "payout"
+KIND_COLLECTION = "collection"
+KIND_REFUND = "refund"
 
 ALL_KEYS = (
     PAYMENT_KIND,
@@ -27,6 +31,7 @@ ALL_KEYS = (
     AMOUNT_MINOR,
     MERCHANT_REFERENCE,
     MERCHANT_ID,
+    ORIGINAL_REFERENCE,
 )
 
 
@@ -49,15 +54,45 @@ def payout_search_attributes(
     merchant_id: str,
 ) -> TypedSearchAttributes:
     """The search attributes a payout starts with."""
+    return payment_search_attributes(
+        kind=KIND_PAYOUT,
+        status=status,
+        provider=provider,
+        country=country,
+        currency=currency,
+        amount=amount,
+        reference=payout_id,
+        merchant_id=merchant_id,
+    )
+
+
+def payment_search_attributes(
+    *,
+    kind: str,
+    status: str,
+    provider: str,
+    country: str,
+    currency: str,
+    amount: int,
+    reference: str,
+    merchant_id: str,
+    original: str | None = None,
+) -> TypedSearchAttributes:
+    """The search attributes a payment of ``kind`` starts with; ``reference`` is its id.
+
+    ``original`` is the id of the payment it refers to (a refund's collection).
+    """
+    extra = [] if original is None else [SearchAttributePair(ORIGINAL_REFERENCE, original)]
     return TypedSearchAttributes(
         [
-            SearchAttributePair(PAYMENT_KIND, KIND_PAYOUT),
+            *extra,
+            SearchAttributePair(PAYMENT_KIND, kind),
             SearchAttributePair(PAYMENT_STATUS, status),
             SearchAttributePair(PAYMENT_PROVIDER, provider),
             SearchAttributePair(COUNTRY, country),
             SearchAttributePair(CURRENCY, currency),
             SearchAttributePair(AMOUNT_MINOR, amount),
-            SearchAttributePair(MERCHANT_REFERENCE, payout_id),
+            SearchAttributePair(MERCHANT_REFERENCE, reference),
             SearchAttributePair(MERCHANT_ID, merchant_id),
         ]
     )

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL; default sqlite+aiosqlite in the data dir.",
     )
 
+    refund_window_days: int = Field(
+        default=180, ge=1, description="How long after a collection it may be refunded."
+    )
     relay_host: str = "127.0.0.1"
     relay_port: int = 8300
     relay_max_body_bytes: int = 64 * 1024

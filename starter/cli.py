@@ -1,4 +1,4 @@
-"""The ``payments`` command: run the engine, create and follow payouts, fund the ledger.
+"""The ``payments`` command: run the engine; payouts, collections, refunds; the ledger.
 
 Every command reads settings from ``PAYMENTS_*`` environment variables (see README) and
 prints a table, or JSON with ``--json``. Bad input exits with status 2 and one line on
@@ -20,6 +20,12 @@ from rich.markup import escape
 
 from payments_engine.activities.providers.registry import PROVIDERS
 from payments_engine.db.migrate import upgrade
+from payments_engine.domain.collection import (
+    DEFAULT_APPROVAL_WINDOW_SECONDS,
+    CollectionRequest,
+    CollectionStatus,
+    CollectionView,
+)
 from payments_engine.domain.errors import PaymentsError, ValidationFailed
 from payments_engine.domain.ids import check_business_id
 from payments_engine.domain.ledger import FundMerchantInput
@@ -32,9 +38,11 @@ from payments_engine.domain.payout import (
     PayoutView,
     ResolvePayout,
 )
+from payments_engine.domain.refund import RefundRequest, RefundStatus, RefundView
 from payments_engine.runtime.settings import Settings, SettingsError, load_settings
 from payments_engine.runtime.temporal import run
 from payments_engine.starter.client import PaymentsClient, open_client
+from payments_engine.starter.collections import CollectionsClient
 from payments_engine.starter.errors import (
     Problem,
     describe,
@@ -52,8 +60,14 @@ app = typer.Typer(
     help="Durable payments engine on Temporal: run it, pay out, fund and read the ledger.",
 )
 payout_app = typer.Typer(no_args_is_help=True, help="Create, follow and list payouts.")
+collection_app = typer.Typer(
+    no_args_is_help=True, help="Collect from payers' wallets; follow and list collections."
+)
+refund_app = typer.Typer(no_args_is_help=True, help="Refund collections; follow and list refunds.")
 ledger_app = typer.Typer(no_args_is_help=True, help="Fund merchants and read balances.")
 app.add_typer(payout_app, name="payout")
+app.add_typer(collection_app, name="collection")
+app.add_typer(refund_app, name="refund")
 app.add_typer(ledger_app, name="ledger")
 
 console = Console()
@@ -293,17 +307,7 @@ def payout_list(
         if as_json:
             _print_json(payouts)
             return
-        table = plain_table("payout", "merchant", "status", "amount", "country", "started")
-        for p in payouts:
-            table.add_row(
-                p.payout_id,
-                p.merchant_id or "",
-                p.status or "",
-                str(p.amount) if p.amount else "",
-                p.country or "",
-                p.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            )
-        print_table(console, table)
+        _print_summaries("payout", [(p.payout_id, p) for p in payouts])
 
     _run(_list())
 
@@ -354,6 +358,190 @@ def payout_recheck(
         _show_view(view, as_json)
 
     _run(_recheck())
+
+
+@collection_app.command("create")
+def collection_create(
+    ctx: typer.Context,
+    collection_id: Annotated[str, typer.Option("--id", help="Your unique id for it.")],
+    amount: Annotated[str, typer.Option(help="Amount in major units, e.g. 1500.00")],
+    currency: CurrencyOption,
+    phone: Annotated[str, typer.Option(help="Payer's mobile number, e.g. +254712345678")],
+    country: Annotated[str, typer.Option(help="Payer's country, ISO 3166 alpha-2")],
+    merchant: MerchantOption = DEFAULT_MERCHANT_ID,
+    provider: Annotated[str, typer.Option(help="Who collects it (one that collects).")] = (
+        DEFAULT_PROVIDER
+    ),
+    reference: Annotated[
+        str | None, typer.Option(help="Your order reference, kept with it.")
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="Shown to the payer.")] = None,
+    window: Annotated[
+        int, typer.Option(help="Seconds the payer has to approve (1-600).")
+    ] = DEFAULT_APPROVAL_WINDOW_SECONDS,
+    wait: Annotated[bool, typer.Option(help="Wait until the collection ends.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Ask a payer to pay from a mobile wallet (the same --id twice is one collection)."""
+    checks = _Input()
+    money = checks.check(lambda: Money.from_major(amount, currency))
+    checks.check(lambda: CollectionsClient.check_provider(provider))
+    request = checks.check(
+        lambda: CollectionRequest(
+            collection_id=collection_id,
+            merchant_id=merchant,
+            amount=money if money is not None else _STAND_IN,
+            payer_msisdn=phone,
+            country=country,
+            provider=provider,
+            merchant_reference=reference,
+            description=description,
+            approval_window_seconds=window,
+        )
+    )
+    checks.done()
+    assert request is not None
+
+    async def _create() -> None:
+        async with open_client(_settings(ctx)) as client:
+            created = await client.collections.create(request)
+            get = client.collections.wait if wait else client.collections.get
+            view = await get(created.collection_id)
+        _show_collection(view, as_json)
+        if not as_json:
+            console.print(
+                f"Web UI: {_settings(ctx).temporal_ui_url()}/workflows/{created.workflow_id}"
+            )
+
+    _run(_create())
+
+
+@collection_app.command("status")
+def collection_status(
+    ctx: typer.Context,
+    collection_id: Annotated[str, typer.Argument(help="The collection's id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show where a collection stands."""
+    checks = _Input()
+    checks.check(lambda: check_business_id(collection_id))
+    checks.done()
+
+    async def _status() -> None:
+        async with open_client(_settings(ctx)) as client:
+            view = await client.collections.get(collection_id)
+        _show_collection(view, as_json)
+
+    _run(_status())
+
+
+@collection_app.command("list")
+def collection_list(
+    ctx: typer.Context,
+    status: Annotated[CollectionStatus | None, typer.Option(help="Only this status.")] = None,
+    merchant: Annotated[str | None, typer.Option(help="Only this merchant.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List collections, newest first (from search attributes; no PII)."""
+
+    async def _list() -> None:
+        async with open_client(_settings(ctx)) as client:
+            found = await client.collections.list(status=status, merchant_id=merchant, limit=limit)
+        if as_json:
+            _print_json(found)
+            return
+        _print_summaries("collection", [(c.collection_id, c) for c in found])
+
+    _run(_list())
+
+
+@refund_app.command("create")
+def refund_create(
+    ctx: typer.Context,
+    refund_id: Annotated[
+        str, typer.Option("--id", help="Your unique refund id (external_refund_id).")
+    ],
+    original: Annotated[str, typer.Option(help="The id of the collection to refund.")],
+    amount: Annotated[str, typer.Option(help="Amount in major units; at most what is left.")],
+    currency: CurrencyOption,
+    reason: Annotated[str, typer.Option(help="Why it is refunded (1-200 characters).")],
+    merchant: MerchantOption = DEFAULT_MERCHANT_ID,
+    wait: Annotated[bool, typer.Option(help="Wait until the refund is final.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Refund a collection in full or in part (the same --id twice is one refund)."""
+    checks = _Input()
+    money = checks.check(lambda: Money.from_major(amount, currency))
+    request = checks.check(
+        lambda: RefundRequest(
+            refund_id=refund_id,
+            original_id=original,
+            merchant_id=merchant,
+            amount=money if money is not None else _STAND_IN,
+            reason=reason,
+        )
+    )
+    checks.done()
+    assert request is not None
+
+    async def _create() -> None:
+        async with open_client(_settings(ctx)) as client:
+            created = await client.refunds.create(request)
+            get = client.refunds.wait if wait else client.refunds.get
+            view = await get(created.refund_id)
+        _show_refund(view, as_json)
+
+    _run(_create())
+
+
+@refund_app.command("status")
+def refund_status(
+    ctx: typer.Context,
+    refund_id: Annotated[str, typer.Argument(help="The refund's id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show where a refund stands."""
+    checks = _Input()
+    checks.check(lambda: check_business_id(refund_id))
+    checks.done()
+
+    async def _status() -> None:
+        async with open_client(_settings(ctx)) as client:
+            view = await client.refunds.get(refund_id)
+        _show_refund(view, as_json)
+
+    _run(_status())
+
+
+@refund_app.command("list")
+def refund_list(
+    ctx: typer.Context,
+    original: Annotated[str | None, typer.Option(help="Only the refunds of this collection.")] = (
+        None
+    ),
+    status: Annotated[RefundStatus | None, typer.Option(help="Only this status.")] = None,
+    merchant: Annotated[str | None, typer.Option(help="Only this merchant.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List refunds, newest first: all, or one collection's (no PII)."""
+    checks = _Input()
+    if original is not None:
+        checks.check(lambda: check_business_id(original))
+    checks.done()
+
+    async def _list() -> None:
+        async with open_client(_settings(ctx)) as client:
+            found = await client.refunds.list(
+                original_id=original, status=status, merchant_id=merchant, limit=limit
+            )
+        if as_json:
+            _print_json(found)
+            return
+        _print_summaries("refund", [(r.refund_id, r) for r in found])
+
+    _run(_list())
 
 
 @ledger_app.command("fund")
@@ -440,6 +628,56 @@ def _print_views(views: list[PayoutView]) -> None:
         if with_review:
             cells.append(", ".join(flag.value for flag in v.review_flags))
         table.add_row(*cells)
+    print_table(console, table)
+
+
+def _show_collection(view: CollectionView, as_json: bool) -> None:
+    if as_json:
+        _print_json(view)
+        return
+    table = plain_table(
+        "collection", "status", "amount", "fee", "payer", "provider status", "failure", "review"
+    )
+    table.add_row(
+        view.collection_id,
+        view.status.value,
+        str(view.amount),
+        str(view.fee) if view.fee else "",
+        view.payer,
+        view.provider_status or "",
+        view.failure_code or "",
+        ", ".join(flag.value for flag in view.review_flags),
+    )
+    print_table(console, table)
+
+
+def _show_refund(view: RefundView, as_json: bool) -> None:
+    if as_json:
+        _print_json(view)
+        return
+    table = plain_table("refund", "collection", "status", "amount", "provider status", "failure")
+    table.add_row(
+        view.refund_id,
+        view.collection_id,
+        view.status.value,
+        str(view.amount),
+        view.provider_status or "",
+        view.failure_code or "",
+    )
+    print_table(console, table)
+
+
+def _print_summaries(kind: str, lines: list[tuple[str, Any]]) -> None:
+    table = plain_table(kind, "merchant", "status", "amount", "country", "started")
+    for reference, line in lines:
+        table.add_row(
+            reference,
+            line.merchant_id or "",
+            line.status or "",
+            str(line.amount) if line.amount else "",
+            line.country or "",
+            line.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
     print_table(console, table)
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, SecretStr
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
-    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
@@ -45,6 +44,9 @@ from payments_engine.domain.payout import (
 from payments_engine.runtime.codec import settings_fingerprint_key
 from payments_engine.runtime.settings import Settings
 from payments_engine.runtime.temporal import connect
+from payments_engine.starter.collections import CollectionsClient
+from payments_engine.starter.listing import list_payments
+from payments_engine.starter.refunds import DEFAULT_REFUND_WINDOW, RefundsClient
 from payments_engine.workflows.payout import PayoutWorkflow
 
 FINGERPRINT_MEMO = "request_fingerprint"
@@ -80,6 +82,9 @@ class PayoutSummary(BaseModel):
 class PaymentsClient:
     """Create and follow payouts on Temporal; fund and read the ledger.
 
+    Collections and refunds live in their namespaces: ``client.collections`` and
+    ``client.refunds``.
+
     Args:
         temporal: a client using the engine's data converter, payload codec included
             (``runtime.temporal.connect``).
@@ -90,6 +95,8 @@ class PaymentsClient:
             one engine should use the same key. Without one, no fingerprint is stored and
             a reused payout id is checked against the request recorded in the payout's
             history instead (one more call to Temporal per create).
+        refund_window: how long after a collection was paid it may be refunded
+            (``PAYMENTS_REFUND_WINDOW_DAYS``; ``open_client`` passes it).
     """
 
     def __init__(
@@ -99,6 +106,7 @@ class PaymentsClient:
         ledger: Ledger | None = None,
         *,
         fingerprint_key: SecretStr | bytes | None = None,
+        refund_window: timedelta = DEFAULT_REFUND_WINDOW,
     ) -> None:
         """Keep the clients; this class opens no connection of its own."""
         self._temporal = temporal
@@ -107,6 +115,10 @@ class PaymentsClient:
         if isinstance(fingerprint_key, SecretStr):
             fingerprint_key = fingerprint_key.get_secret_value().encode()
         self._fingerprint_key = fingerprint_key
+        self.collections = CollectionsClient(temporal, task_queue)
+        """Collections from payers' wallets: ``create``, ``get``, ``wait``, ``list``."""
+        self.refunds = RefundsClient(temporal, task_queue, self.collections, refund_window)
+        """Refunds of collections: ``create``, ``get``, ``wait``, ``list``."""
 
     @staticmethod
     def check_provider(name: str) -> None:
@@ -259,35 +271,14 @@ class PaymentsClient:
         limit: int = 50,
     ) -> list[PayoutSummary]:
         """Newest payouts first, filtered by status and merchant, from search attributes."""
-        clauses = [f'{sa.PAYMENT_KIND.name} = "{sa.KIND_PAYOUT}"']
-        if status is not None:
-            clauses.append(f'{sa.PAYMENT_STATUS.name} = "{PayoutStatus(status).value}"')
-        if merchant_id is not None:
-            clauses.append(f'{sa.MERCHANT_ID.name} = "{_quote_free(merchant_id)}"')
-        summaries: list[PayoutSummary] = []
-        async for execution in self._temporal.list_workflows(" AND ".join(clauses), limit=limit):
-            attrs = execution.typed_search_attributes
-            amount_minor, currency = attrs.get(sa.AMOUNT_MINOR), attrs.get(sa.CURRENCY)
-            summaries.append(
-                PayoutSummary(
-                    payout_id=attrs.get(sa.MERCHANT_REFERENCE) or execution.id,
-                    merchant_id=attrs.get(sa.MERCHANT_ID),
-                    status=attrs.get(sa.PAYMENT_STATUS),
-                    amount=(
-                        Money(amount=amount_minor, currency=currency)
-                        if amount_minor is not None and currency
-                        else None
-                    ),
-                    country=attrs.get(sa.COUNTRY),
-                    provider=attrs.get(sa.PAYMENT_PROVIDER),
-                    started_at=execution.start_time,
-                    closed=execution.status is not None
-                    and execution.status != WorkflowExecutionStatus.RUNNING,
-                )
-            )
-            if len(summaries) >= limit:
-                break
-        return summaries
+        found = await list_payments(
+            self._temporal,
+            sa.KIND_PAYOUT,
+            status=None if status is None else PayoutStatus(status).value,
+            merchant_id=merchant_id,
+            limit=limit,
+        )
+        return [PayoutSummary(payout_id=line.pop("reference"), **line) for line in found]
 
     async def fund_merchant(self, funding: FundMerchantInput) -> PostedEntry:
         """Credit a merchant's available balance once per bank transfer reference."""
@@ -309,13 +300,6 @@ class PaymentsClient:
         return self._ledger
 
 
-def _quote_free(value: str) -> str:
-    """Refuse values that would break out of a visibility query string."""
-    if '"' in value or "\\" in value:
-        raise PaymentsError("quotes and backslashes are not allowed in filters")
-    return value
-
-
 @asynccontextmanager
 async def open_client(
     settings: Settings, with_ledger: bool = False
@@ -326,13 +310,20 @@ async def open_client(
     """
     temporal = await connect(settings)
     key = settings_fingerprint_key(settings)
+    window = timedelta(days=settings.refund_window_days)
     if not with_ledger:
-        yield PaymentsClient(temporal, settings.task_queue, fingerprint_key=key)
+        yield PaymentsClient(
+            temporal, settings.task_queue, fingerprint_key=key, refund_window=window
+        )
         return
     engine = create_engine(settings.resolved_database_url)
     try:
         yield PaymentsClient(
-            temporal, settings.task_queue, Ledger(session_factory(engine)), fingerprint_key=key
+            temporal,
+            settings.task_queue,
+            Ledger(session_factory(engine)),
+            fingerprint_key=key,
+            refund_window=window,
         )
     finally:
         await engine.dispose()

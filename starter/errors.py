@@ -40,6 +40,11 @@ FIELD_NAMES: dict[str, str] = {
     "msisdn": "phone",
     "payout_id": "id",
     "merchant_id": "merchant",
+    "payer_msisdn": "phone",
+    "collection_id": "id",
+    "refund_id": "id",
+    "original_id": "original",
+    "approval_window_seconds": "window",
 }
 
 # The field of a domain error raised outside a model field (Money.from_major, a model

@@ -106,7 +106,7 @@ class RefundWorkflow:
         deadline = workflow.now() + timedelta(seconds=request.resolution_deadline_seconds)
         ledger_input = RefundLedgerInput(
             refund_id=request.refund_id,
-            collection_id=request.collection_id,
+            collection_id=request.original_id,
             merchant_id=request.merchant_id,
             provider=request.provider,
             amount=request.amount,

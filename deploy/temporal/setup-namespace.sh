@@ -23,7 +23,8 @@ for attribute in \
   Currency=Keyword \
   AmountMinor=Int \
   MerchantReference=Keyword \
-  MerchantId=Keyword; do
+  MerchantId=Keyword \
+  OriginalReference=Keyword; do
   name="${attribute%%=*}"
   type="${attribute#*=}"
   temporal operator search-attribute create --namespace "$namespace" \

@@ -162,7 +162,7 @@ class Script:
 def refund_request(**overrides: object) -> RefundRequest:
     fields: dict[str, object] = {
         "refund_id": f"rf-{uuid.uuid4().hex[:10]}",
-        "collection_id": "co-1",
+        "original_id": "co-1",
         "amount": AMOUNT,
         "reason": "damaged on arrival",
         "reversal_watch_seconds": 3600,
@@ -296,5 +296,5 @@ def test_request_rules() -> None:
         refund_request(reason="")
     with pytest.raises(ValueError, match="ids are"):
         refund_request(refund_id="bad id!")
-    request = refund_request(refund_id="rf-9", collection_id="co-7")
+    request = refund_request(refund_id="rf-9", original_id="co-7")
     assert (request.workflow_id, request.original_reference) == ("refund-rf-9", "collection-co-7")

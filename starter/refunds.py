@@ -1,0 +1,235 @@
+"""The client's refunds: give (part of) a collection back, follow and list refunds.
+
+The rules that need the original are checked here, before anything starts, each a
+typed error: the collection exists, was paid and is this merchant's
+(``InvalidTransaction``), the same currency (``CurrencyMismatch``), not more than it
+(``RefundAmountExceeded``), inside the refund window (``RefundWindowExpired``). The
+sum of a collection's refunds is kept within what was paid by the ledger, whatever
+their timing; a refund id reused with other parameters is a ``ReferenceConflict``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from payments_engine.domain import search_attributes as sa
+from payments_engine.domain.collection import CollectionStatus, CollectionView
+from payments_engine.domain.errors import (
+    CollectionNotFound,
+    CurrencyMismatch,
+    InvalidTransaction,
+    ReferenceConflict,
+    RefundAmountExceeded,
+    RefundNotFound,
+    RefundWindowExpired,
+)
+from payments_engine.domain.events import ReviewFlag
+from payments_engine.domain.ids import refund_workflow_id
+from payments_engine.domain.money import Money
+from payments_engine.domain.refund import RefundRequest, RefundResult, RefundStatus, RefundView
+from payments_engine.starter.collections import CollectionsClient
+from payments_engine.starter.listing import list_payments
+from payments_engine.workflows.refund import RefundWorkflow
+
+DEFAULT_REFUND_WINDOW = timedelta(days=180)
+
+
+class CreatedRefund(BaseModel):
+    """The answer to a create: the refund's workflow id and run id."""
+
+    refund_id: str
+    workflow_id: str
+    run_id: str
+
+
+class RefundSummary(BaseModel):
+    """A line of ``payments refund list``, read from search attributes (no PII)."""
+
+    refund_id: str
+    merchant_id: str | None
+    status: str | None
+    amount: Money | None
+    country: str | None
+    provider: str | None
+    started_at: datetime
+    closed: bool
+
+
+def booked(view: CollectionView) -> bool:
+    """Whether the collection's money was booked (and so may be refunded)."""
+    return view.status is CollectionStatus.SUCCEEDED or (
+        view.status is CollectionStatus.NEEDS_REVIEW
+        and ReviewFlag.PAID_AFTER_EXPIRY in view.review_flags
+    )
+
+
+class RefundsClient:
+    """Create, follow and list refunds of collections (``PaymentsClient.refunds``).
+
+    Args:
+        temporal: a client with the engine's data converter and payload codec.
+        task_queue: the workers' task queue.
+        collections: the collections, to check a refund against its original.
+        window: how long after the collection was paid it may be refunded.
+    """
+
+    def __init__(
+        self,
+        temporal: Client,
+        task_queue: str,
+        collections: CollectionsClient,
+        window: timedelta = DEFAULT_REFUND_WINDOW,
+    ) -> None:
+        """Keep the clients; this class opens no connection of its own."""
+        self._temporal = temporal
+        self._task_queue = task_queue
+        self._collections = collections
+        self._window = window
+
+    async def create(self, request: RefundRequest) -> CreatedRefund:
+        """Start the refund; the same request twice returns the same refund.
+
+        Raises:
+            InvalidTransaction: the collection is unknown, not paid, or another
+                merchant's.
+            CurrencyMismatch: the refund's currency is not the collection's.
+            RefundAmountExceeded: the refund alone is more than the collection.
+            RefundWindowExpired: the collection was paid longer ago than the window.
+            ReferenceConflict: the refund id was used before with other parameters.
+        """
+        existing = await self._recorded(request.workflow_id)
+        if existing is None:
+            request, original = await self._checked(request)
+            try:
+                await self._temporal.start_workflow(
+                    RefundWorkflow.run,
+                    request,
+                    id=request.workflow_id,
+                    task_queue=self._task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    static_summary=(
+                        f"Refund {request.amount.to_major()} {request.amount.currency}"
+                        f" of collection {request.original_id}"
+                    ),
+                    search_attributes=sa.payment_search_attributes(
+                        kind=sa.KIND_REFUND,
+                        status=RefundStatus.RECEIVED.value,
+                        provider=request.provider,
+                        country=original.country,
+                        currency=request.amount.currency,
+                        amount=request.amount.amount,
+                        reference=request.refund_id,
+                        merchant_id=request.merchant_id,
+                        original=request.original_id,
+                    ),
+                )
+            except WorkflowAlreadyStartedError:
+                pass
+            existing = await self._recorded(request.workflow_id)
+        # The provider comes from the collection, not from the caller: compare the rest.
+        if existing is None or existing.model_dump(exclude={"provider"}) != request.model_dump(
+            exclude={"provider"}
+        ):
+            raise ReferenceConflict(
+                f"refund id {request.refund_id!r} was already used with other parameters"
+            )
+        description = await self._temporal.get_workflow_handle(request.workflow_id).describe()
+        return CreatedRefund(
+            refund_id=request.refund_id, workflow_id=request.workflow_id, run_id=description.run_id
+        )
+
+    async def _checked(self, request: RefundRequest) -> tuple[RefundRequest, CollectionView]:
+        """The request with its collection's provider, and the collection, once every
+        rule holds."""
+        try:
+            original = await self._collections.get(request.original_id)
+        except CollectionNotFound:
+            raise InvalidTransaction(f"no collection {request.original_id!r} to refund") from None
+        if not booked(original):
+            raise InvalidTransaction(
+                f"collection {request.original_id!r} is {original.status.value}, not paid"
+            )
+        if original.merchant_id != request.merchant_id:
+            raise InvalidTransaction(
+                f"collection {request.original_id!r} is not merchant {request.merchant_id!r}'s"
+            )
+        if original.amount.currency != request.amount.currency:
+            raise CurrencyMismatch(
+                f"collection {request.original_id!r} is in {original.amount.currency}, "
+                f"not {request.amount.currency}"
+            )
+        if request.amount.amount > original.amount.amount:
+            raise RefundAmountExceeded(
+                f"a refund of {request.amount} is more than the {original.amount} collected"
+            )
+        paid_at = original.updated_at or original.created_at or datetime.now(UTC)
+        if datetime.now(UTC) > paid_at + self._window:
+            raise RefundWindowExpired(
+                f"collection {request.original_id!r} was paid on {paid_at:%Y-%m-%d}; refunds "
+                f"are accepted for {self._window.days} days"
+            )
+        return request.model_copy(update={"provider": original.provider}), original
+
+    async def _recorded(self, workflow_id: str) -> RefundRequest | None:
+        """The request a refund was started with (from its history), or None if none was."""
+        handle = self._temporal.get_workflow_handle(workflow_id)
+        try:
+            async for event in handle.fetch_history_events(page_size=1):
+                started = event.workflow_execution_started_event_attributes
+                recorded = await self._temporal.data_converter.decode(
+                    started.input.payloads, [RefundRequest]
+                )
+                return recorded[0] if recorded else None
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+        return None
+
+    async def get(self, refund_id: str) -> RefundView:
+        """The refund's current view.
+
+        Raises:
+            RefundNotFound: no refund with that id.
+        """
+        try:
+            return await self._handle(refund_id).query(RefundWorkflow.get_status)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise RefundNotFound(f"no refund {refund_id!r}") from exc
+            raise
+
+    async def wait(self, refund_id: str) -> RefundView:
+        """Wait for the refund's workflow to end and return its final view."""
+        result: RefundResult = await self._handle(refund_id).result()
+        return result.refund
+
+    async def list(
+        self,
+        original_id: str | None = None,
+        status: RefundStatus | None = None,
+        merchant_id: str | None = None,
+        limit: int = 50,
+    ) -> list[RefundSummary]:
+        """Newest refunds first: all, or those of one collection (no PII)."""
+        found = await list_payments(
+            self._temporal,
+            sa.KIND_REFUND,
+            status=None if status is None else RefundStatus(status).value,
+            merchant_id=merchant_id,
+            extra=None if original_id is None else {sa.ORIGINAL_REFERENCE.name: original_id},
+            limit=limit,
+        )
+        return [RefundSummary(refund_id=line.pop("reference"), **line) for line in found]
+
+    def _handle(self, refund_id: str) -> WorkflowHandle[RefundWorkflow, RefundResult]:
+        return self._temporal.get_workflow_handle_for(
+            RefundWorkflow.run, refund_workflow_id(refund_id)
+        )
