@@ -15,6 +15,7 @@ from payments_engine.sandbox.common.state import SimulatorState, simulator_dispa
 from payments_engine.sandbox.hub import admin_api as hub_admin
 from payments_engine.sandbox.hub import hub_api
 from payments_engine.sandbox.hub.config import SandboxConfig
+from payments_engine.sandbox.hub.scenarios import collection_markdown_table, refund_markdown_table
 from payments_engine.sandbox.hub.scenarios import markdown_table as hub_table
 from payments_engine.sandbox.hub.state import SandboxState
 from payments_engine.sandbox.hub.store import HubStore
@@ -30,6 +31,18 @@ A local mobile-wallet hub (MFS Africa shape) with magic phone numbers, signed an
 webhooks, fault injection and an admin view of what it executed.
 
 ## Magic numbers (last six digits of the msisdn, any country)
+
+"""
+
+_COLLECTIONS_DESCRIPTION = """
+
+## Collections (`POST /hub/v1/collections`): the payer's msisdn, last six digits
+
+"""
+
+_REFUNDS_DESCRIPTION = """
+
+## Refunds of collections (`POST /hub/v1/refunds`): the amount in minor units, last two digits
 
 """
 
@@ -106,7 +119,14 @@ def create_sandbox_app(
             for simulator in simulators:
                 simulator.store.close()
 
-    description = _DESCRIPTION + hub_table()
+    description = (
+        _DESCRIPTION
+        + hub_table()
+        + _COLLECTIONS_DESCRIPTION
+        + collection_markdown_table()
+        + _REFUNDS_DESCRIPTION
+        + refund_markdown_table()
+    )
     if momo_state is not None:
         description += _MOMO_DESCRIPTION + momo_table()
     app = FastAPI(

@@ -21,18 +21,27 @@ class SandboxConfig(SimulatorConfig):
             t=..,v1=..``, the ``HMAC_T_V1`` scheme of :attr:`signature_scheme`).
         webhook_url: where callbacks are POSTed (the relay's ``/webhooks/hub``); None
             sends no webhooks at all.
-        late_success_seconds: the delay of the late-success scenario (``...000008``).
+        late_success_seconds: the delay of the late-success scenario (``...000008``), and
+            how long after its window a late payer approves a collection (``...000013``)
+            and after its processing a refund is reversed (``...92``).
         timeout_after_accept_seconds: how long the answer to an accepted payout is held
-            in the timeout scenario (``...000005``).
+            in the timeout scenarios (payouts ``...000005``, refunds ``...94``).
         webhook_retry_delays: seconds between delivery attempts; attempts = len + 1.
-        state_file: the hub keeps its transfers, webhook deliveries and floats there, so
-            a restart on the same file forgets nothing.
+        collection_fee_bps: the hub's fee on a paid collection, in basis points of its
+            amount (150 = 1.5 %), rounded half up to the currency's minor unit.
+        refund_window_days: a collection can be refunded for this many days after it
+            was paid.
+        state_file: the hub keeps its transfers, collections, refunds, webhook
+            deliveries and floats there, so a restart on the same file forgets nothing.
     """
 
     # X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>, as the hub signs them.
     signature_scheme = HMAC_T_V1
 
     webhook_retry_delays: list[float] = Field(default_factory=lambda: list(DEFAULT_RETRY_DELAYS))
+    # At most the whole amount: a fee above 100 % would leave the float poorer after a payment.
+    collection_fee_bps: int = Field(default=150, ge=0, le=10_000)
+    refund_window_days: int = Field(default=180, ge=0)
 
     @field_validator("webhook_retry_delays")
     @classmethod

@@ -1,8 +1,11 @@
-"""The hub API (MFS Africa shape): submit a payout, query its status, read the float.
+"""The hub API (MFS Africa shape): payouts, collections, refunds and the float.
 
+Submit a payout and query its status; request a collection from a payer, query it,
+cancel it; refund a paid collection (:mod:`.refunds_api`, included here); read the float.
 Every endpoint needs ``Authorization: Bearer <api_key>``. Errors are JSON objects
 ``{"code": ..., "message": ...}`` as the hub sends them, never FastAPI's ``detail``.
-Injected faults (latency, 503 before anything, 500 after executing) apply here.
+Injected faults apply here: latency and 503 before anything on every call; 500 after
+executing and held answers on payout, collection and refund submissions alike.
 """
 
 from __future__ import annotations
@@ -14,8 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from payments_engine.domain.errors import InvalidAmount, UnknownCurrency
-from payments_engine.domain.money import Money, check_currency, currency_exponent
+from payments_engine.domain.money import Money
 from payments_engine.sandbox.common.http import (
     ApiError,
     describe_errors,
@@ -25,9 +27,17 @@ from payments_engine.sandbox.common.http import (
     hold_while,
     key_matches,
 )
-from payments_engine.sandbox.hub.scenarios import Scenario
+from payments_engine.sandbox.hub import refunds_api
+from payments_engine.sandbox.hub.amounts import AmountRefused, parse_amount
+from payments_engine.sandbox.hub.scenarios import Scenario, collection_markdown_table
 from payments_engine.sandbox.hub.state import StateDep, get_state
-from payments_engine.sandbox.hub.store import PayoutOrder, SubmitOutcome
+from payments_engine.sandbox.hub.store import (
+    CancelRefused,
+    CollectionOrder,
+    PayoutOrder,
+    SubmitOutcome,
+    TransferNotFound,
+)
 from payments_engine.sandbox.hub.wire import (
     ACK_REJECTED,
     DUPLICATE_MESSAGE,
@@ -35,6 +45,8 @@ from payments_engine.sandbox.hub.wire import (
     HubAck,
     HubBalance,
     HubBalances,
+    HubCollection,
+    HubCollectionRequest,
     HubPayoutRequest,
     HubTransfer,
 )
@@ -73,45 +85,55 @@ router = APIRouter(
 )
 
 
+def _check_party(currency: str, amount: str, msisdn: str, country: str) -> Money:
+    """The amount as money, once the amount, msisdn and country pass the hub's checks.
+
+    Raises:
+        HubError: 422 with code 101 when the currency, amount, msisdn or country is bad.
+    """
+    try:
+        money = parse_amount(amount, currency)
+    except AmountRefused as exc:
+        raise HubError(422, ACK_REJECTED, str(exc)) from None
+    if not _MSISDN.fullmatch(msisdn):
+        raise HubError(422, ACK_REJECTED, "the msisdn is not an E.164 number")
+    if not _COUNTRY.fullmatch(country):
+        raise HubError(422, ACK_REJECTED, "the country is not an ISO 3166 alpha-2 code")
+    return money
+
+
 def parse_payout(request: HubPayoutRequest) -> PayoutOrder:
     """Validate a payout request as the hub does; amounts become minor units.
 
     Raises:
         HubError: 422 with code 101 when the currency, amount, msisdn or country is bad.
     """
-    currency = request.currency
-    try:
-        check_currency(currency)
-    except UnknownCurrency:
-        raise HubError(422, ACK_REJECTED, f"unknown currency {currency!r}") from None
-    exponent = currency_exponent(currency)
-    # Exactly the currency's decimals, as the hub formats them: "1500.00" KES, "1500" UGX.
-    shape = rf"[0-9]+\.[0-9]{{{exponent}}}" if exponent else r"[0-9]+"
-    example = "1500." + "0" * exponent if exponent else "1500"
-    if not re.fullmatch(shape, request.amount):
-        raise HubError(
-            422,
-            ACK_REJECTED,
-            f"{currency} amounts have exactly {exponent} decimal(s), e.g. {example!r};"
-            f" got {request.amount!r}",
-        )
-    try:
-        money = Money.from_major(request.amount, currency)
-    except InvalidAmount as exc:
-        raise HubError(422, ACK_REJECTED, str(exc)) from None
-    if money.amount <= 0:
-        raise HubError(422, ACK_REJECTED, "the amount must be positive")
-    if not _MSISDN.fullmatch(request.msisdn):
-        raise HubError(422, ACK_REJECTED, "the msisdn is not an E.164 number")
-    if not _COUNTRY.fullmatch(request.country):
-        raise HubError(422, ACK_REJECTED, "the country is not an ISO 3166 alpha-2 code")
+    money = _check_party(request.currency, request.amount, request.msisdn, request.country)
     return PayoutOrder(
         third_party_trans_id=request.third_party_trans_id,
         msisdn=request.msisdn,
         country=request.country,
-        currency=currency,
+        currency=request.currency,
         amount=money.amount,
         description=request.description,
+    )
+
+
+def parse_collection(request: HubCollectionRequest) -> CollectionOrder:
+    """Validate a collection request by the payout rules; amounts become minor units.
+
+    Raises:
+        HubError: 422 with code 101 when the currency, amount, msisdn or country is bad.
+    """
+    money = _check_party(request.currency, request.amount, request.msisdn, request.country)
+    return CollectionOrder(
+        third_party_trans_id=request.third_party_trans_id,
+        msisdn=request.msisdn,
+        country=request.country,
+        currency=request.currency,
+        amount=money.amount,
+        description=request.description,
+        approval_window_seconds=request.approval_window_seconds,
     )
 
 
@@ -157,6 +179,77 @@ async def get_payout(
     return transfer.to_wire()
 
 
+_COLLECT_DESCRIPTION = f"""\
+Push a USSD prompt to the payer's phone; the payer approves it on the handset within
+`approvalWindowSeconds` (default 300, at most 600). Answered at once with `MR103`
+(pending, awaiting the payer), or `101`/`ER101` for a number no prompt can reach. Once
+per `thirdPartyTransId` (a namespace apart from payouts'): a repeat with the same
+parameters answers the first collection, with others it is a 409. A paid collection
+(`MR101`) credits the float with its amount less the hub's fee.
+
+Magic numbers (last six digits of the payer's msisdn, any country):
+
+{collection_markdown_table()}
+"""
+
+
+@router.post(
+    "/v1/collections",
+    response_model=HubAck,
+    summary="Request a payment from a payer",
+    description=_COLLECT_DESCRIPTION,
+)
+async def submit_collection(
+    request: Request,
+    payload: HubCollectionRequest,
+    state: StateDep,
+) -> HubAck:
+    """Prompt the payer once per ``thirdPartyTransId``; a repeat answers the first one."""
+    order = parse_collection(payload)
+    result = state.store.collect(order)
+    if result.outcome is SubmitOutcome.CONFLICT:
+        raise HubError(409, ACK_REJECTED, DUPLICATE_MESSAGE)
+    await hold_while(request, lambda: state.store.faults.hold_submissions)
+    if state.roll(state.store.faults.error_after_execute_rate):
+        raise HubError(500, "500", "internal error")
+    return result.collection.ack()
+
+
+@router.get(
+    "/v1/collections/{third_party_trans_id}",
+    response_model=HubCollection,
+    summary="Status of a collection by our reference",
+)
+async def get_collection(third_party_trans_id: str, state: StateDep) -> HubCollection:
+    """The collection with that ``thirdPartyTransId``, or 404 if the hub never saw it."""
+    state.store.advance()
+    collection = state.store.query_collection(third_party_trans_id)
+    if collection is None:
+        raise HubError(404, "404", NOT_FOUND_MESSAGE)
+    return collection.to_wire()
+
+
+@router.post(
+    "/v1/collections/{third_party_trans_id}/cancel",
+    response_model=HubCollection,
+    summary="Cancel a collection the payer has not answered",
+)
+async def cancel_collection(third_party_trans_id: str, state: StateDep) -> HubCollection:
+    """Withdraw the prompt: ER107 and a webhook; 409 once final or being approved.
+
+    Cancelling a cancelled collection answers it again.
+    """
+    # A window that has passed, or an answer that is due, decides before the cancel.
+    state.store.advance()
+    try:
+        collection = state.store.cancel_collection(third_party_trans_id)
+    except TransferNotFound:
+        raise HubError(404, "404", NOT_FOUND_MESSAGE) from None
+    except CancelRefused as exc:
+        raise HubError(409, ACK_REJECTED, str(exc)) from None
+    return collection.to_wire()
+
+
 @router.get("/v1/balance", response_model=HubBalances, summary="The hub's float")
 async def get_balance(state: StateDep) -> HubBalances:
     """Each currency's float as a major-unit string."""
@@ -170,3 +263,8 @@ async def get_balance(state: StateDep) -> HubBalances:
             for currency, amount in state.store.balances().items()
         ]
     )
+
+
+# After the hub's own routes; the refund routes keep their error shape, and the hub's
+# authentication and faults apply to them as to every other route of this router.
+router.include_router(refunds_api.router)
