@@ -1,0 +1,311 @@
+"""Collections and refunds end to end: client -> Temporal -> workflows -> sandbox hub ->
+signed webhooks -> relay -> workflows -> ledger, checked against the hub's own record.
+
+Every collection scenario of the sandbox runs at once with a 5 s approval window; each
+refund scenario refunds a collection of its own. The hub's record says how many times a
+refund's money left its float: once, for every refund it processed, whatever the
+scenario threw at the adapter (lost answers, duplicate or missing webhooks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.service import RPCError
+
+from payments_engine.domain.collection import CollectionRequest, CollectionStatus, CollectionView
+from payments_engine.domain.errors import (
+    CurrencyMismatch,
+    InvalidTransaction,
+    ReferenceConflict,
+    RefundAmountExceeded,
+)
+from payments_engine.domain.events import ReviewFlag
+from payments_engine.domain.ledger import (
+    FundMerchantInput,
+    collection_refundable,
+    merchant_available,
+    merchant_refunds_payable,
+)
+from payments_engine.domain.money import Money
+from payments_engine.domain.refund import RefundRequest, RefundStatus, RefundView
+from payments_engine.starter.client import PaymentsClient
+from payments_engine.starter.stack import EngineStack
+from tests.integration.support import eventually
+
+pytestmark = pytest.mark.integration
+
+AMOUNT = Money(amount=1_500_00, currency="KES")
+FEE = 2_250  # the sandbox hub's 1.5%
+WINDOW_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Expected:
+    status: CollectionStatus
+    failure_code: str | None
+    booked: bool
+
+
+COLLECTIONS: dict[str, Expected] = {
+    "712345678": Expected(CollectionStatus.SUCCEEDED, None, True),
+    "700000001": Expected(CollectionStatus.FAILED, "provider_insufficient_funds", False),
+    "700000002": Expected(CollectionStatus.FAILED, "invalid_msisdn", False),
+    "700000006": Expected(CollectionStatus.SUCCEEDED, None, True),
+    "700000007": Expected(CollectionStatus.SUCCEEDED, None, True),
+    "700000011": Expected(CollectionStatus.FAILED, "payer_declined", False),
+    "700000012": Expected(CollectionStatus.EXPIRED, None, False),
+    "700000013": Expected(CollectionStatus.NEEDS_REVIEW, None, True),
+}
+
+
+def collection(number: str, merchant: str) -> CollectionRequest:
+    return CollectionRequest(
+        collection_id=f"co-{uuid.uuid4().hex[:10]}",
+        merchant_id=merchant,
+        amount=AMOUNT,
+        payer_msisdn=f"+254{number}",
+        country="KE",
+        approval_window_seconds=WINDOW_SECONDS,
+    )
+
+
+async def ended(payments: PaymentsClient, collection_id: str) -> CollectionView:
+    return await eventually(
+        lambda: payments.collections.get(collection_id),
+        lambda v: v.status.is_final or v.status is CollectionStatus.NEEDS_REVIEW,
+        timeout=60,
+    )
+
+
+async def admin(stack: EngineStack, path: str) -> Any:
+    async with httpx.AsyncClient(base_url=f"{stack.sandbox_url}/admin") as client:
+        response = await client.get(path)
+        response.raise_for_status()
+        return response.json()
+
+
+@pytest.fixture(scope="module")
+async def collected(stack: EngineStack) -> dict[str, tuple[CollectionRequest, CollectionView]]:
+    """One collection per scenario, all at once, each for a merchant of its own."""
+    payments = PaymentsClient(stack.client, stack.settings.task_queue, stack.ledger)
+    requests = {n: collection(n, f"m-co-{n}-{uuid.uuid4().hex[:4]}") for n in COLLECTIONS}
+    for request in requests.values():
+        await payments.collections.create(request)
+    views = await asyncio.gather(*(ended(payments, r.collection_id) for r in requests.values()))
+    return {n: (requests[n], view) for n, view in zip(requests, views, strict=True)}
+
+
+@pytest.mark.parametrize("number", list(COLLECTIONS))
+async def test_collection_scenario(
+    number: str,
+    collected: dict[str, tuple[CollectionRequest, CollectionView]],
+    stack: EngineStack,
+) -> None:
+    request, view = collected[number]
+    expected = COLLECTIONS[number]
+    assert view.status is expected.status
+    if expected.failure_code:
+        assert view.failure_code == expected.failure_code
+    record = await admin(stack, f"/collections/{request.workflow_id}")
+    assert record["submit_count"] == 1, "the payer was prompted once"
+    entries = await stack.ledger.entries(reference=request.collection_id)
+    available = await stack.ledger.balance(merchant_available(request.merchant_id), "KES")
+    refundable = await stack.ledger.balance(collection_refundable(request.collection_id), "KES")
+    if expected.booked:
+        assert record["executed"] is True
+        assert [e.kind for e in entries] == ["collection_settle"]
+        assert (available, refundable) == (AMOUNT.amount - FEE, AMOUNT.amount)
+        assert view.fee == Money(amount=FEE, currency="KES")
+    else:
+        assert record["executed"] is False
+        assert entries == [] and (available, refundable) == (0, 0)
+    if expected.status is CollectionStatus.NEEDS_REVIEW:
+        assert ReviewFlag.PAID_AFTER_EXPIRY in view.review_flags
+    assert "712345678" not in view.payer
+
+
+async def test_expired_collection_was_cancelled_or_expired_at_the_hub(
+    collected: dict[str, tuple[CollectionRequest, CollectionView]], stack: EngineStack
+) -> None:
+    request, view = collected["700000012"]
+    record = await admin(stack, f"/collections/{request.workflow_id}")
+    assert record["status"] in ("ER106", "ER107")
+    assert view.provider_status == record["status"]
+
+
+async def test_collections_are_listed_by_status(
+    collected: dict[str, tuple[CollectionRequest, CollectionView]], stack: EngineStack
+) -> None:
+    payments = PaymentsClient(stack.client, stack.settings.task_queue)
+    late = collected["700000013"][0]
+
+    async def review() -> list[str]:
+        found = await payments.collections.list(status=CollectionStatus.NEEDS_REVIEW)
+        return [c.collection_id for c in found]
+
+    await eventually(review, lambda ids: late.collection_id in ids, timeout=15)
+
+
+# -- refunds ---------------------------------------------------------------------------------
+
+REFUNDS: dict[str, RefundStatus] = {
+    "400.00": RefundStatus.PROCESSED,
+    "4.91": RefundStatus.FAILED,
+    "4.92": RefundStatus.REVERSED,
+    "4.94": RefundStatus.PROCESSED,
+    "4.95": RefundStatus.PROCESSED,
+    "4.96": RefundStatus.PROCESSED,
+}
+
+
+async def paid_collection(payments: PaymentsClient, merchant: str) -> CollectionRequest:
+    request = collection("712345678", merchant)
+    await payments.collections.create(request)
+    view = await ended(payments, request.collection_id)
+    assert view.status is CollectionStatus.SUCCEEDED
+    return request
+
+
+async def refund_ended(payments: PaymentsClient, refund_id: str, final: RefundStatus) -> RefundView:
+    return await eventually(
+        lambda: payments.refunds.get(refund_id), lambda v: v.status is final, timeout=90
+    )
+
+
+@pytest.mark.parametrize("amount", list(REFUNDS))
+async def test_refund_scenario(amount: str, stack: EngineStack) -> None:
+    payments = PaymentsClient(stack.client, stack.settings.task_queue, stack.ledger)
+    merchant = f"m-rf-{uuid.uuid4().hex[:8]}"
+    original = await paid_collection(payments, merchant)
+    expected = REFUNDS[amount]
+    request = RefundRequest(
+        refund_id=f"rf-{uuid.uuid4().hex[:10]}",
+        original_id=original.collection_id,
+        merchant_id=merchant,
+        amount=Money.from_major(amount, "KES"),
+        reason="damaged",
+        # Long enough for the sandbox's reversal (3 s), short for the others.
+        reversal_watch_seconds=20 if expected is RefundStatus.REVERSED else 1,
+    )
+    created = await payments.refunds.create(request)
+    assert (await payments.refunds.create(request)).run_id == created.run_id
+
+    view = await refund_ended(payments, request.refund_id, expected)
+    assert view.provider_refund_id
+    records = [
+        r for r in await admin(stack, "/refunds") if r["external_refund_id"] == request.workflow_id
+    ]
+    assert len(records) == 1 and records[0]["submit_count"] >= 1
+    assert records[0]["execution_count"] == (0 if expected is RefundStatus.FAILED else 1)
+
+    refund = request.amount.amount
+    available = AMOUNT.amount - FEE
+    balances = [
+        await stack.ledger.balance(merchant_available(merchant), "KES"),
+        await stack.ledger.balance(merchant_refunds_payable(merchant), "KES"),
+        await stack.ledger.balance(collection_refundable(original.collection_id), "KES"),
+    ]
+    if expected is RefundStatus.PROCESSED:
+        assert balances == [available - refund, 0, AMOUNT.amount - refund]
+    else:
+        # Failed: released exactly; reversed: given back and refundable again.
+        assert balances == [available, 0, AMOUNT.amount]
+    assert await stack.ledger.check_consistency() == []
+
+
+async def test_concurrent_partial_refunds_never_exceed_the_collection(stack: EngineStack) -> None:
+    payments = PaymentsClient(stack.client, stack.settings.task_queue, stack.ledger)
+    merchant = f"m-race-{uuid.uuid4().hex[:8]}"
+    original = await paid_collection(payments, merchant)
+    # Money enough for every refund: only what was collected may limit them.
+    await stack.ledger.fund_merchant(
+        FundMerchantInput(
+            merchant_id=merchant, amount=Money(amount=1_000_000, currency="KES"), reference=merchant
+        )
+    )
+    requests = [
+        RefundRequest(
+            refund_id=f"race-{uuid.uuid4().hex[:8]}-{n}",
+            original_id=original.collection_id,
+            merchant_id=merchant,
+            amount=Money(amount=100_00, currency="KES"),
+            reason="partial",
+            reversal_watch_seconds=1,
+        )
+        for n in range(20)
+    ]
+    await asyncio.gather(*(payments.refunds.create(r) for r in requests))
+
+    async def final(request: RefundRequest) -> RefundView:
+        return await eventually(
+            lambda: payments.refunds.get(request.refund_id),
+            lambda v: v.status in (RefundStatus.PROCESSED, RefundStatus.FAILED),
+            timeout=90,
+        )
+
+    views = await asyncio.gather(*(final(r) for r in requests))
+    processed = [v for v in views if v.status is RefundStatus.PROCESSED]
+    refused = [v for v in views if v.status is RefundStatus.FAILED]
+    assert len(processed) == 15  # 15 x 100.00 = the 1,500.00 collected
+    assert {v.failure_code for v in refused} == {"amount_exceeded"}
+    records = {
+        r["external_refund_id"]: r
+        for r in await admin(stack, "/refunds")
+        if r["original_transaction_id"] == original.workflow_id
+    }
+    # Refused by the ledger, so never sent; the others executed once each.
+    assert len(records) == 15
+    assert all(r["execution_count"] == 1 for r in records.values())
+    refundable = await stack.ledger.balance(collection_refundable(original.collection_id), "KES")
+    assert refundable == 0
+    listed = await payments.refunds.list(original_id=original.collection_id, limit=100)
+    assert len(listed) == 20
+
+
+async def test_refund_rules_are_checked_before_anything_starts(stack: EngineStack) -> None:
+    payments = PaymentsClient(stack.client, stack.settings.task_queue, stack.ledger)
+    merchant = f"m-rules-{uuid.uuid4().hex[:8]}"
+    original = await paid_collection(payments, merchant)
+    declined = collection("700000011", merchant)
+    await payments.collections.create(declined)
+    await ended(payments, declined.collection_id)
+
+    def refund(**over: Any) -> RefundRequest:
+        fields: dict[str, Any] = {
+            "refund_id": f"rf-{uuid.uuid4().hex[:10]}",
+            "original_id": original.collection_id,
+            "merchant_id": merchant,
+            "amount": Money(amount=100_00, currency="KES"),
+            "reason": "x",
+        }
+        return RefundRequest.model_validate({**fields, **over})
+
+    refused = [
+        (refund(original_id="co-unknown"), InvalidTransaction),
+        (refund(original_id=declined.collection_id), InvalidTransaction),
+        (refund(merchant_id="someone-else"), InvalidTransaction),
+        (refund(amount=Money(amount=100, currency="UGX")), CurrencyMismatch),
+        (refund(amount=Money(amount=1_500_01, currency="KES")), RefundAmountExceeded),
+    ]
+    for request, error in refused:
+        with pytest.raises(error):
+            await payments.refunds.create(request)
+        with pytest.raises(RPCError):
+            await stack.client.get_workflow_handle(request.workflow_id).describe()
+    before = await stack.ledger.balance(merchant_available(merchant), "KES")
+
+    first = refund()
+    await payments.refunds.create(first)
+    with pytest.raises(ReferenceConflict):
+        await payments.refunds.create(
+            first.model_copy(update={"amount": Money(amount=200_00, currency="KES")})
+        )
+    await refund_ended(payments, first.refund_id, RefundStatus.PROCESSED)
+    after = await stack.ledger.balance(merchant_available(merchant), "KES")
+    assert before - after == first.amount.amount
