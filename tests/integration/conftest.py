@@ -35,6 +35,7 @@ from payments_engine.starter.stack import (
 )
 from tests.conftest import drop_postgres_database, make_postgres_database, require_postgres
 from tests.integration.processes import EXIT_PROBE
+from tests.integration.support import WorkerProcesses
 
 pytestmark = pytest.mark.integration
 
@@ -154,3 +155,13 @@ def exit_probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     probe = tmp_path_factory.mktemp("exit-probe")
     (probe / "sitecustomize.py").write_text(EXIT_PROBE)
     return probe
+
+
+@pytest.fixture
+def workers(stack: EngineStack, tmp_path: Path) -> Iterator[WorkerProcesses]:
+    """Worker processes for one test, stopped afterwards."""
+    processes = WorkerProcesses(stack, tmp_path / "worker.log")
+    try:
+        yield processes
+    finally:
+        processes.close()

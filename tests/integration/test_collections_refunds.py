@@ -10,6 +10,7 @@ scenario threw at the adapter (lost answers, duplicate or missing webhooks).
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ from payments_engine.domain.money import Money
 from payments_engine.domain.refund import RefundRequest, RefundStatus, RefundView
 from payments_engine.starter.client import PaymentsClient
 from payments_engine.starter.stack import EngineStack
-from tests.integration.support import eventually
+from tests.integration.support import CRASH_QUEUE, WorkerProcesses, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -309,3 +310,58 @@ async def test_refund_rules_are_checked_before_anything_starts(stack: EngineStac
     await refund_ended(payments, first.refund_id, RefundStatus.PROCESSED)
     after = await stack.ledger.balance(merchant_available(merchant), "KES")
     assert before - after == first.amount.amount
+
+
+CRASH_REFUNDS = 4
+
+
+async def test_worker_killed_mid_refund_every_refund_executes_once(
+    stack: EngineStack, workers: WorkerProcesses
+) -> None:
+    payments = PaymentsClient(stack.client, stack.settings.task_queue, stack.ledger)
+    merchant = f"m-crash-{uuid.uuid4().hex[:8]}"
+    original = await paid_collection(payments, merchant)
+    # Refunds run on the crash queue, served only by the worker processes below.
+    crashing = PaymentsClient(stack.client, CRASH_QUEUE, stack.ledger)
+    requests = [
+        RefundRequest(
+            refund_id=f"crash-{uuid.uuid4().hex[:8]}",
+            original_id=original.collection_id,
+            merchant_id=merchant,
+            amount=Money(amount=100_00, currency="KES"),
+            reason="crash",
+            reversal_watch_seconds=1,
+        )
+        for _ in range(CRASH_REFUNDS)
+    ]
+    references = {r.workflow_id for r in requests}
+    async with httpx.AsyncClient(base_url=f"{stack.sandbox_url}/admin") as hub:
+        # The hub executes every refund and holds its answer: each stays in its submit
+        # activity until the worker is dead.
+        (await hub.put("/faults", json={"hold_submissions": True})).raise_for_status()
+        try:
+            first = workers.start()
+            for request in requests:
+                await crashing.refunds.create(request)
+
+            async def seen() -> int:
+                found = {r["external_refund_id"] for r in await admin(stack, "/refunds")}
+                return len(references & found)
+
+            await eventually(seen, lambda n: n == CRASH_REFUNDS, timeout=60)
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+        finally:
+            (await hub.put("/faults", json={})).raise_for_status()
+    workers.start()
+
+    views = await asyncio.gather(
+        *(refund_ended(payments, r.refund_id, RefundStatus.PROCESSED) for r in requests)
+    )
+    assert {v.status for v in views} == {RefundStatus.PROCESSED}
+    records = [r for r in await admin(stack, "/refunds") if r["external_refund_id"] in references]
+    assert len(records) == CRASH_REFUNDS
+    # The restarted worker asked by our id before resending: one submission, one payment.
+    assert all(r["submit_count"] == 1 and r["execution_count"] == 1 for r in records)
+    refundable = await stack.ledger.balance(collection_refundable(original.collection_id), "KES")
+    assert refundable == AMOUNT.amount - CRASH_REFUNDS * 100_00

@@ -9,15 +9,11 @@ killed with SIGKILL mid-submission leaves every payout executed exactly once.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,13 +29,12 @@ from payments_engine.domain.payout import PayoutRequest, PayoutStatus, PayoutVie
 from payments_engine.starter.client import PaymentsClient
 from payments_engine.starter.stack import EngineStack
 from tests.integration.providers import CASES, Behaviour, ProviderCase
-from tests.integration.support import AMOUNT, eventually, settled
+from tests.integration.support import AMOUNT, CRASH_QUEUE, WorkerProcesses, eventually, settled
 
 pytestmark = pytest.mark.integration
 
 FUNDS = Money(amount=10_000_00, currency="KES")
 NEEDS_REVIEW_DEADLINE_SECONDS = 4
-CRASH_QUEUE = "it-crash"
 CRASH_PAYOUTS = 8
 PAID = {
     Behaviour.SUCCESS,
@@ -250,67 +245,6 @@ async def test_needs_review_settles_on_the_providers_late_failure(
     assert (view.status, view.failure_code) == (PayoutStatus.FAILED, failure_code)
     available = await stack.ledger.balance(merchant_available(request.merchant_id), "KES")
     assert available == FUNDS.amount
-
-
-class WorkerProcesses:
-    """``payments worker`` processes on the crash queue, as a user would run them."""
-
-    def __init__(self, stack: EngineStack, log_path: Path) -> None:
-        """Prepare the environment the processes get: every provider of the stack."""
-        settings = stack.settings
-        self._env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
-        self._env.update(
-            {
-                "PAYMENTS_TEMPORAL_ADDRESS": settings.temporal_address,
-                "PAYMENTS_TASK_QUEUE": CRASH_QUEUE,
-                "PAYMENTS_DATABASE_URL": settings.resolved_database_url,
-            }
-        )
-        if settings.codec_keys is not None:
-            self._env["PAYMENTS_CODEC_KEYS"] = settings.codec_keys.get_secret_value()
-        for name in PROVIDERS:
-            key = settings.provider(name).api_key
-            assert key is not None
-            prefix = f"PAYMENTS_{name.upper()}_"
-            self._env[prefix + "BASE_URL"] = settings.provider_base_url(name)
-            self._env[prefix + "API_KEY"] = key.get_secret_value()
-            self._env[prefix + "TIMEOUT_SECONDS"] = "5"
-        self.log_path = log_path
-        self._log = log_path.open("ab")
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def start(self) -> subprocess.Popen[bytes]:
-        """Start one worker process (the module entry point, as ``payments worker`` runs)."""
-        process = subprocess.Popen(
-            [sys.executable, "-m", "payments_engine.worker"],
-            env=self._env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self.processes.append(process)
-        return process
-
-    def close(self) -> None:
-        """Stop whatever still runs."""
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-        self._log.close()
-
-
-@pytest.fixture
-def workers(stack: EngineStack, tmp_path: Path) -> Iterator[WorkerProcesses]:
-    """Worker processes for one test, stopped afterwards."""
-    processes = WorkerProcesses(stack, tmp_path / "worker.log")
-    try:
-        yield processes
-    finally:
-        processes.close()
 
 
 @pytest.fixture
