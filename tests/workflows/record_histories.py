@@ -1,8 +1,9 @@
-"""Record PayoutWorkflow histories on the real stack, for the replay tests.
+"""Record workflow histories on the real stack, for the replay tests.
 
-Run ``python -m tests.workflows.record_histories <version> [momo]`` when the workflow's
-commands change on purpose (behind ``workflow.patched``), or for a new path (``momo``: the
-MoMo provider's): it adds histories of the current code beside the old ones, which must
+Run ``python -m tests.workflows.record_histories <version> [momo | recheck | collections]``
+when a workflow's commands change on purpose (behind ``workflow.patched``), or for a new
+path (``momo``: the MoMo provider's; ``collections``: CollectionWorkflow and
+RefundWorkflow): it adds histories of the current code beside the old ones, which must
 all keep replaying. Never regenerate an old history to make a replay test pass: that
 hides the non-determinism it exists to catch.
 """
@@ -19,11 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from temporalio.client import Client
 
 from payments_engine.activities.providers.hub.wire import PROVIDER_NAME
+from payments_engine.domain.collection import CollectionRequest
 from payments_engine.domain.ledger import FundMerchantInput
 from payments_engine.domain.money import Money
 from payments_engine.domain.payout import PayoutRequest, PayoutStatus, ResolvePayout
+from payments_engine.domain.refund import RefundRequest
 from payments_engine.domain.webhooks import SIGNATURE_HEADER, sign
 from payments_engine.sandbox.scenarios import Scenario
 from payments_engine.starter.client import PaymentsClient
@@ -214,13 +218,69 @@ async def _hub_paths(
     )
 
 
+async def record_collections(version: str) -> None:
+    """Record CollectionWorkflow and RefundWorkflow paths (``collection-*``, ``refund-*``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        async with await local_temporal(encrypt=False) as env:
+            settings = throwaway_settings(
+                env.client,
+                f"sqlite+aiosqlite:///{tmp}/ledger.db",
+                sandbox_settle_seconds=0.2,
+                sandbox_late_success_seconds=2.0,
+            )
+            async with engine_stack(settings, env.client) as stack:
+                payments = PaymentsClient(env.client, settings.task_queue, stack.ledger)
+                collections = {
+                    "succeeded-by-webhook": "+254712345678",
+                    "payer-declined": "+254700000011",
+                    "expired-cancelled": "+254700000012",
+                    "paid-after-expiry": "+254700000013",
+                }
+                for name, number in collections.items():
+                    request = CollectionRequest(
+                        collection_id=f"history-{name}",
+                        merchant_id="shop",
+                        amount=Money(amount=1_500_00, currency="KES"),
+                        payer_msisdn=number,
+                        country="KE",
+                        approval_window_seconds=3,
+                    )
+                    await payments.collections.create(request)
+                    await payments.collections.wait(request.collection_id)
+                    await _write(env.client, request.workflow_id, f"collection-{version}-{name}")
+                refunds = {"processed": "400.00", "failed": "4.91", "reversed": "4.92"}
+                for name, amount in refunds.items():
+                    refund = RefundRequest(
+                        refund_id=f"history-{name}",
+                        original_id="history-succeeded-by-webhook",
+                        merchant_id="shop",
+                        amount=Money.from_major(amount, "KES"),
+                        reason="history",
+                        reversal_watch_seconds=10 if name == "reversed" else 1,
+                    )
+                    await payments.refunds.create(refund)
+                    await payments.refunds.wait(refund.refund_id)
+                    await _write(env.client, refund.workflow_id, f"refund-{version}-{name}")
+
+
+async def _write(client: Client, workflow_id: str, name: str) -> None:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    path = HERE / f"{name}.json"
+    path.write_text(history.to_json())
+    log.info("wrote %s", path)
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
-    # python -m tests.workflows.record_histories v2 [momo | recheck]
-    asyncio.run(
-        record(
-            sys.argv[1] if len(sys.argv) > 1 else "v1",
-            only_momo="momo" in sys.argv[2:],
-            only_recheck="recheck" in sys.argv[2:],
+    # python -m tests.workflows.record_histories v2 [momo | recheck | collections]
+    label = sys.argv[1] if len(sys.argv) > 1 else "v1"
+    if "collections" in sys.argv[2:]:
+        asyncio.run(record_collections(label))
+    else:
+        asyncio.run(
+            record(
+                label,
+                only_momo="momo" in sys.argv[2:],
+                only_recheck="recheck" in sys.argv[2:],
+            )
         )
-    )
