@@ -59,7 +59,7 @@ def _refund(runner: CliRunner, **over: str) -> Result:
         ({"phone": "+256772123456"}, "phone: belongs to UG, not KE"),
         ({"window": "601"}, "window: input should be less than or equal to 600"),
         ({"window": "0"}, "window: input should be greater than or equal to 1"),
-        ({"provider": "momo"}, "provider: provider 'momo' does not support collections"),
+        ({"provider": "mpesa"}, "provider: unknown provider 'mpesa'; known: hub, momo"),
     ],
 )
 def test_collection_create_refuses_bad_input(

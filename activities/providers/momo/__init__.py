@@ -1,11 +1,13 @@
-"""An MTN MoMo disbursement-shaped provider: UUID reference ids, 202 without a body, one
-callback never retried (polling is the fallback), Standard Webhooks signatures.
+"""An MTN MoMo-shaped provider: disbursements (payouts) and collections (request to pay);
+UUID reference ids, 202 without a body, one callback never retried (polling is the
+fallback), Standard Webhooks signatures. No refunds.
 
 Its magic numbers live with its simulator (``sandbox/momo``); the README lists them.
 """
 
 from payments_engine.activities.providers.base import ProviderSpec
 from payments_engine.activities.providers.momo.adapter import MomoPayouts, auth_headers
+from payments_engine.activities.providers.momo.collections import MomoCollections
 from payments_engine.activities.providers.momo.settings import MomoSettings
 from payments_engine.activities.providers.momo.webhooks import translate
 from payments_engine.activities.providers.momo.wire import PROVIDER_NAME
@@ -19,4 +21,5 @@ SPEC = ProviderSpec(
     auth_headers=auth_headers,
     sandbox_path="/momo",
     payouts=MomoPayouts,
+    collections=MomoCollections,
 )

@@ -54,7 +54,8 @@ def auth_headers(settings: ProviderSettings) -> dict[str, str]:
     }
 
 
-def _own_reading(response: httpx.Response) -> ProviderFault | None:
+def own_reading(response: httpx.Response) -> ProviderFault | None:
+    """MoMo's 409 duplicate answer as AlreadySubmitted (transfers and requests to pay)."""
     # MoMo's 409 is its duplicate answer: the transfer exists, so ask for its status.
     if response.status_code == 409 and DUPLICATE_CODE in response.text:
         return AlreadySubmitted(f"{PROVIDER_NAME} holds this X-Reference-Id already")
@@ -88,7 +89,7 @@ class MomoPayouts:
             PROVIDER_NAME,
             json=body,
             headers=headers,
-            own_reading=_own_reading,
+            own_reading=own_reading,
         )
         return ProviderEvent(
             provider=PROVIDER_NAME,

@@ -5,6 +5,11 @@
 ``GET /disbursement/v1_0/transfer/{referenceId}`` answers the transfer with status
 ``PENDING``, ``SUCCESSFUL`` or ``FAILED`` and, when failed, a ``reason`` code. The callback
 has the same body, is sent once and never retried. Amounts are major-unit strings.
+
+Collections: ``POST /collection/v1_0/requesttopay`` and ``GET .../requesttopay/{referenceId}``
+work the same way (202 without a body, the same status shape, one callback); the payer
+approves within MTN's fixed window or the request FAILS as ``EXPIRED``. There is no
+cancel, and no fee in the answers.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from payments_engine.domain.events import TransferOutcome
 PROVIDER_NAME = "momo"
 
 TRANSFER_PATH = "/disbursement/v1_0/transfer"
+REQUEST_TO_PAY_PATH = "/collection/v1_0/requesttopay"
 REFERENCE_HEADER = "X-Reference-Id"
 TARGET_ENVIRONMENT_HEADER = "X-Target-Environment"
 SUBSCRIPTION_KEY_HEADER = "Ocp-Apim-Subscription-Key"
@@ -48,6 +54,7 @@ FAILURE_CODES = {
     "NOT_ENOUGH_FUNDS": "provider_insufficient_funds",
     "PAYER_LIMIT_REACHED": "daily_limit_exceeded",
     "EXPIRED": "expired",
+    "APPROVAL_REJECTED": "payer_declined",
     "SERVICE_UNAVAILABLE": "provider_unavailable",
 }
 """MoMo's failure reasons -> our stable failure codes; others map to ``provider_failed``."""
@@ -75,8 +82,20 @@ class TransferRequest(_Wire):
     payee_note: str = Field(default="", alias="payeeNote")
 
 
+class RequestToPay(_Wire):
+    """Body of ``POST /collection/v1_0/requesttopay``: ask the payer to approve a payment."""
+
+    amount: str
+    currency: str
+    external_id: str = Field(alias="externalId")
+    payer: Party
+    payer_message: str = Field(default="", alias="payerMessage")
+    payee_note: str = Field(default="", alias="payeeNote")
+
+
 class Transfer(_Wire):
-    """Answer of the status query, and body of the callback."""
+    """Answer of the status query, and body of the callback, of a transfer or of a request
+    to pay (which names a ``payer`` instead of a ``payee``; neither is read)."""
 
     amount: str
     currency: str
