@@ -18,12 +18,15 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from payments_engine.activities.providers.base import ProviderNotSupported
+from payments_engine.activities.providers.registry import refund_spec
 from payments_engine.domain import search_attributes as sa
 from payments_engine.domain.collection import CollectionStatus, CollectionView
 from payments_engine.domain.errors import (
     CollectionNotFound,
     CurrencyMismatch,
     InvalidTransaction,
+    ProviderNotConfigured,
     ReferenceConflict,
     RefundAmountExceeded,
     RefundNotFound,
@@ -101,6 +104,7 @@ class RefundsClient:
             CurrencyMismatch: the refund's currency is not the collection's.
             RefundAmountExceeded: the refund alone is more than the collection.
             RefundWindowExpired: the collection was paid longer ago than the window.
+            ProviderNotConfigured: the collection's provider cannot refund.
             ReferenceConflict: the refund id was used before with other parameters.
         """
         existing = await self._recorded(request.workflow_id)
@@ -169,6 +173,10 @@ class RefundsClient:
             raise RefundAmountExceeded(
                 f"a refund of {request.amount} is more than the {original.amount} collected"
             )
+        try:
+            refund_spec(original.provider)
+        except ProviderNotSupported as exc:
+            raise ProviderNotConfigured(str(exc)) from None
         paid_at = original.updated_at or original.created_at or datetime.now(UTC)
         if datetime.now(UTC) > paid_at + self._window:
             raise RefundWindowExpired(

@@ -13,6 +13,7 @@ import asyncio
 import signal
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from payments_engine.domain.errors import (
     InvalidTransaction,
     ReferenceConflict,
     RefundAmountExceeded,
+    RefundWindowExpired,
 )
 from payments_engine.domain.events import ReviewFlag
 from payments_engine.domain.ledger import (
@@ -299,6 +301,16 @@ async def test_refund_rules_are_checked_before_anything_starts(stack: EngineStac
             await payments.refunds.create(request)
         with pytest.raises(RPCError):
             await stack.client.get_workflow_handle(request.workflow_id).describe()
+    # The refund window, shortened to a second for the test.
+    hurried = PaymentsClient(
+        stack.client, stack.settings.task_queue, stack.ledger, refund_window=timedelta(seconds=1)
+    )
+    await asyncio.sleep(1.5)
+    late = refund()
+    with pytest.raises(RefundWindowExpired):
+        await hurried.refunds.create(late)
+    with pytest.raises(RPCError):
+        await stack.client.get_workflow_handle(late.workflow_id).describe()
     before = await stack.ledger.balance(merchant_available(merchant), "KES")
 
     first = refund()

@@ -91,6 +91,8 @@ class Script:
     cancel: str = "cancelled"  # "cancelled", "refused" or "unknown"
     refuse_request: bool = False
     fee_refused: bool = False
+    answer_after: asyncio.Event | None = None
+    """When set, the request's answer waits for it (a webhook can then come first)."""
     started: datetime | None = None
     cancelled: bool = False
     calls: list[str] = field(default_factory=list)
@@ -108,9 +110,14 @@ class Script:
         async def request_collection(inp: RequestCollectionInput) -> RequestCollectionResult:
             self.calls.append("request")
             self.started = activity.info().current_attempt_scheduled_time
+            asked = self.status_now()
+            if self.answer_after is not None:
+                # The answer was written when the payer had not approved yet.
+                asked = HubStatus.PENDING_AWAITING
+                await self.answer_after.wait()
             if self.refuse_request:
                 raise ApplicationError("conflict", type="ProviderConflict", non_retryable=True)
-            return RequestCollectionResult(report=report(inp.reference, self.status_now()))
+            return RequestCollectionResult(report=report(inp.reference, asked))
 
         @activity.defn(name="get_collection_status")
         async def get_collection_status(inp: TransferStatusInput) -> TransferStatusResult:
@@ -308,3 +315,27 @@ def test_request_rules() -> None:
         collection_request(payer_msisdn="+256712345678")
     assert "256712345678" not in str(wrong_country.value)
     assert collection_request(payer_msisdn="0712345678").payer_msisdn == "+254712345678"
+
+
+async def test_webhooks_before_the_request_answer_and_after_the_end_apply_once(
+    env: WorkflowEnvironment,
+) -> None:
+    # The payer approves so fast that the webhook beats the request's own answer; a
+    # stale "pending" and a repeat of the success come after.
+    script = Script(timeline={0: HubStatus.SUCCESS}, answer_after=asyncio.Event())
+    request = collection_request()
+    paid = report(request.workflow_id, HubStatus.SUCCESS, event_id="evt-paid")
+    stale = report(request.workflow_id, HubStatus.PENDING_AWAITING, event_id="evt-stale")
+    async with worker(env.client, script):
+        handle = await env.client.start_workflow(
+            CollectionWorkflow.run, request, id=request.workflow_id, task_queue=TASK_QUEUE
+        )
+        await handle.signal(CollectionWorkflow.provider_event, paid)
+        assert script.answer_after is not None
+        script.answer_after.set()
+        await handle.signal(CollectionWorkflow.provider_event, stale)
+        await handle.signal(CollectionWorkflow.provider_event, paid)
+        result = await asyncio.wait_for(handle.result(), RESULT_TIMEOUT)
+    assert result.collection.status is CollectionStatus.SUCCEEDED
+    # The early webhook was confirmed by one status query after the pending answer.
+    assert script.calls == ["request", "poll", "book"]

@@ -83,6 +83,8 @@ class Script:
     reserve_refusal: str | None = None
     submit: str = "ack"  # "ack", "refused" or "silent" (transient faults every time)
     reversed: bool = False
+    answer_after: asyncio.Event | None = None
+    """When set, the submit's answer waits for it (a webhook can then come first)."""
     """Set by a test: the provider has reversed the refund (whatever the timeline says)."""
     started: datetime | None = None
     calls: list[str] = field(default_factory=list)
@@ -131,6 +133,8 @@ class Script:
         @activity.defn(name="submit_refund")
         async def submit_refund(inp: SubmitRefundInput) -> SubmitRefundResult:
             self.calls.append("submit")
+            if self.answer_after is not None:
+                await self.answer_after.wait()
             if self.submit == "refused":
                 raise ApplicationError(
                     "the hub refused the refund (refund_window_expired)",
@@ -298,3 +302,22 @@ def test_request_rules() -> None:
         refund_request(refund_id="bad id!")
     request = refund_request(refund_id="rf-9", original_id="co-7")
     assert (request.workflow_id, request.original_reference) == ("refund-rf-9", "collection-co-7")
+
+
+async def test_processed_webhook_before_the_submit_answer_settles_once(
+    env: WorkflowEnvironment,
+) -> None:
+    script = Script(timeline={0: "processed"}, answer_after=asyncio.Event())
+    request = refund_request(reversal_watch_seconds=0)
+    done = report(request.workflow_id, "processed", "evt-done")
+    async with worker(env.client, script):
+        handle = await start(env, request)
+        await handle.signal(RefundWorkflow.provider_event, done)
+        await handle.signal(RefundWorkflow.provider_event, done)
+        assert script.answer_after is not None
+        script.answer_after.set()
+        result = await asyncio.wait_for(handle.result(), RESULT_TIMEOUT)
+    assert result.refund.status is RefundStatus.PROCESSED
+    # The submit answered pending; the early webhook, confirmed by a query, settled it.
+    assert [c for c in script.calls if c != "poll"] == ["reserve", "submit", "settle"]
+    assert script.calls.count("poll") == 2  # the confirmation, then the reversal check
