@@ -181,9 +181,16 @@ async def refund_ended(payments: PaymentsClient, refund_id: str, final: RefundSt
     )
 
 
-@pytest.mark.parametrize("amount", list(REFUNDS))
-async def test_refund_scenario(amount: str, stack: EngineStack) -> None:
-    payments = PaymentsClient(stack.client, stack.settings.task_queue, stack.ledger)
+@dataclass(frozen=True)
+class RefundRun:
+    original: CollectionRequest
+    request: RefundRequest
+    created_twice_same_run: bool
+    view: RefundView
+
+
+async def run_refund(payments: PaymentsClient, amount: str) -> RefundRun:
+    """A paid collection of its own merchant, then one refund of ``amount`` to its end."""
     merchant = f"m-rf-{uuid.uuid4().hex[:8]}"
     original = await paid_collection(payments, merchant)
     expected = REFUNDS[amount]
@@ -197,10 +204,27 @@ async def test_refund_scenario(amount: str, stack: EngineStack) -> None:
         reversal_watch_seconds=20 if expected is RefundStatus.REVERSED else 1,
     )
     created = await payments.refunds.create(request)
-    assert (await payments.refunds.create(request)).run_id == created.run_id
-
+    again = await payments.refunds.create(request)
     view = await refund_ended(payments, request.refund_id, expected)
-    assert view.provider_refund_id
+    return RefundRun(original, request, again.run_id == created.run_id, view)
+
+
+@pytest.fixture(scope="module")
+async def refunded(stack: EngineStack) -> dict[str, RefundRun]:
+    """One refund per scenario, all at once (the one found only by polling waits 30 s)."""
+    payments = PaymentsClient(stack.client, stack.settings.task_queue, stack.ledger)
+    runs = await asyncio.gather(*(run_refund(payments, amount) for amount in REFUNDS))
+    return dict(zip(REFUNDS, runs, strict=True))
+
+
+@pytest.mark.parametrize("amount", list(REFUNDS))
+async def test_refund_scenario(
+    amount: str, refunded: dict[str, RefundRun], stack: EngineStack
+) -> None:
+    run, expected = refunded[amount], REFUNDS[amount]
+    request, original = run.request, run.original
+    assert run.created_twice_same_run
+    assert run.view.status is expected and run.view.provider_refund_id
     records = [
         r for r in await admin(stack, "/refunds") if r["external_refund_id"] == request.workflow_id
     ]
@@ -209,6 +233,7 @@ async def test_refund_scenario(amount: str, stack: EngineStack) -> None:
 
     refund = request.amount.amount
     available = AMOUNT.amount - FEE
+    merchant = request.merchant_id
     balances = [
         await stack.ledger.balance(merchant_available(merchant), "KES"),
         await stack.ledger.balance(merchant_refunds_payable(merchant), "KES"),
@@ -327,6 +352,7 @@ async def test_refund_rules_are_checked_before_anything_starts(stack: EngineStac
 CRASH_REFUNDS = 4
 
 
+@pytest.mark.slow
 async def test_worker_killed_mid_refund_every_refund_executes_once(
     stack: EngineStack, workers: WorkerProcesses
 ) -> None:
