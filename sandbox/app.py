@@ -23,6 +23,7 @@ from payments_engine.sandbox.momo import admin_api as momo_admin
 from payments_engine.sandbox.momo import momo_api
 from payments_engine.sandbox.momo.config import MomoSandboxConfig
 from payments_engine.sandbox.momo.scenarios import markdown_table as momo_table
+from payments_engine.sandbox.momo.scenarios import request_to_pay_markdown_table
 from payments_engine.sandbox.momo.state import MomoState
 from payments_engine.sandbox.momo.store import MomoStore
 
@@ -53,6 +54,12 @@ _MOMO_DESCRIPTION = """
 Transfers answer 202 with an empty body; one callback per final status, signed with
 Standard Webhooks, sent once and never retried. Magic numbers (last six digits of the
 payee's partyId, any country):
+
+"""
+
+_REQUEST_TO_PAY_DESCRIPTION = """
+
+## MTN MoMo collections: request to pay (payer's partyId, last six digits)
 
 """
 
@@ -128,7 +135,12 @@ def create_sandbox_app(
         + refund_markdown_table()
     )
     if momo_state is not None:
-        description += _MOMO_DESCRIPTION + momo_table()
+        description += (
+            _MOMO_DESCRIPTION
+            + momo_table()
+            + _REQUEST_TO_PAY_DESCRIPTION
+            + request_to_pay_markdown_table()
+        )
     app = FastAPI(
         title="Payments sandbox: simulated payment providers",
         description=description,

@@ -145,7 +145,7 @@ async def engine_stack(
                 webhook_secret=hub.webhook_secret.get_secret_value(),
                 webhook_url=f"{settings.relay_url}/webhooks/hub",
                 state_file=settings.sandbox_state_file,
-                **timings,
+                **{k: v for k, v in timings.items() if k in SandboxConfig.model_fields},
             )
             momo_config = None
             if momo.api_key is not None and momo.webhook_secret is not None:

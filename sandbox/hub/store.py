@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from payments_engine.domain.money import Money
+from payments_engine.sandbox.common.books import RecordBook
 from payments_engine.sandbox.common.outbox import Delivery
 from payments_engine.sandbox.common.persistence import Document, DocumentStore
 from payments_engine.sandbox.common.records import TransferRecord
@@ -28,7 +29,6 @@ from payments_engine.sandbox.common.store import (
     utc_now,
 )
 from payments_engine.sandbox.hub.amounts import fee_of
-from payments_engine.sandbox.hub.books import RecordBook
 from payments_engine.sandbox.hub.config import SandboxConfig
 from payments_engine.sandbox.hub.persistence import (
     COLLECTION,

@@ -1,13 +1,21 @@
-"""The MTN MoMo disbursement simulator.
+"""The MTN MoMo simulator: disbursement transfers and collections' requests to pay.
 
 Its API is served under ``/momo`` (:mod:`.momo_api`), its admin under ``/admin/momo``
-(:mod:`.admin_api`); magic payee numbers (:mod:`.scenarios`) choose what it does with a
-transfer; :mod:`.wire` holds its own JSON shapes. Callbacks are signed with Standard
-Webhooks and sent once, never retried.
+(:mod:`.admin_api`); magic payee numbers choose what it does with a transfer and magic
+payer numbers what the payer of a request to pay does (:mod:`.scenarios`); :mod:`.wire`
+holds its own JSON shapes. Callbacks are signed with Standard Webhooks and sent once,
+never retried.
 """
 
 from payments_engine.sandbox.momo.config import MomoSandboxConfig
-from payments_engine.sandbox.momo.scenarios import MomoScenario, markdown_table, scenario_for
+from payments_engine.sandbox.momo.scenarios import (
+    MomoScenario,
+    RequestToPayScenario,
+    markdown_table,
+    request_to_pay_markdown_table,
+    request_to_pay_scenario_for,
+    scenario_for,
+)
 from payments_engine.sandbox.momo.state import MomoState
 from payments_engine.sandbox.momo.store import MomoStore
 
@@ -16,6 +24,9 @@ __all__ = [
     "MomoScenario",
     "MomoState",
     "MomoStore",
+    "RequestToPayScenario",
     "markdown_table",
+    "request_to_pay_markdown_table",
+    "request_to_pay_scenario_for",
     "scenario_for",
 ]

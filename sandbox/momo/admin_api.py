@@ -2,18 +2,22 @@
 
 The routes are the common admin routes (:mod:`~payments_engine.sandbox.common.admin`)
 over MoMo's views, keyed by ``X-Reference-Id`` (in any case). No authentication: the
-sandbox is a local tool. A transfer is shown without the payee's full number. Tests that
-only know our reference (``externalId``) find its transfers under
-``/transfers/by-external-id/{external_id}``: a list, since a client that retried with a
-new reference id has two.
+sandbox is a local tool. A transfer is shown without the payee's full number, a request
+to pay without the payer's. Tests that only know our reference (``externalId``) find its
+transfers under ``/transfers/by-external-id/{external_id}``: a list, since a client that
+retried with a new reference id has two. Requests to pay have routes of the same shape
+under ``/requests-to-pay`` (no forced resolution), their magic numbers are listed under
+``/scenarios/requests-to-pay``, and their callbacks are in the one callback log.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from enum import StrEnum
 from typing import Self
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from payments_engine.domain.money import Money
@@ -26,8 +30,8 @@ from payments_engine.sandbox.common.admin import (
     add_transfer_routes,
 )
 from payments_engine.sandbox.common.outbox import Delivery
-from payments_engine.sandbox.momo.records import MomoTransfer
-from payments_engine.sandbox.momo.scenarios import MomoScenario
+from payments_engine.sandbox.momo.records import MomoRequestToPay, MomoTransfer
+from payments_engine.sandbox.momo.scenarios import MomoScenario, RequestToPayScenario
 from payments_engine.sandbox.momo.state import StateDep, get_state
 from payments_engine.sandbox.momo.store import MomoStore
 from payments_engine.sandbox.momo.wire import Reason, TransferStatus
@@ -96,21 +100,97 @@ class MomoAdminTransfer(BaseModel):
         )
 
 
+class MomoAdminRequestToPay(BaseModel):
+    """A request to pay as MoMo recorded it, without the payer's full number.
+
+    Attributes:
+        reference_id: the ``X-Reference-Id`` it was created with.
+        reference: our reference, the same as ``external_id``.
+        amount: major units, as MoMo formats them (``"1500.00"``).
+        amount_minor: minor units.
+        reason: why it FAILED; None otherwise.
+        executed: the payer paid and the float was credited (once SUCCESSFUL only).
+        financial_transaction_id: set once SUCCESSFUL.
+        submit_count: requests that carried this reference id (the 409'd ones too).
+        status_queries: status queries that asked for it.
+        callback_url: the request's ``X-Callback-Url``, if any.
+        expires_at: when the payer's window closes.
+    """
+
+    reference_id: str
+    reference: str
+    external_id: str
+    amount: str
+    amount_minor: int
+    currency: str
+    status: TransferStatus
+    reason: Reason | None
+    executed: bool
+    financial_transaction_id: str | None
+    scenario: RequestToPayScenario
+    payer_masked: str
+    callback_url: str | None
+    submit_count: int
+    status_queries: int
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, request: MomoRequestToPay) -> MomoAdminRequestToPay:
+        """The admin view of a stored request to pay."""
+        order = request.order
+        return cls(
+            reference_id=order.reference_id,
+            reference=order.external_id,
+            external_id=order.external_id,
+            amount=order.money.to_major(),
+            amount_minor=order.amount,
+            currency=order.currency,
+            status=request.status,
+            reason=request.reason,
+            executed=request.executed,
+            financial_transaction_id=request.financial_transaction_id,
+            scenario=request.scenario,
+            payer_masked=mask_msisdn("+" + order.party_id),
+            callback_url=order.callback_url,
+            submit_count=request.submit_count,
+            status_queries=request.status_queries,
+            created_at=request.created_at,
+            updated_at=request.updated_at,
+            expires_at=request.expires_at,
+        )
+
+
+class CallbackKind(StrEnum):
+    """What a callback reports on."""
+
+    TRANSFER = "transfer"
+    REQUEST_TO_PAY = "request_to_pay"
+
+
 class MomoAdminDelivery(AdminDelivery):
     """One callback: sent once, never retried.
 
     Attributes:
-        reference: our reference (``externalId``) of the transfer.
-        reference_id: the transfer's ``X-Reference-Id``.
+        reference: our reference (``externalId``) of the transfer or request to pay.
+        reference_id: its ``X-Reference-Id``.
+        kind: a transfer's or a request to pay's callback: their reference ids are
+            separate namespaces, so the id alone does not say.
         delivery_id: the ``webhook-id`` it was signed with.
     """
 
     reference_id: str
+    kind: CallbackKind
 
     @classmethod
     def of(cls, delivery: Delivery) -> MomoAdminDelivery:
         """The admin view of a callback."""
-        return cls(**cls.fields_of(delivery), reference_id=delivery.record_id)
+        # The body is MoMo's status answer: a request to pay names a payer, a transfer
+        # a payee. The delivery keeps no other trace of what it reports on.
+        payer = "payer" in json.loads(delivery.body)
+        kind = CallbackKind.REQUEST_TO_PAY if payer else CallbackKind.TRANSFER
+        return cls(**cls.fields_of(delivery), reference_id=delivery.record_id, kind=kind)
 
 
 class MomoResolveRequest(BaseModel):
@@ -145,6 +225,16 @@ class MomoScenarioInfo(ScenarioView):
     summary: str
 
 
+class RequestToPayScenarioInfo(ScenarioView):
+    """A magic-number scenario of requests to pay (the payer's number), for tools and docs."""
+
+    scenario: RequestToPayScenario
+    suffix: str | None
+    final_status: TransferStatus | None
+    reason: Reason | None
+    summary: str
+
+
 @router.get("/transfers/by-external-id/{external_id}", response_model=list[MomoAdminTransfer])
 async def transfers_by_external_id(external_id: str, state: StateDep) -> list[MomoAdminTransfer]:
     """The transfers carrying that ``externalId`` (our reference), oldest first."""
@@ -158,3 +248,43 @@ add_transfer_routes(
 )
 add_scenario_route(router, MomoScenario, MomoScenarioInfo)
 add_operation_routes(router, get_state, MomoAdminDelivery)
+
+
+@router.get("/scenarios/requests-to-pay", response_model=list[RequestToPayScenarioInfo])
+async def list_request_to_pay_scenarios() -> list[RequestToPayScenarioInfo]:
+    """The magic-number scenarios of requests to pay (the payer's partyId)."""
+    return [RequestToPayScenarioInfo.of(scenario) for scenario in RequestToPayScenario]
+
+
+# Each route first applies the steps that are due, so it shows the requests as they are
+# now; reading one counts no status query.
+
+
+@router.get("/requests-to-pay", response_model=list[MomoAdminRequestToPay])
+async def list_requests_to_pay(state: StateDep) -> list[MomoAdminRequestToPay]:
+    """Every request to pay MoMo holds, oldest first."""
+    state.store.advance()
+    return [MomoAdminRequestToPay.of(request) for request in state.store.requests_to_pay]
+
+
+@router.get(
+    "/requests-to-pay/by-external-id/{external_id}", response_model=list[MomoAdminRequestToPay]
+)
+async def requests_to_pay_by_external_id(
+    external_id: str, state: StateDep
+) -> list[MomoAdminRequestToPay]:
+    """The requests to pay carrying that ``externalId`` (our reference), oldest first."""
+    state.store.advance()
+    found = state.store.requests_to_pay_by_external_id(external_id)
+    return [MomoAdminRequestToPay.of(request) for request in found]
+
+
+@router.get("/requests-to-pay/{reference_id}", response_model=MomoAdminRequestToPay)
+async def get_request_to_pay(reference_id: str, state: StateDep) -> MomoAdminRequestToPay:
+    """One request to pay, without counting a status query."""
+    state.store.advance()
+    # Reference ids are UUIDs, stored in lower case.
+    request = state.store.requests_to_pay.get(reference_id.lower())
+    if request is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such request to pay")
+    return MomoAdminRequestToPay.of(request)

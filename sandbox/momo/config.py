@@ -1,8 +1,8 @@
-"""Configuration of the MTN MoMo disbursement simulator."""
+"""Configuration of the MTN MoMo simulator (disbursements and collections)."""
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from payments_engine.domain.webhooks import STANDARD_WEBHOOKS
 from payments_engine.sandbox.common.config import SimulatorConfig
@@ -19,9 +19,12 @@ class MomoSandboxConfig(SimulatorConfig):
         api_key: the ``Ocp-Apim-Subscription-Key`` every ``/momo`` call must carry.
         webhook_secret: the Standard Webhooks secret (``whsec_<base64>``) callbacks are
             signed with.
-        webhook_url: where callbacks go when a transfer carried no ``X-Callback-Url``
-            (the relay's ``/webhooks/momo``); None sends those none.
-        late_success_seconds: the delay of the late-success scenario (``...123454``).
+        webhook_url: where callbacks go when a transfer or a request to pay carried no
+            ``X-Callback-Url`` (the relay's ``/webhooks/momo``); None sends those none.
+        late_success_seconds: the delay of the late-success scenario (``...123454``), and
+            how long after the payer's window a late approval (``...000013``) lands.
+        request_to_pay_window_seconds: how long a payer has to answer a request to pay;
+            one left unanswered then FAILS with EXPIRED. MTN gives 5 minutes.
         timeout_after_accept_seconds: how long the 202 of the timeout scenario
             (``...123452``) is held.
         webhook_timeout_seconds: timeout of the one callback attempt.
@@ -33,6 +36,8 @@ class MomoSandboxConfig(SimulatorConfig):
 
     # webhook-id, webhook-timestamp and webhook-signature: v1,<base64 HMAC-SHA256>.
     signature_scheme = STANDARD_WEBHOOKS
+
+    request_to_pay_window_seconds: float = Field(default=300.0, ge=0)
 
     @field_validator("webhook_secret")
     @classmethod

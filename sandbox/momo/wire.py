@@ -1,12 +1,16 @@
-"""MTN MoMo disbursement JSON shapes, written from MTN's Open API documentation.
+"""MTN MoMo disbursement and collection JSON shapes, from MTN's Open API documentation.
 
 The sandbox keeps its own models: an engine adapter must bring its own, so a field one
 side gets wrong fails a test instead of passing on both sides.
 
 ``POST /disbursement/v1_0/transfer`` takes :class:`TransferRequest` and answers 202 with
 an empty body; ``GET /disbursement/v1_0/transfer/{referenceId}`` answers
-:class:`TransferResult`, and the callback POSTs the same shape. Amounts are major-unit
-decimal strings; the payee's ``partyId`` is an MSISDN of digits only (no ``+``). Errors are
+:class:`TransferResult`, and the callback POSTs the same shape. Collections work alike:
+``POST /collection/v1_0/requesttopay`` takes :class:`RequestToPay` (202, empty body) and
+``GET /collection/v1_0/requesttopay/{referenceId}`` answers :class:`RequestToPayResult`,
+the callback's body too; it names the ``payer`` where a transfer names the ``payee``, with
+the same statuses and reasons and no fee. Amounts are major-unit decimal strings; a
+party's ``partyId`` is an MSISDN of digits only (no ``+``). Errors are
 :class:`ErrorReason` (``{"code", "message"}``).
 """
 
@@ -23,7 +27,7 @@ DUPLICATE_MESSAGE = "Duplicated reference id. Creation of resource failed."
 
 
 class PartyIdType(StrEnum):
-    """How a party is identified; the sandbox pays MSISDNs only."""
+    """How a party is identified; the sandbox pays and collects from MSISDNs only."""
 
     MSISDN = "MSISDN"
     EMAIL = "EMAIL"
@@ -31,7 +35,7 @@ class PartyIdType(StrEnum):
 
 
 class TransferStatus(StrEnum):
-    """Status of a transfer."""
+    """Status of a transfer, and of a request to pay."""
 
     PENDING = "PENDING"
     SUCCESSFUL = "SUCCESSFUL"
@@ -44,7 +48,7 @@ class TransferStatus(StrEnum):
 
 
 class Reason(StrEnum):
-    """Why a transfer FAILED (MTN's error reason codes that end a transfer)."""
+    """Why a transfer or a request to pay FAILED (MTN's error reason codes that end one)."""
 
     PAYEE_NOT_FOUND = "PAYEE_NOT_FOUND"
     PAYER_NOT_FOUND = "PAYER_NOT_FOUND"
@@ -79,7 +83,7 @@ class _Wire(BaseModel):
 
 
 class Party(_Wire):
-    """The payee: ``{"partyIdType": "MSISDN", "partyId": "254712345678"}``."""
+    """A payee or payer: ``{"partyIdType": "MSISDN", "partyId": "254712345678"}``."""
 
     party_id_type: PartyIdType = Field(alias="partyIdType")
     party_id: str = Field(alias="partyId", min_length=1)
@@ -96,7 +100,15 @@ class TransferRequest(_Wire):
     payee_note: str | None = Field(default=None, alias="payeeNote")
 
 
-class TransferResult(_Wire):
+class _Answer(_Wire):
+    """A status answer, which is also the body of the callback announcing that status."""
+
+    def to_json(self) -> bytes:
+        """The exact bytes the sandbox sends: aliases, no null fields."""
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode("utf-8")
+
+
+class TransferResult(_Answer):
     """Answer of ``GET /disbursement/v1_0/transfer/{referenceId}``, and the callback body.
 
     ``financialTransactionId`` appears once the transfer succeeded, ``reason`` only when
@@ -113,9 +125,35 @@ class TransferResult(_Wire):
     status: TransferStatus
     reason: Reason | None = None
 
-    def to_json(self) -> bytes:
-        """The exact bytes the sandbox sends: aliases, no null fields."""
-        return self.model_dump_json(by_alias=True, exclude_none=True).encode("utf-8")
+
+class RequestToPay(_Wire):
+    """Body of ``POST /collection/v1_0/requesttopay``: ask the payer to approve a payment."""
+
+    amount: str = Field(description="Major units, e.g. 1500.00", min_length=1)
+    currency: str = Field(min_length=3, max_length=3)
+    external_id: str = Field(alias="externalId", min_length=1)
+    payer: Party
+    payer_message: str | None = Field(default=None, alias="payerMessage")
+    payee_note: str | None = Field(default=None, alias="payeeNote")
+
+
+class RequestToPayResult(_Answer):
+    """Answer of ``GET /collection/v1_0/requesttopay/{referenceId}``, and the callback body.
+
+    The transfer's shape with the ``payer`` in place of the payee: ``financialTransactionId``
+    once the payer paid (SUCCESSFUL), ``reason`` only when it FAILED; absent fields are
+    left out, not null. MTN states no fee on collections, so there is none.
+    """
+
+    amount: str
+    currency: str
+    financial_transaction_id: str | None = Field(default=None, alias="financialTransactionId")
+    external_id: str = Field(alias="externalId")
+    payer: Party
+    payer_message: str | None = Field(default=None, alias="payerMessage")
+    payee_note: str | None = Field(default=None, alias="payeeNote")
+    status: TransferStatus
+    reason: Reason | None = None
 
 
 class ErrorReason(_Wire):

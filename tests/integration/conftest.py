@@ -47,6 +47,8 @@ SANDBOX_OVERRIDES = {
     "timeout_after_accept_seconds": 3.0,
     "webhook_retry_delays": [0.2, 0.5, 1.0, 2.0, 4.0],
     "tick_seconds": 0.02,
+    # MoMo's payer window (5 minutes in production), for its expiring requests to pay.
+    "request_to_pay_window_seconds": 5.0,
 }
 
 

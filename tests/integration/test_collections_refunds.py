@@ -24,6 +24,7 @@ from payments_engine.domain.collection import CollectionRequest, CollectionStatu
 from payments_engine.domain.errors import (
     CurrencyMismatch,
     InvalidTransaction,
+    ProviderNotConfigured,
     ReferenceConflict,
     RefundAmountExceeded,
     RefundWindowExpired,
@@ -153,6 +154,72 @@ async def test_collections_are_listed_by_status(
         return [c.collection_id for c in found]
 
     await eventually(review, lambda ids: late.collection_id in ids, timeout=15)
+
+
+# MoMo: request to pay. No cancel (the window passes, MoMo expires it), no fee stated.
+MOMO_COLLECTIONS: dict[str, Expected] = {
+    "712345678": Expected(CollectionStatus.SUCCEEDED, None, True),
+    "700000001": Expected(CollectionStatus.FAILED, "provider_insufficient_funds", False),
+    "700000006": Expected(CollectionStatus.SUCCEEDED, None, True),
+    "700000011": Expected(CollectionStatus.FAILED, "payer_declined", False),
+    "700000012": Expected(CollectionStatus.EXPIRED, "expired", False),
+    "700000013": Expected(CollectionStatus.NEEDS_REVIEW, None, True),
+}
+
+
+@pytest.fixture(scope="module")
+async def momo_collected(
+    stack: EngineStack,
+) -> dict[str, tuple[CollectionRequest, CollectionView]]:
+    """One MoMo request to pay per scenario, all at once."""
+    payments = PaymentsClient(stack.client, stack.settings.task_queue, stack.ledger)
+    requests = {
+        n: collection(n, f"m-momo-{n}-{uuid.uuid4().hex[:4]}").model_copy(
+            update={"provider": "momo"}
+        )
+        for n in MOMO_COLLECTIONS
+    }
+    for request in requests.values():
+        await payments.collections.create(request)
+    views = await asyncio.gather(*(ended(payments, r.collection_id) for r in requests.values()))
+    return {n: (requests[n], view) for n, view in zip(requests, views, strict=True)}
+
+
+@pytest.mark.parametrize("number", list(MOMO_COLLECTIONS))
+async def test_momo_collection_scenario(
+    number: str,
+    momo_collected: dict[str, tuple[CollectionRequest, CollectionView]],
+    stack: EngineStack,
+) -> None:
+    request, view = momo_collected[number]
+    expected = MOMO_COLLECTIONS[number]
+    assert (view.status, view.failure_code) == (expected.status, expected.failure_code)
+    found = await admin(stack, f"/momo/requests-to-pay/by-external-id/{request.workflow_id}")
+    assert len(found) == 1, "one request to pay, whatever was retried"
+    record = found[0]
+    assert record["submit_count"] == 1, "the payer was prompted once"
+    available = await stack.ledger.balance(merchant_available(request.merchant_id), "KES")
+    refundable = await stack.ledger.balance(collection_refundable(request.collection_id), "KES")
+    # MoMo states no fee and the stack configures none: the merchant gets it all.
+    booked = (AMOUNT.amount, AMOUNT.amount) if expected.booked else (0, 0)
+    assert (available, refundable) == booked
+    assert record["executed"] is expected.booked
+
+
+async def test_a_momo_collection_cannot_be_refunded(
+    momo_collected: dict[str, tuple[CollectionRequest, CollectionView]], stack: EngineStack
+) -> None:
+    payments = PaymentsClient(stack.client, stack.settings.task_queue, stack.ledger)
+    original = momo_collected["712345678"][0]
+    request = RefundRequest(
+        refund_id=f"rf-{uuid.uuid4().hex[:10]}",
+        original_id=original.collection_id,
+        merchant_id=original.merchant_id,
+        amount=Money(amount=100_00, currency="KES"),
+        reason="x",
+    )
+    with pytest.raises(ProviderNotConfigured, match="does not support refunds"):
+        await payments.refunds.create(request)
 
 
 # -- refunds ---------------------------------------------------------------------------------

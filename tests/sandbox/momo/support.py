@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,8 +33,11 @@ MOMO_WEBHOOK_URL = "http://relay.test/webhooks/momo"
 KES_FLOAT = "10000000000.00"
 KES_FLOAT_AFTER_ONE = "9999998500.00"  # after one 1500.00 transfer
 
+KES_FLOAT_AFTER_ONE_COLLECTED = "10000001500.00"  # after one 1500.00 request to pay paid
+
 MOMO_HEADERS = {"Ocp-Apim-Subscription-Key": MOMO_API_KEY, "X-Target-Environment": "sandbox"}
 TRANSFER_PATH = "/momo/disbursement/v1_0/transfer"
+REQUEST_TO_PAY_PATH = "/momo/collection/v1_0/requesttopay"
 
 
 def make_momo_config(**overrides: Any) -> MomoSandboxConfig:
@@ -62,6 +66,33 @@ def transfer_body(
         "payerMessage": "payout",
         "payeeNote": "thanks",
     }
+
+
+def request_to_pay_body(
+    external_id: str = "col-1",
+    party_id: str = "256772345678",
+    amount: str = "1500.00",
+    currency: str = "KES",
+) -> dict[str, Any]:
+    """A valid request-to-pay body."""
+    return {
+        "amount": amount,
+        "currency": currency,
+        "externalId": external_id,
+        "payer": {"partyIdType": "MSISDN", "partyId": party_id},
+        "payerMessage": "order 42",
+        "payeeNote": "shop",
+    }
+
+
+class ShiftedClock:
+    """Wall time plus an offset the test moves: the store's scheduling clock, jumped ahead."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
 
 
 @dataclass
@@ -108,6 +139,56 @@ class Momo(RunningSimulator[MomoSandboxConfig, MomoState]):
     def callbacks(self) -> list[dict[str, Any]]:
         """Every callback body received, parsed, in arrival order."""
         return [json.loads(request.content) for request in self.receiver.requests]
+
+    async def request_to_pay(
+        self,
+        reference_id: str | None = None,
+        *,
+        body: dict[str, Any] | None = None,
+        callback_url: str | None = None,
+        **fields: Any,
+    ) -> tuple[str, httpx.Response]:
+        """POST a request to pay; return its reference id and the answer."""
+        reference_id = reference_id or new_reference_id()
+        headers = {"X-Reference-Id": reference_id}
+        if callback_url is not None:
+            headers["X-Callback-Url"] = callback_url
+        payload = body if body is not None else request_to_pay_body(**fields)
+        response = await self.client.post(REQUEST_TO_PAY_PATH, json=payload, headers=headers)
+        return reference_id, response
+
+    async def request_status_of(self, reference_id: str) -> dict[str, Any]:
+        """GET a request to pay's status, which must exist."""
+        path = f"{REQUEST_TO_PAY_PATH}/{reference_id}"
+        body: dict[str, Any] = await ok_json(self.client, path)
+        return body
+
+    async def wait_for_request_status(
+        self, reference_id: str, status: str, timeout: float = 2.0
+    ) -> None:
+        """Poll until the request to pay has ``status``."""
+
+        async def reached() -> bool:
+            return (await self.request_status_of(reference_id))["status"] == status
+
+        await wait_until(reached, timeout, f"{reference_id} reaching {status}")
+
+    async def requests_to_pay(self) -> list[dict[str, Any]]:
+        """The admin list of requests to pay."""
+        body: list[dict[str, Any]] = await ok_json(self.admin, "/admin/momo/requests-to-pay")
+        return body
+
+    async def admin_request(self, reference_id: str) -> dict[str, Any]:
+        """One request to pay as the admin API shows it."""
+        path = f"/admin/momo/requests-to-pay/{reference_id}"
+        body: dict[str, Any] = await ok_json(self.admin, path)
+        return body
+
+    def shift_clock(self) -> ShiftedClock:
+        """Give the running MoMo store a scheduling clock the test can move forward."""
+        clock = ShiftedClock()
+        self.state.store._clock = clock
+        return clock
 
 
 @asynccontextmanager

@@ -1,7 +1,7 @@
-"""A kind of record the hub keeps beside its payouts: collections, refunds.
+"""A kind of record a simulator keeps beside its transfers: collections, refunds, requests to pay.
 
 The common store (:class:`~payments_engine.sandbox.common.store.SimulatorStore`) files
-one kind of record, the payouts; a :class:`RecordBook` files another kind the same way:
+one kind of record, the transfers; a :class:`RecordBook` files another kind the same way:
 by key, with a schedule of the steps due on their plans and a document kind of its own
 in the state file. The store journals the changes and applies the steps, so a book
 holds no reference to either.
