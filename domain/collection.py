@@ -13,11 +13,11 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from payments_engine.domain.errors import InvalidAmount, InvalidMsisdn
+from payments_engine.domain.errors import InvalidAmount
 from payments_engine.domain.events import Evidence, ProviderEvent, ReviewFlag
 from payments_engine.domain.ids import BusinessId, collection_workflow_id
 from payments_engine.domain.money import Money
-from payments_engine.domain.msisdn import mask_msisdn, normalize_msisdn
+from payments_engine.domain.msisdn import field_msisdn, mask_msisdn
 from payments_engine.domain.payout import (
     DEFAULT_MERCHANT_ID,
     DEFAULT_PROVIDER,
@@ -132,12 +132,7 @@ class CollectionRequest(BaseModel):
 
     @model_validator(mode="after")
     def _normalise_msisdn(self) -> CollectionRequest:
-        try:
-            normalised = normalize_msisdn(self.payer_msisdn, self.country)
-        except InvalidMsisdn as exc:
-            # Said of the phone field; never its value.
-            reason = str(exc).removeprefix("the phone number ").removeprefix("is ")
-            raise InvalidMsisdn(reason) from None
+        normalised = field_msisdn(self.payer_msisdn, self.country)
         if normalised != self.payer_msisdn:
             object.__setattr__(self, "payer_msisdn", normalised)
         return self

@@ -35,6 +35,20 @@ def normalize_msisdn(number: str, country: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def field_msisdn(number: str, country: str) -> str:
+    """:func:`normalize_msisdn` for a request's phone field: the reason is said of the field.
+
+    Raises:
+        InvalidMsisdn: why (``belongs to UG, not KE``), never the number; not chained, so
+            no traceback carries the number either.
+    """
+    try:
+        return normalize_msisdn(number, country)
+    except InvalidMsisdn as exc:
+        reason = str(exc).removeprefix("the phone number ").removeprefix("is ")
+        raise InvalidMsisdn(reason) from None
+
+
 def mask_msisdn(e164: str) -> str:
     """Mask all but the country code and the last three digits, for display without PII."""
     if len(e164) <= 7:

@@ -11,11 +11,11 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from payments_engine.domain.errors import InvalidAmount, InvalidMsisdn, ValidationFailed
+from payments_engine.domain.errors import InvalidAmount, ValidationFailed
 from payments_engine.domain.events import Evidence, ProviderEvent, ReviewFlag
 from payments_engine.domain.ids import BusinessId, payout_workflow_id
 from payments_engine.domain.money import Money
-from payments_engine.domain.msisdn import mask_msisdn, normalize_msisdn
+from payments_engine.domain.msisdn import field_msisdn, mask_msisdn
 
 DEFAULT_MERCHANT_ID = "default"
 DEFAULT_RESOLUTION_DEADLINE_SECONDS = 24 * 3600
@@ -86,12 +86,7 @@ class PayoutRequest(BaseModel):
 
     @model_validator(mode="after")
     def _normalise_msisdn(self) -> PayoutRequest:
-        try:
-            normalised = normalize_msisdn(self.recipient_msisdn, self.country)
-        except InvalidMsisdn as exc:
-            # Said of the phone field (``phone: not a valid number``); never its value.
-            reason = str(exc).removeprefix("the phone number ").removeprefix("is ")
-            raise InvalidMsisdn(reason) from None
+        normalised = field_msisdn(self.recipient_msisdn, self.country)
         if normalised != self.recipient_msisdn:
             object.__setattr__(self, "recipient_msisdn", normalised)
         return self

@@ -257,21 +257,7 @@ class CollectionWorkflow:
     def _sync_provider_view(self) -> None:
         """Copy what the provider wait knows into the view."""
         wait = self._provider
-        update: dict[str, object] = {
-            "status_queries": wait.status_queries,
-            "events_applied": wait.webhooks_received,
-            "review_flags": list(wait.flags),
-            "evidence": list(wait.evidence),
-        }
-        report = wait.latest
-        if report is not None:
-            update["provider_status"] = report.provider_status
-            if report.provider_transaction_id:
-                update["provider_transaction_id"] = report.provider_transaction_id
-            if report.outcome is TransferOutcome.FAILED:
-                update["failure_code"] = report.failure_code
-                update["failure_message"] = report.message
-        self._view = self._view.model_copy(update=update)
+        self._view = self._view.model_copy(update=wait.view_fields())
         workflow.set_current_details(self._details())
 
     def _set_status(self, status: CollectionStatus) -> None:

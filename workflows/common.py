@@ -92,6 +92,30 @@ class ProviderWait:
         its latest answer): an operator may then decide without waiting for the
         deadline."""
 
+    def view_fields(
+        self, transaction_id_field: str = "provider_transaction_id"
+    ) -> dict[str, object]:
+        """What a payment's view shows of this wait, as a ``model_copy`` update.
+
+        Counts, review flags and evidence, and from the latest report its provider status,
+        the provider's id (under ``transaction_id_field``) and, if it failed, the failure.
+        """
+        fields: dict[str, object] = {
+            "status_queries": self.status_queries,
+            "events_applied": self.webhooks_received,
+            "review_flags": list(self.flags),
+            "evidence": list(self.evidence),
+        }
+        report = self.latest
+        if report is not None:
+            fields["provider_status"] = report.provider_status
+            if report.provider_transaction_id:
+                fields[transaction_id_field] = report.provider_transaction_id
+            if report.outcome is TransferOutcome.FAILED:
+                fields["failure_code"] = report.failure_code
+                fields["failure_message"] = report.message
+        return fields
+
     @property
     def needs_review(self) -> bool:
         """True when a person should look: a deadline passed or a report was refused."""

@@ -294,21 +294,7 @@ class PayoutWorkflow:
     def _sync_provider_view(self) -> None:
         """Copy what the provider wait knows into the view (and the status attribute)."""
         wait = self._provider
-        update: dict[str, object] = {
-            "status_queries": wait.status_queries,
-            "events_applied": wait.webhooks_received,
-            "review_flags": list(wait.flags),
-            "evidence": list(wait.evidence),
-        }
-        report = wait.latest
-        if report is not None:
-            update["provider_status"] = report.provider_status
-            if report.provider_transaction_id:
-                update["provider_transaction_id"] = report.provider_transaction_id
-            if report.outcome is TransferOutcome.FAILED:
-                update["failure_code"] = report.failure_code
-                update["failure_message"] = report.message
-        self._view = self._view.model_copy(update=update)
+        self._view = self._view.model_copy(update=wait.view_fields())
         if wait.needs_review and self._view.status is not PayoutStatus.NEEDS_REVIEW:
             self._set_status(PayoutStatus.NEEDS_REVIEW)
         else:
