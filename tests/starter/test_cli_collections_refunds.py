@@ -119,3 +119,11 @@ def test_a_valid_request_gets_as_far_as_temporal(runner: CliRunner) -> None:
     result = _collect(runner)
     assert result.exit_code == 1
     assert "cannot reach Temporal" in result.output
+
+
+def test_a_refund_without_its_id_is_refused(runner: CliRunner) -> None:
+    args = ["refund", "create", "--original", "co-1", "--amount", "4.00", "--currency", "KES"]
+    result = runner.invoke(app, [*args, "--reason", "x"])
+    assert result.exit_code == 2
+    assert "Missing option '--id'" in " ".join(result.stderr.split())
+    assert "Temporal" not in result.output
