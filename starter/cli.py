@@ -467,7 +467,9 @@ def refund_create(
     currency: CurrencyOption,
     reason: Annotated[str, typer.Option(help="Why it is refunded (1-200 characters).")],
     merchant: MerchantOption = DEFAULT_MERCHANT_ID,
-    wait: Annotated[bool, typer.Option(help="Wait until the refund is final.")] = False,
+    wait: Annotated[
+        bool, typer.Option(help="Wait until the refund is processed or failed.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Refund a collection in full or in part (the same --id twice is one refund)."""

@@ -10,6 +10,7 @@ their timing; a refund id reused with other parameters is a ``ReferenceConflict`
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
@@ -41,6 +42,9 @@ from payments_engine.starter.listing import list_payments
 from payments_engine.workflows.refund import RefundWorkflow
 
 DEFAULT_REFUND_WINDOW = timedelta(days=180)
+WAIT_POLL_SECONDS = 0.5
+# Where ``wait`` stops: the provider's word is in (a reversal may still come later).
+SETTLED = frozenset({RefundStatus.PROCESSED, RefundStatus.FAILED, RefundStatus.REVERSED})
 
 
 class CreatedRefund(BaseModel):
@@ -214,10 +218,22 @@ class RefundsClient:
                 raise RefundNotFound(f"no refund {refund_id!r}") from exc
             raise
 
-    async def wait(self, refund_id: str) -> RefundView:
-        """Wait for the refund's workflow to end and return its final view."""
-        result: RefundResult = await self._handle(refund_id).result()
-        return result.refund
+    async def wait(self, refund_id: str, poll_seconds: float = WAIT_POLL_SECONDS) -> RefundView:
+        """Wait until the refund is processed, failed or reversed, and return that view.
+
+        A processed refund's workflow goes on listening for a reversal for days
+        (``reversal_watch_seconds``); this returns as soon as the refund is processed,
+        asking its ``get_status`` query every ``poll_seconds`` (a query adds nothing to
+        the workflow's history).
+
+        Raises:
+            RefundNotFound: no refund with that id.
+        """
+        while True:
+            view = await self.get(refund_id)
+            if view.status in SETTLED:
+                return view
+            await asyncio.sleep(poll_seconds)
 
     async def list(
         self,

@@ -412,7 +412,9 @@ async def test_refund_rules_are_checked_before_anything_starts(stack: EngineStac
         await payments.refunds.create(
             first.model_copy(update={"amount": Money(amount=200_00, currency="KES")})
         )
-    await refund_ended(payments, first.refund_id, RefundStatus.PROCESSED)
+    # Its workflow listens for a reversal for 7 days; wait() returns once it is processed.
+    view = await asyncio.wait_for(payments.refunds.wait(first.refund_id), timeout=60)
+    assert view.status is RefundStatus.PROCESSED
     after = await stack.ledger.balance(merchant_available(merchant), "KES")
     assert before - after == first.amount.amount
 

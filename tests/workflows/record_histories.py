@@ -259,7 +259,8 @@ async def record_collections(version: str) -> None:
                         reversal_watch_seconds=10 if name == "reversed" else 1,
                     )
                     await payments.refunds.create(refund)
-                    await payments.refunds.wait(refund.refund_id)
+                    # The workflow's end, reversal watch included, not just "processed".
+                    await env.client.get_workflow_handle(refund.workflow_id).result()
                     await _write(env.client, refund.workflow_id, f"refund-{version}-{name}")
 
 
