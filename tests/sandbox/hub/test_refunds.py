@@ -132,7 +132,8 @@ async def test_refund_scenarios_reach_their_final_status(
 
 
 async def test_a_reversed_refund_gives_the_money_back_with_a_webhook_each() -> None:
-    async with running_sandbox(late_success_seconds=0.3) as sandbox:
+    # Reversed 2 s after processing: room for a loaded machine to see "processed" first.
+    async with running_sandbox(late_success_seconds=2.0) as sandbox:
         await paid_collection(sandbox, "col-rev")
         refund_id = (await refund(sandbox, "ref-rev", "col-rev", amount="20.92")).json()[
             "refund_id"
