@@ -12,8 +12,12 @@ from collections.abc import Mapping
 
 from temporalio import activity
 
-from payments_engine.activities.payouts import not_configured
-from payments_engine.activities.protocol import ask_status, submit_once, to_application_error
+from payments_engine.activities.protocol import (
+    ask_status,
+    not_configured,
+    submit_once,
+    to_application_error,
+)
 from payments_engine.activities.providers.base import CollectionProvider, ProviderFault, Refused
 from payments_engine.domain.collection import (
     CancelCollectionResult,

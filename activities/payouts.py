@@ -11,26 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
-from payments_engine.activities.protocol import ask_status, submit_once
+from payments_engine.activities.protocol import ask_status, not_configured, submit_once
 from payments_engine.activities.providers.base import PayoutProvider
-from payments_engine.domain.errors import ProviderNotConfigured
 from payments_engine.domain.payout import (
     SubmitPayoutInput,
     SubmitPayoutResult,
     TransferStatusInput,
     TransferStatusResult,
 )
-
-
-def not_configured(provider: str) -> ApplicationError:
-    """Final: retrying cannot help, and nothing was sent, so the payment fails cleanly."""
-    return ApplicationError(
-        f"provider {provider!r} is not configured on this worker",
-        type=ProviderNotConfigured.type,
-        non_retryable=True,
-    )
 
 
 class PayoutActivities:

@@ -28,7 +28,11 @@ from payments_engine.activities.providers.base import (
     ProviderFault,
     Refused,
 )
-from payments_engine.domain.errors import ProviderAuthError, ProviderUnavailable
+from payments_engine.domain.errors import (
+    ProviderAuthError,
+    ProviderNotConfigured,
+    ProviderUnavailable,
+)
 from payments_engine.domain.events import ProviderEvent
 
 
@@ -66,6 +70,15 @@ def to_application_error(fault: ProviderFault) -> ApplicationError:
         type=ProviderUnavailable.type,
         non_retryable=False,
         category=ApplicationErrorCategory.BENIGN,
+    )
+
+
+def not_configured(provider: str) -> ApplicationError:
+    """Final: retrying cannot help, and nothing was sent, so the payment fails cleanly."""
+    return ApplicationError(
+        f"provider {provider!r} is not configured on this worker",
+        type=ProviderNotConfigured.type,
+        non_retryable=True,
     )
 
 

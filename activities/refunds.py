@@ -12,8 +12,7 @@ from collections.abc import Mapping
 
 from temporalio import activity
 
-from payments_engine.activities.payouts import not_configured
-from payments_engine.activities.protocol import ask_status, submit_once
+from payments_engine.activities.protocol import ask_status, not_configured, submit_once
 from payments_engine.activities.providers.base import RefundProvider
 from payments_engine.domain.payout import TransferStatusInput, TransferStatusResult
 from payments_engine.domain.refund import SubmitRefundInput, SubmitRefundResult

@@ -166,6 +166,14 @@ class CollectionView(BaseModel):
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
+    @property
+    def booked(self) -> bool:
+        """Whether the collection's money was booked (and so may be refunded)."""
+        return self.status is CollectionStatus.SUCCEEDED or (
+            self.status is CollectionStatus.NEEDS_REVIEW
+            and ReviewFlag.PAID_AFTER_EXPIRY in self.review_flags
+        )
+
     @classmethod
     def initial(cls, request: CollectionRequest, now: datetime) -> CollectionView:
         """The view of a collection that has just been received."""

@@ -22,7 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from payments_engine.activities.providers.base import ProviderNotSupported
 from payments_engine.activities.providers.registry import refund_spec
 from payments_engine.domain import search_attributes as sa
-from payments_engine.domain.collection import CollectionStatus, CollectionView
+from payments_engine.domain.collection import CollectionView
 from payments_engine.domain.errors import (
     CollectionNotFound,
     CurrencyMismatch,
@@ -33,7 +33,6 @@ from payments_engine.domain.errors import (
     RefundNotFound,
     RefundWindowExpired,
 )
-from payments_engine.domain.events import ReviewFlag
 from payments_engine.domain.ids import refund_workflow_id
 from payments_engine.domain.money import Money
 from payments_engine.domain.refund import RefundRequest, RefundResult, RefundStatus, RefundView
@@ -66,14 +65,6 @@ class RefundSummary(BaseModel):
     provider: str | None
     started_at: datetime
     closed: bool
-
-
-def booked(view: CollectionView) -> bool:
-    """Whether the collection's money was booked (and so may be refunded)."""
-    return view.status is CollectionStatus.SUCCEEDED or (
-        view.status is CollectionStatus.NEEDS_REVIEW
-        and ReviewFlag.PAID_AFTER_EXPIRY in view.review_flags
-    )
 
 
 class RefundsClient:
@@ -160,7 +151,7 @@ class RefundsClient:
             original = await self._collections.get(request.original_id)
         except CollectionNotFound:
             raise InvalidTransaction(f"no collection {request.original_id!r} to refund") from None
-        if not booked(original):
+        if not original.booked:
             raise InvalidTransaction(
                 f"collection {request.original_id!r} is {original.status.value}, not paid"
             )

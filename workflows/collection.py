@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from payments_engine.domain.ledger import CollectionLedgerInput
     from payments_engine.domain.money import Money
     from payments_engine.domain.payout import TransferStatusInput
-    from payments_engine.workflows.common import ProviderWait
+    from payments_engine.workflows.common import ProviderWait, failure_cause
 
 # Covers the provider call and a status query after an ambiguous answer.
 REQUEST_START_TO_CLOSE = timedelta(seconds=30)
@@ -236,8 +236,8 @@ class CollectionWorkflow:
         except (ActivityError, ApplicationError) as err:
             # The provider's fee cannot be booked (e.g. not below the amount): a person
             # decides; the money is at the provider either way.
-            cause = err.cause if isinstance(err, ActivityError) else err
-            message = cause.message if isinstance(cause, ApplicationError) else str(err)
+            cause = failure_cause(err)
+            message = cause.message if cause is not None else str(err)
             self._view = self._view.model_copy(
                 update={"failure_code": "booking_refused", "failure_message": message}
             )

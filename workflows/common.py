@@ -44,6 +44,14 @@ REVIEW_POLL_INTERVAL = timedelta(hours=6)
 # A flood of refused webhooks must not grow the workflow's state without bound.
 MAX_EVIDENCE = 20
 
+
+def failure_cause(err: ActivityError | ApplicationError) -> ApplicationError | None:
+    """The ApplicationError an activity failed with: a failed local activity raises it
+    itself, a regular one wraps it in an ActivityError."""
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return cause if isinstance(cause, ApplicationError) else None
+
+
 StatusQuery = Callable[[], Awaitable[ProviderEvent | None]]
 """Asks the provider's status API; None when it has no record. Raises ActivityError."""
 

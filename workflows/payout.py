@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         MAX_POLL_INTERVAL,
         REVIEW_POLL_INTERVAL,
         ProviderWait,
+        failure_cause,
     )
 
 # Webhooks are hints, confirmed by a status query; see the module docstring.
@@ -439,9 +440,8 @@ class PayoutWorkflow:
 
 
 def _error_type(err: ActivityError | ApplicationError) -> str | None:
-    # A failed local activity raises its ApplicationError itself, not wrapped.
-    cause = err.cause if isinstance(err, ActivityError) else err
-    return cause.type if isinstance(cause, ApplicationError) else None
+    cause = failure_cause(err)
+    return cause.type if cause is not None else None
 
 
 def _message(err: ActivityError | ApplicationError) -> str:

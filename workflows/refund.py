@@ -48,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
         RefundView,
         SubmitRefundInput,
     )
-    from payments_engine.workflows.common import ProviderWait
+    from payments_engine.workflows.common import ProviderWait, failure_cause
 
 LedgerStep = Callable[[LedgerActivities, RefundLedgerInput], Awaitable[PostedEntry]]
 
@@ -147,8 +147,8 @@ class RefundWorkflow:
         try:
             await self._post(LedgerActivities.reserve_refund, ledger_input)
         except (ActivityError, ApplicationError) as err:
-            cause = err.cause if isinstance(err, ActivityError) else err
-            if not isinstance(cause, ApplicationError) or cause.type not in RESERVE_REFUSALS:
+            cause = failure_cause(err)
+            if cause is None or cause.type not in RESERVE_REFUSALS:
                 raise
             self._view = self._view.model_copy(
                 update={
