@@ -10,11 +10,22 @@ MTN MoMo is served too (under ``/momo``) when ``PAYMENTS_MOMO_API_KEY`` and
 ``PAYMENTS_MOMO_WEBHOOK_SECRET`` (a ``whsec_`` secret) are both set; its callbacks go to
 ``--momo-webhook-url`` (default the relay's ``/webhooks/momo``) and it keeps its state
 beside the hub's (``sandbox.db`` -> ``sandbox-momo.db``), as ``payments dev`` does.
+
+The card issuer is served too (under ``/issuer``) when ``PAYMENTS_ISSUER_API_KEY`` and
+``PAYMENTS_ISSUER_WEBHOOK_SECRET`` (a ``whsec_`` secret) are both set; its card events go
+to ``--issuer-webhook-url`` (default the relay's ``/webhooks/issuer``), its network asks
+``--issuer-authorization-url`` (default the relay's ``/authorizations/issuer``) to
+authorize purchases within ``--authorization-deadline-seconds``.
+
+``payments sandbox purchase CARD --amount 15.00 --currency KES --mcc 5411 --country KE``
+runs a card purchase through a running sandbox's network instead (``purchase --help``).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
@@ -24,6 +35,9 @@ from payments_engine.runtime.settings import Settings, SettingsError, load_setti
 from payments_engine.sandbox.app import create_sandbox_app
 from payments_engine.sandbox.hub.config import SandboxConfig
 from payments_engine.sandbox.hub.wire import PROVIDER as HUB
+from payments_engine.sandbox.issuer import cli as purchase_cli
+from payments_engine.sandbox.issuer.config import IssuerSandboxConfig
+from payments_engine.sandbox.issuer.wire import PROVIDER as ISSUER
 from payments_engine.sandbox.momo.config import MomoSandboxConfig
 from payments_engine.sandbox.momo.wire import PROVIDER as MOMO
 
@@ -40,17 +54,44 @@ def _credentials(settings: Settings, provider: str) -> tuple[str, str] | None:
     return api_key.get_secret_value(), secret.get_secret_value()
 
 
-def main(argv: list[str] | None = None, prog: str = "payments sandbox") -> None:
+def _issuer_credentials(settings: Settings) -> tuple[str, str] | None:
+    """The card issuer's (API key, webhook secret) when both are set and not blank.
+
+    Read from the settings' providers directly: until the engine registers the issuer,
+    the settings hold none for it, and it is simply not configured.
+    """
+    provider = settings.providers.get(ISSUER)
+    if provider is None:
+        return None
+    api_key, secret = provider.api_key, provider.webhook_secret
+    if api_key is None or not api_key.get_secret_value():
+        return None
+    if secret is None or not secret.get_secret_value():
+        return None
+    return api_key.get_secret_value(), secret.get_secret_value()
+
+
+def _url_or_none(value: str) -> str | None:
+    return None if value.lower() == "none" else value
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "payments sandbox") -> None:
     """Parse the command line, build the app and serve it until interrupted.
+
+    ``purchase ...`` runs a card purchase through a running sandbox instead
+    (:mod:`.issuer.cli`) and exits with its status.
 
     Args:
         argv: the options; None reads ``sys.argv``.
         prog: the command's name in the help (``payments sandbox`` runs this too).
     """
+    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
         settings = load_settings()
     except SettingsError as exc:
         raise SystemExit(f"invalid settings: {exc}") from None
+    if arguments[:1] == ["purchase"]:
+        raise SystemExit(purchase_cli.main(arguments[1:], settings.sandbox_url, prog=prog))
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--host", default=settings.sandbox_host)
     parser.add_argument("--port", type=int, default=settings.sandbox_port)
@@ -72,7 +113,24 @@ def main(argv: list[str] | None = None, prog: str = "payments sandbox") -> None:
         default=f"{settings.relay_url}/webhooks/{MOMO}",
         help="where MoMo callbacks go unless a transfer names its own; 'none' sends none",
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--issuer-webhook-url",
+        default=f"{settings.relay_url}/webhooks/{ISSUER}",
+        help="where the card issuer's card events go; 'none' sends none",
+    )
+    parser.add_argument(
+        "--issuer-authorization-url",
+        default=f"{settings.relay_url}/authorizations/{ISSUER}",
+        help="where the card network asks to authorize purchases; 'none' declines them all",
+    )
+    parser.add_argument(
+        "--authorization-deadline-seconds",
+        type=float,
+        # The relay's deadline for requests that state none, as ``payments dev`` does.
+        default=settings.authorization_default_deadline_ms / 1000,
+        help="how long the card network waits for an authorization's answer",
+    )
+    args = parser.parse_args(arguments)
     hub = _credentials(settings, HUB)
     if hub is None:
         raise SystemExit("set PAYMENTS_HUB_API_KEY and PAYMENTS_HUB_WEBHOOK_SECRET first")
@@ -102,7 +160,28 @@ def main(argv: list[str] | None = None, prog: str = "payments sandbox") -> None:
         except ValidationError as exc:
             fields = ", ".join(str(error["loc"][0]) for error in exc.errors())
             raise SystemExit(f"invalid MoMo settings ({fields}): check PAYMENTS_MOMO_*") from None
-    uvicorn.run(create_sandbox_app(config, momo=momo), host=args.host, port=args.port)
+    # The card issuer runs only when both PAYMENTS_ISSUER_API_KEY and _WEBHOOK_SECRET are set.
+    issuer: IssuerSandboxConfig | None = None
+    issuer_credentials = _issuer_credentials(settings)
+    if issuer_credentials is not None:
+        try:
+            issuer = IssuerSandboxConfig(
+                api_key=issuer_credentials[0],
+                webhook_secret=issuer_credentials[1],
+                webhook_url=_url_or_none(args.issuer_webhook_url),
+                authorization_url=_url_or_none(args.issuer_authorization_url),
+                authorization_deadline_seconds=args.authorization_deadline_seconds,
+                # One file for every simulator: each keeps to its own documents.
+                state_file=args.state_file,
+            )
+        except ValidationError as exc:
+            fields = ", ".join(str(error["loc"][0]) for error in exc.errors())
+            raise SystemExit(
+                f"invalid card issuer settings ({fields}): check PAYMENTS_ISSUER_* and"
+                " --authorization-deadline-seconds"
+            ) from None
+    app = create_sandbox_app(config, momo=momo, issuer=issuer)
+    uvicorn.run(app, host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

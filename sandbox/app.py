@@ -1,5 +1,6 @@
 """The sandbox's FastAPI app: the hub under ``/hub`` and ``/admin``; MoMo, if configured,
-under ``/momo`` and ``/admin/momo``."""
+under ``/momo`` and ``/admin/momo``; the card issuer, if configured, under ``/issuer`` and
+``/admin/issuer``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ from payments_engine.sandbox.hub.scenarios import collection_markdown_table, ref
 from payments_engine.sandbox.hub.scenarios import markdown_table as hub_table
 from payments_engine.sandbox.hub.state import SandboxState
 from payments_engine.sandbox.hub.store import HubStore
+from payments_engine.sandbox.issuer import admin_api as issuer_admin
+from payments_engine.sandbox.issuer import issuer_api
+from payments_engine.sandbox.issuer.config import IssuerSandboxConfig
+from payments_engine.sandbox.issuer.scenarios import markdown_table as kyc_table
+from payments_engine.sandbox.issuer.state import IssuerState, issuer_dispatcher
+from payments_engine.sandbox.issuer.store import IssuerStore
 from payments_engine.sandbox.momo import admin_api as momo_admin
 from payments_engine.sandbox.momo import momo_api
 from payments_engine.sandbox.momo.config import MomoSandboxConfig
@@ -64,18 +71,34 @@ _REQUEST_TO_PAY_DESCRIPTION = """
 """
 
 
+_ISSUER_DESCRIPTION = """
+
+## Card issuer and card network (`/issuer`, admin under `/admin/issuer`)
+
+Cardholders pass a KYC check, then get cards whose numbers never leave the sandbox. A
+purchase (`POST /admin/issuer/purchases`) makes the network ask the engine's
+authorization URL synchronously, within a deadline; captures, reversals, expiries,
+refunds and force posts become `card.transaction` webhooks, signed with Standard
+Webhooks and retried. KYC magic values:
+
+"""
+
+
 def create_sandbox_app(
     config: SandboxConfig,
     webhook_client: httpx.AsyncClient | None = None,
     *,
     momo: MomoSandboxConfig | None = None,
+    issuer: IssuerSandboxConfig | None = None,
 ) -> FastAPI:
     """Build a sandbox app; its simulators' state hangs off ``app.state``.
 
     ``app.state.sandbox`` is the hub's state, ``app.state.momo`` MoMo's (None unless
-    ``momo`` is given). Transfers are resolved and webhooks delivered by one background
+    ``momo`` is given), ``app.state.issuer`` the card issuer's (None unless ``issuer``
+    is given). Transfers are resolved and webhooks delivered by one background
     dispatcher per simulator, running for the app's lifespan; without the lifespan the
-    APIs still answer, but nothing is sent. A simulator with a state file starts from it
+    APIs still answer, but nothing is sent (and the card network cannot authorize: it
+    asks the engine through the lifespan's client). A simulator with a state file starts from it
     (transfers still pending resolve on their plans, pending webhooks are sent) and the
     lifespan's end closes it.
 
@@ -85,30 +108,43 @@ def create_sandbox_app(
             ``httpx.MockTransport``); None to create one for the lifespan and close it
             afterwards. A given client is never closed here.
         momo: MoMo's configuration; None runs no MoMo simulator.
+        issuer: the card issuer's configuration; None runs no card issuer simulator.
 
     Returns:
         The app, with ``GET /healthz``, the hub API under ``/hub``, its admin under
-        ``/admin`` and, with ``momo``, MoMo under ``/momo`` and ``/admin/momo``.
+        ``/admin``; with ``momo``, MoMo under ``/momo`` and ``/admin/momo``; with
+        ``issuer``, the card issuer under ``/issuer`` and ``/admin/issuer``.
 
     Raises:
         SandboxStateError: a state file is not a usable state file.
     """
     hub = SandboxState.create(HubStore(config))
+    simulators: list[SimulatorState[Any, Any]] = [hub]
     try:
         momo_state = MomoState.create(MomoStore(momo)) if momo is not None else None
+        if momo_state is not None:
+            simulators.append(momo_state)
+        issuer_state = IssuerState.create(IssuerStore(issuer)) if issuer is not None else None
+        if issuer_state is not None:
+            simulators.append(issuer_state)
     except BaseException:
-        hub.store.close()
+        for simulator in simulators:
+            simulator.store.close()
         raise
-    simulators: list[SimulatorState[Any, Any]] = [hub]
-    if momo_state is not None:
-        simulators.append(momo_state)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         client = webhook_client or httpx.AsyncClient(timeout=config.webhook_timeout_seconds)
         dispatchers: list[WebhookDispatcher] = []
         for simulator in simulators:
-            dispatcher = simulator_dispatcher(simulator.store, simulator.config, client)
+            dispatcher: WebhookDispatcher
+            if isinstance(simulator, IssuerState):
+                # Card events are signed with their event id as the message id.
+                dispatcher = issuer_dispatcher(simulator.store, simulator.config, client)
+                # The network's authorization requests share the webhooks' client.
+                simulator.client = client
+            else:
+                dispatcher = simulator_dispatcher(simulator.store, simulator.config, client)
             simulator.dispatcher = dispatcher
             dispatchers.append(dispatcher)
         for dispatcher in dispatchers:
@@ -118,6 +154,8 @@ def create_sandbox_app(
         finally:
             for simulator in simulators:
                 simulator.dispatcher = None
+                if isinstance(simulator, IssuerState):
+                    simulator.client = None
             for dispatcher in dispatchers:
                 await dispatcher.aclose()
             if webhook_client is None:
@@ -141,6 +179,8 @@ def create_sandbox_app(
             + _REQUEST_TO_PAY_DESCRIPTION
             + request_to_pay_markdown_table()
         )
+    if issuer_state is not None:
+        description += _ISSUER_DESCRIPTION + kyc_table()
     app = FastAPI(
         title="Payments sandbox: simulated payment providers",
         description=description,
@@ -149,10 +189,14 @@ def create_sandbox_app(
     )
     app.state.sandbox = hub
     app.state.momo = momo_state
+    app.state.issuer = issuer_state
     app.include_router(hub_api.router, prefix="/hub")
     if momo_state is not None:
         app.include_router(momo_api.router, prefix="/momo")
         app.include_router(momo_admin.router, prefix="/admin/momo")
+    if issuer_state is not None:
+        app.include_router(issuer_api.router, prefix="/issuer")
+        app.include_router(issuer_admin.router, prefix="/admin/issuer")
     app.include_router(hub_admin.router, prefix="/admin")
 
     @app.get("/healthz", tags=["health"])
