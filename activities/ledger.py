@@ -19,6 +19,9 @@ Activities:
         Fails for good with ``ReferenceConflict`` if the payout was settled, and with
         ``LedgerError`` if it was never reserved.
 
+``post_card_entries`` posts the steps a card's workflow decided, keyed
+``card:{card_id}:{step}:{key}`` (``recipes.card_entry``).
+
 The collection and refund activities follow the same rules with their own recipes
 (``collection:{id}:settle``, ``refund:{id}:reserve|settle|release|reverse``).
 ``reserve_refund`` fails for good with ``RefundAmountExceeded`` when the refunds of the
@@ -41,6 +44,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from payments_engine.db.ledger import Ledger
 from payments_engine.domain import recipes
+from payments_engine.domain.card import CardLedgerBatch, CardLedgerInput
 from payments_engine.domain.errors import InsufficientFunds, PaymentsError, RefundAmountExceeded
 from payments_engine.domain.ledger import (
     CollectionLedgerInput,
@@ -52,7 +56,9 @@ from payments_engine.domain.ledger import (
     fee_at_rate,
 )
 
-LedgerInput = TypeVar("LedgerInput", PayoutLedgerInput, CollectionLedgerInput, RefundLedgerInput)
+LedgerInput = TypeVar(
+    "LedgerInput", PayoutLedgerInput, CollectionLedgerInput, RefundLedgerInput, CardLedgerInput
+)
 
 
 class LedgerActivities:
@@ -149,6 +155,33 @@ class LedgerActivities:
     async def reverse_refund(self, inp: RefundLedgerInput) -> PostedEntry:
         """Undo a refund the provider reversed: the money is the merchant's again."""
         return await self._post(recipes.reverse_refund, inp, inp.refund_id)
+
+    @activity.defn
+    async def post_card_entries(self, batch: CardLedgerBatch) -> int:
+        """Post the steps a card decided (fund, hold, capture, release, refund, return), in order.
+
+        Each step is its own idempotent entry, so a retried batch skips what an earlier
+        attempt posted; batching only saves the card's history an activity per step.
+
+        Returns:
+            How many entries this attempt created.
+
+        Raises:
+            ApplicationError: non-retryable, type ``InsufficientFunds`` (a funding the
+                platform's balance cannot cover), ``ReferenceConflict`` or ``InvalidAmount``.
+        """
+        created = 0
+        for step in batch.steps:
+            inp = CardLedgerInput(
+                card_id=batch.card_id,
+                merchant_id=batch.merchant_id,
+                provider=batch.provider,
+                currency=batch.currency,
+                step=step,
+            )
+            posted = await self._post(recipes.card_entry, inp, batch.card_id)
+            created += posted.created
+        return created
 
     async def _post(
         self,

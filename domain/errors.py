@@ -18,6 +18,9 @@ exceptions that Temporal retries with backoff.
     ├── CurrencyMismatch            a refund in another currency than its original
     ├── RefundWindowExpired         a refund asked for after the original's refund window
     ├── PayoutNotResolvable         an operator decision for a payout not in needs_review
+    ├── CardNotFound                no card with that id
+    ├── CardStateConflict           an operation the card's state forbids (terminated, frozen ...)
+    ├── InvalidLimits               card limits that contradict each other
     ├── LedgerError
     │   ├── InsufficientFunds       an account (merchant available, a refundable) is too low
     │   ├── RefundAmountExceeded    the refunds of a collection would exceed what was paid
@@ -118,6 +121,24 @@ class PayoutNotResolvable(PaymentsError):
     """An operator tried to decide a payout that is not waiting for review."""
 
     type = "PayoutNotResolvable"
+
+
+class CardNotFound(PaymentsError, LookupError):
+    """No card exists with the given id."""
+
+    type = "CardNotFound"
+
+
+class CardStateConflict(PaymentsError):
+    """The card's state forbids the operation (it is terminated, not active yet ...)."""
+
+    type = "CardStateConflict"
+
+
+class InvalidLimits(ValidationFailed):
+    """Card limits contradict each other (a daily amount below the per-authorization one)."""
+
+    type = "InvalidLimits"
 
 
 class LedgerError(PaymentsError):

@@ -9,6 +9,12 @@ is positive when the provider owes recipients and negative when it owes us. Only
 ``external:*`` accounts and, for a collection, its provider's clearing may go below zero:
 an entry names them in ``may_go_negative``.
 
+A card's available account is its balance: fundings add, holds and captures take off,
+releases and refunds give back. It stays at or above zero except for what the network
+clears without (or above) a hold, which the issuer must pay anyway: a capture recipe
+names the card's account in ``may_go_negative`` then. The card settlement account of an
+issuer grows with captures (owed to the network) and shrinks with refunds.
+
 A collection's refundable account is a counter, not money: its settle entry puts the
 amount paid on it (against ``external:refund-capacity``), each refund takes its amount
 off, and it may not go below zero, so the ledger itself refuses refunds beyond what was
@@ -60,6 +66,21 @@ def merchant_refunds_payable(merchant_id: str) -> str:
 def collection_refundable(collection_id: str) -> str:
     """Counter of how much of a collection may still be refunded (never below zero)."""
     return f"collection:{collection_id}:refundable"
+
+
+def card_available(card_id: str) -> str:
+    """Account of what a card may still spend (its balance)."""
+    return f"card:{card_id}:available"
+
+
+def card_holds(card_id: str) -> str:
+    """Account of the money a card's open authorizations hold."""
+    return f"card:{card_id}:holds"
+
+
+def card_settlement(provider: str) -> str:
+    """Account of what card captures owe the network through an issuer (refunds take off)."""
+    return f"provider:{provider}:card_settlement"
 
 
 class Posting(BaseModel):

@@ -30,6 +30,19 @@ Collection and refund entries (G paid by the payer, F the provider's fee, R a re
     reverse_refund     provider clearing -R   merchant available +R       needs settle
                        collection refundable +R   external:refund-capacity -R
 
+Card entries (X the step's amount, H the part of a capture its hold covers)::
+
+    card fund      merchant available -X  card available +X         available must cover X
+    card hold      card available -X      card holds +X             decided from its balance
+    card capture   card holds -H          card available -(X-H)     card settlement +X
+                   (X > H: an over-capture or force post; the card may go below zero)
+    card release   card holds -X          card available +X         reversal, expiry, stand-in
+    card refund    card settlement -X     card available +X         settlement may go < 0
+    card return    card available -X      merchant available +X     at termination
+
+The card workflow decides from its own balance and queues these steps in decision order,
+so the ledger follows the card; keys are ``card:{card_id}:{step}:{key}``.
+
 Refunds are serialised through the ledger, not through a per-collection workflow: the
 collection's refundable counter may not go below zero, and ``Ledger.post`` checks that
 floor in the same UPDATE that takes the amount off, under the row's lock. Concurrent
@@ -53,6 +66,7 @@ Adding a recipe for a later process (holds, captures, refunds):
 
 from __future__ import annotations
 
+from payments_engine.domain.card import CardLedgerInput, CardLedgerStepKind
 from payments_engine.domain.errors import InvalidAmount
 from payments_engine.domain.ledger import (
     EXTERNAL_BANK,
@@ -64,6 +78,9 @@ from payments_engine.domain.ledger import (
     Posting,
     RefundLedgerInput,
     Requirement,
+    card_available,
+    card_holds,
+    card_settlement,
     collection_refundable,
     merchant_available,
     merchant_refunds_payable,
@@ -81,6 +98,14 @@ KIND_REFUND_RESERVE = "refund_reserve"
 KIND_REFUND_SETTLE = "refund_settle"
 KIND_REFUND_RELEASE = "refund_release"
 KIND_REFUND_REVERSE = "refund_reverse"
+KIND_CARD = {
+    CardLedgerStepKind.FUND: "card_fund",
+    CardLedgerStepKind.HOLD: "card_hold",
+    CardLedgerStepKind.CAPTURE: "card_capture",
+    CardLedgerStepKind.RELEASE: "card_release",
+    CardLedgerStepKind.REFUND: "card_refund",
+    CardLedgerStepKind.RETURN: "card_return",
+}
 
 
 def payout_key(payout_id: str, step: str) -> str:
@@ -384,4 +409,57 @@ def _refund_entry(
         requires=requires or [],
         excludes=excludes or [],
         may_go_negative=negative,
+    )
+
+
+def card_key(card_id: str, step: CardLedgerStepKind, key: str) -> str:
+    """Idempotency key of a card's ledger step: ``card:{card_id}:{step}:{key}``."""
+    return f"card:{card_id}:{step.value}:{key}"
+
+
+def card_entry(inp: CardLedgerInput) -> JournalEntryRequest:
+    """The entry of one card step (see the module docstring's table).
+
+    Raises:
+        InvalidAmount: the amount is not positive, or a capture's hold part is outside
+            0..amount.
+    """
+    step = inp.step
+    amount = step.amount
+    if amount <= 0:
+        raise InvalidAmount("a card ledger step moves a positive amount")
+    available, holds = card_available(inp.card_id), card_holds(inp.card_id)
+    settlement = card_settlement(inp.provider)
+    may_go_negative: list[str] = []
+    moves: list[tuple[str, int]]
+    match step.kind:
+        case CardLedgerStepKind.FUND:
+            moves = [(merchant_available(inp.merchant_id), -amount), (available, amount)]
+        case CardLedgerStepKind.HOLD:
+            moves = [(available, -amount), (holds, amount)]
+        case CardLedgerStepKind.CAPTURE:
+            if not 0 <= step.from_hold <= amount:
+                raise InvalidAmount("a capture takes between nothing and all of it from its hold")
+            moves = [
+                (holds, -step.from_hold),
+                (available, -(amount - step.from_hold)),
+                (settlement, amount),
+            ]
+            if step.from_hold < amount:
+                may_go_negative.append(available)
+        case CardLedgerStepKind.RELEASE:
+            moves = [(holds, -amount), (available, amount)]
+        case CardLedgerStepKind.REFUND:
+            moves = [(settlement, -amount), (available, amount)]
+            may_go_negative.append(settlement)
+        case CardLedgerStepKind.RETURN:
+            moves = [(available, -amount), (merchant_available(inp.merchant_id), amount)]
+    return JournalEntryRequest(
+        idempotency_key=card_key(inp.card_id, step.kind, step.key),
+        kind=KIND_CARD[step.kind],
+        reference=inp.card_id,
+        currency=inp.currency,
+        # A part of zero (a capture wholly from its hold) is left out: the ledger refuses it.
+        postings=[Posting(account=account, amount=value) for account, value in moves if value],
+        may_go_negative=may_go_negative,
     )

@@ -21,6 +21,7 @@ ORIGINAL_REFERENCE = SearchAttributeKey.for_keyword("OriginalReference")
 KIND_PAYOUT = "payout"
 KIND_COLLECTION = "collection"
 KIND_REFUND = "refund"
+KIND_CARD = "card"
 
 ALL_KEYS = (
     PAYMENT_KIND,

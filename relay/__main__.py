@@ -18,6 +18,7 @@ from temporalio.client import Client
 
 from payments_engine.db.session import create_engine, session_factory
 from payments_engine.relay.app import create_relay_app
+from payments_engine.relay.authorizations import TemporalAuthorizer
 from payments_engine.relay.config import RelayConfig
 from payments_engine.relay.delivery import TemporalDeliverer
 from payments_engine.runtime.serving import start_server
@@ -90,6 +91,7 @@ async def serve(settings: Settings) -> None:
             RelayConfig.from_settings(settings),
             session_factory(engine),
             TemporalDeliverer(client),
+            authorizer=TemporalAuthorizer(client),
         )
         server = await start_server(app, settings.relay_host, settings.relay_port)
         logger.info(

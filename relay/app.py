@@ -1,4 +1,5 @@
-"""The relay's ASGI app: ``POST /webhooks/{provider}`` and ``GET /healthz``.
+"""The relay's ASGI app: ``POST /webhooks/{provider}``, ``POST /authorizations/{provider}``
+and ``GET /healthz``.
 
 Each webhook goes through, in order: provider lookup (404), size limit (413), signature
 over the raw bytes (401), parsing (400), durable storage deduplicated by event id and body
@@ -11,17 +12,26 @@ While the app runs (its lifespan), a :class:`~relay.redelivery.Redeliverer` rede
 stored events whose delivery failed, so an event answered 503 reaches its workflow once
 Temporal is back even if the provider never sends it again.
 
+``POST /authorizations/{provider}`` answers an issuer's synchronous card authorization:
+the same provider lookup, size limit and signature check, then the card's workflow
+decides through an Update (:mod:`relay.authorizations`) within the issuer's deadline
+less a margin. When the card cannot answer in time the relay answers the default
+(decline, ``issuer_timeout``) itself and stores a stand-in record, delivered to the card
+like a webhook (and redelivered until it is), so the card's holds agree with what the
+network was told.
+
 Logs name only the provider, event id, reference and outcome: bodies carry personal data
 and the secrets must never leave the config.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -30,8 +40,16 @@ from starlette.requests import ClientDisconnect
 
 from payments_engine.activities.providers.base import MalformedEvent, ProviderSpec
 from payments_engine.activities.providers.registry import PROVIDERS
+from payments_engine.domain.card import (
+    STAND_IN_EVENT,
+    STAND_IN_EVENT_PREFIX,
+    AuthorizationDecision,
+    DeclineReason,
+    StandIn,
+)
 from payments_engine.domain.events import ProviderEvent
 from payments_engine.domain.webhooks import SignatureError
+from payments_engine.relay.authorizations import AuthorizationOutcome, CardAuthorizer
 from payments_engine.relay.config import RelayConfig
 from payments_engine.relay.delivery import DeliveryUnavailable, EventDeliverer
 from payments_engine.relay.redelivery import Redeliverer
@@ -89,6 +107,7 @@ def create_relay_app(
     deliverer: EventDeliverer,
     clock: Callable[[], float] = time.time,
     providers: Mapping[str, ProviderSpec] = PROVIDERS,
+    authorizer: CardAuthorizer | None = None,
 ) -> FastAPI:
     """Build the relay app; its lifespan runs the redelivery loop.
 
@@ -99,6 +118,8 @@ def create_relay_app(
         clock: unix seconds now; signatures are checked and rows stamped against it.
         providers: the registry the relay takes each provider's signature scheme and
             webhook translator from; a provider is served once it also has a secret.
+        authorizer: asks cards for authorization decisions; None serves no
+            ``/authorizations`` (404).
 
     Returns:
         The FastAPI application; ``app.state.redeliverer`` is its redelivery loop and
@@ -126,6 +147,9 @@ def create_relay_app(
         try:
             yield
         finally:
+            # Stand-ins being stored finish first: each is what a network was told.
+            if stand_ins:
+                await asyncio.wait(stand_ins, timeout=5)
             await redeliverer.stop()
 
     # No interactive docs: the relay faces the internet and only providers call it.
@@ -137,10 +161,13 @@ def create_relay_app(
         lifespan=lifespan,
     )
     app.state.redeliverer = redeliverer
+    stand_ins: set[asyncio.Task[None]] = set()
+    app.state.stand_ins = stand_ins
     # Read from the app at each request, never closed over: FastAPI caches route
     # functions in module-level caches, and a closure would keep the deliverer's Temporal
     # client (and so the SDK runtime's threads) alive until the interpreter exits.
     app.state.deliverer = deliverer
+    app.state.authorizer = authorizer
 
     async def deliver(request: Request, provider: str, event: ProviderEvent) -> JSONResponse:
         """Deliver a stored event, record the attempt and answer the provider."""
@@ -205,6 +232,13 @@ def create_relay_app(
             logger.warning("webhook refused: provider=%s malformed (%s)", provider, exc)
             return _error(400, "malformed event")
 
+        if event.provider_status == STAND_IN_EVENT or event.event_id.startswith(
+            STAND_IN_EVENT_PREFIX
+        ):
+            # Only the relay writes stand-ins; a provider cannot send one.
+            logger.warning("webhook refused: provider=%s stand-in record from outside", provider)
+            return _error(400, "malformed event")
+
         log_args = (provider, event.event_id, event.reference)
         try:
             stored = await store.store(provider, event.event_id, event.reference, signed_at, body)
@@ -243,6 +277,116 @@ def create_relay_app(
             )
             return _error(500, "stored event unreadable")
         return await deliver(request, provider, stored_event)
+
+    async def record_stand_in(
+        deliverer: EventDeliverer, provider: str, stand_in: StandIn, signed_at: int
+    ) -> None:
+        """Store what the relay told the network for a card, then tell the card."""
+        body = stand_in.model_dump_json().encode()
+        log_args = (provider, stand_in.card_reference, stand_in.authorization_id)
+        try:
+            stored = await store.store(
+                provider, stand_in.event_id, stand_in.card_reference, signed_at, body
+            )
+        except DATABASE_ERRORS as exc:
+            logger.error(
+                "stand-in not stored: provider=%s card=%s authorization=%s (%s)",
+                *log_args,
+                type(exc).__name__,
+            )
+            return
+        if stored.arrival not in (Arrival.NEW, Arrival.UNDELIVERED):
+            return
+        try:
+            outcome = await deliverer.deliver(stand_in.event(provider))
+        except DeliveryUnavailable:
+            # Stored: the redelivery loop hands it to the card once Temporal is back.
+            await store.record_attempt(provider, stand_in.event_id, None)
+            return
+        await store.record_attempt(provider, stand_in.event_id, settled_state(outcome))
+
+    @app.post("/authorizations/{provider}")
+    async def authorize(provider: str, request: Request) -> JSONResponse:
+        """Verify an issuer's authorization request and answer the card's decision in time."""
+        started = time.perf_counter()
+        secret = config.secrets.get(provider)
+        spec = providers.get(provider)
+        # From the app, like the deliverer: a closure would keep its Temporal client alive.
+        current_authorizer: CardAuthorizer | None = request.app.state.authorizer
+        if (
+            secret is None
+            or spec is None
+            or spec.authorizations is None
+            or current_authorizer is None
+        ):
+            return _error(404, "unknown provider")
+        codec = spec.authorizations
+        try:
+            body = await _read_body(request, config.max_body_bytes)
+        except _BodyTooLarge:
+            return _error(413, "body too large")
+        except ValueError:
+            return _error(400, "invalid content-length")
+        except ClientDisconnect:
+            return _error(400, "client disconnected")
+        now = clock()
+        try:
+            signed_at = spec.signature.verify(
+                secret.get_secret_value(),
+                request.headers,
+                body,
+                now=now,
+                tolerance=config.tolerance_seconds,
+            )
+        except SignatureError as exc:
+            logger.warning("authorization refused: provider=%s bad signature (%s)", provider, exc)
+            return _error(401, "invalid signature")
+        try:
+            reference, auth = codec.parse(body)
+        except MalformedEvent as exc:
+            logger.warning("authorization refused: provider=%s malformed (%s)", provider, exc)
+            return _error(400, "malformed request")
+
+        deadline = (
+            auth.respond_by.timestamp()
+            if auth.respond_by is not None
+            else now + config.authorization_default_deadline_seconds
+        )
+        ours = deadline - config.authorization_margin_seconds
+        auth = auth.model_copy(update={"respond_by": datetime.fromtimestamp(ours, UTC)})
+        budget = ours - clock()
+        outcome, decision = AuthorizationOutcome.UNAVAILABLE, None
+        if budget > 0:
+            outcome, decision = await current_authorizer.authorize(reference, auth, budget)
+        if outcome is not AuthorizationOutcome.ANSWERED or decision is None:
+            reason = {
+                AuthorizationOutcome.NO_CARD: DeclineReason.CARD_INACTIVE,
+                AuthorizationOutcome.REFUSED: DeclineReason.INVALID_REQUEST,
+            }.get(outcome, DeclineReason.ISSUER_TIMEOUT)
+            decision = AuthorizationDecision.decline(auth, reason)
+            if outcome is AuthorizationOutcome.UNAVAILABLE:
+                stand_in = StandIn(
+                    card_reference=reference,
+                    authorization_id=auth.authorization_id,
+                    amount=auth.amount,
+                )
+                task = asyncio.create_task(
+                    record_stand_in(request.app.state.deliverer, provider, stand_in, signed_at)
+                )
+                stand_ins.add(task)
+                task.add_done_callback(stand_ins.discard)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        logger.info(
+            "authorization %s: provider=%s card=%s authorization=%s%s in %.1f ms (%s)",
+            "approved" if decision.approved else "declined",
+            provider,
+            reference,
+            auth.authorization_id,
+            "" if decision.decline_reason is None else f" reason={decision.decline_reason.value}",
+            elapsed_ms,
+            outcome.value,
+        )
+        return JSONResponse(codec.answer(decision))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -35,6 +35,9 @@ class RelayConfig(BaseModel):
         redelivery_lease_seconds: how long a relay that took an event for delivery keeps
             it before another relay may take it over (it died while delivering).
         redelivery_batch_size: the most events one round of the loop takes on.
+        authorization_margin_seconds: how long before an issuer's authorization deadline
+            the relay stops waiting for the card and answers the default decline itself.
+        authorization_default_deadline_seconds: the deadline of a request stating none.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -51,6 +54,8 @@ class RelayConfig(BaseModel):
     )
     redelivery_lease_seconds: float = Field(default=DEFAULT_REDELIVERY_LEASE_SECONDS, gt=0)
     redelivery_batch_size: int = Field(default=DEFAULT_REDELIVERY_BATCH_SIZE, gt=0)
+    authorization_margin_seconds: float = Field(default=0.3, ge=0)
+    authorization_default_deadline_seconds: float = Field(default=2.0, gt=0)
 
     @field_validator("secrets")
     @classmethod
@@ -72,6 +77,9 @@ class RelayConfig(BaseModel):
             secrets=settings.webhook_secrets(),
             tolerance_seconds=settings.webhook_tolerance_seconds,
             max_body_bytes=settings.relay_max_body_bytes,
+            authorization_margin_seconds=settings.authorization_margin_ms / 1000,
+            authorization_default_deadline_seconds=settings.authorization_default_deadline_ms
+            / 1000,
         )
 
     @model_validator(mode="after")

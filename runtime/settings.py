@@ -128,6 +128,21 @@ class Settings(BaseSettings):
     relay_host: str = "127.0.0.1"
     relay_port: int = 8300
     relay_max_body_bytes: int = 64 * 1024
+    authorization_margin_ms: int = Field(
+        default=300,
+        ge=0,
+        le=5_000,
+        description=(
+            "Relay: how long before an issuer's authorization deadline it stops waiting for"
+            " the card and answers the default (decline) itself, so the answer is in time."
+        ),
+    )
+    authorization_default_deadline_ms: int = Field(
+        default=2_000,
+        gt=0,
+        le=30_000,
+        description="Relay: the issuer's deadline when its request states none (Stripe: 2 s).",
+    )
     webhook_tolerance_seconds: int = 300
 
     sandbox_enabled: bool = Field(default=True, description="`payments dev` runs the sandbox.")

@@ -1,4 +1,4 @@
-"""The ``payments`` command: run the engine; payouts, collections, refunds; the ledger.
+"""The ``payments`` command: run the engine; payouts, collections, refunds, cards; the ledger.
 
 Every command reads settings from ``PAYMENTS_*`` environment variables (see README) and
 prints a table, or JSON with ``--json``. Bad input exits with status 2 and one line on
@@ -20,13 +20,28 @@ from rich.markup import escape
 
 from payments_engine.activities.providers.registry import PROVIDERS
 from payments_engine.db.migrate import upgrade
+from payments_engine.domain.card import (
+    DEFAULT_CARD_PROVIDER,
+    Cardholder,
+    CardLimits,
+    CardTransaction,
+    CardView,
+    FundCardRequest,
+    IdDocument,
+    IssueCardRequest,
+)
 from payments_engine.domain.collection import (
     DEFAULT_APPROVAL_WINDOW_SECONDS,
     CollectionRequest,
     CollectionStatus,
     CollectionView,
 )
-from payments_engine.domain.errors import PaymentsError, ValidationFailed
+from payments_engine.domain.errors import (
+    InvalidAmount,
+    InvalidLimits,
+    PaymentsError,
+    ValidationFailed,
+)
 from payments_engine.domain.ids import check_business_id
 from payments_engine.domain.ledger import FundMerchantInput
 from payments_engine.domain.money import SERVED_CURRENCIES, Money
@@ -41,6 +56,7 @@ from payments_engine.domain.payout import (
 from payments_engine.domain.refund import RefundRequest, RefundStatus, RefundView
 from payments_engine.runtime.settings import Settings, SettingsError, load_settings
 from payments_engine.runtime.temporal import run
+from payments_engine.starter.cards import CardsClient
 from payments_engine.starter.client import PaymentsClient, open_client
 from payments_engine.starter.collections import CollectionsClient
 from payments_engine.starter.errors import (
@@ -64,10 +80,14 @@ collection_app = typer.Typer(
     no_args_is_help=True, help="Collect from payers' wallets; follow and list collections."
 )
 refund_app = typer.Typer(no_args_is_help=True, help="Refund collections; follow and list refunds.")
+card_app = typer.Typer(
+    no_args_is_help=True, help="Issue prepaid virtual cards; fund, limit, freeze and read them."
+)
 ledger_app = typer.Typer(no_args_is_help=True, help="Fund merchants and read balances.")
 app.add_typer(payout_app, name="payout")
 app.add_typer(collection_app, name="collection")
 app.add_typer(refund_app, name="refund")
+app.add_typer(card_app, name="card")
 app.add_typer(ledger_app, name="ledger")
 
 console = Console()
@@ -546,6 +566,281 @@ def refund_list(
     _run(_list())
 
 
+CardIdArgument = Annotated[str, typer.Argument(help="The card's id.")]
+_STAND_IN_HOLDER = Cardholder(
+    first_name="x",
+    last_name="x",
+    date_of_birth="2000-01-01",  # type: ignore[arg-type]
+    id_document=IdDocument(type="passport", number="0000"),
+    country="KE",
+)
+
+
+def _minor(option: str, value: str | None, currency: str) -> int | None:
+    """A major-unit amount option in minor units; its mistake named after the option."""
+    if value is None:
+        return None
+    try:
+        return Money.from_major(value, currency).amount
+    except InvalidAmount as exc:
+        raise InvalidLimits(f"{option}: {exc}") from None
+
+
+def _limits(
+    checks: _Input,
+    per_authorization: str | None,
+    daily_amount: str | None,
+    daily_count: int | None,
+    countries: str | None,
+    block_mcc: str | None,
+    day_offset_minutes: int,
+    currency: str,
+) -> CardLimits | None:
+    """The limits given on the command line (amounts in major units of ``currency``)."""
+
+    per_auth = checks.check(lambda: _minor("per-authorization", per_authorization, currency))
+    daily = checks.check(lambda: _minor("daily-amount", daily_amount, currency))
+    return checks.check(
+        lambda: CardLimits(
+            per_authorization=per_auth,
+            daily_amount=daily,
+            daily_count=daily_count,
+            allowed_countries=None if countries is None else countries.split(","),
+            blocked_categories=[] if block_mcc is None else block_mcc.split(","),
+            day_offset_minutes=day_offset_minutes,
+        )
+    )
+
+
+PerAuthorizationOption = Annotated[
+    str | None, typer.Option(help="Most one authorization may take, in major units.")
+]
+DailyAmountOption = Annotated[
+    str | None, typer.Option(help="Most the card may spend per day, in major units.")
+]
+DailyCountOption = Annotated[int | None, typer.Option(help="Most authorizations per day.")]
+CountriesOption = Annotated[
+    str | None, typer.Option(help="Countries the card works in, e.g. KE,UG (default all).")
+]
+BlockMccOption = Annotated[
+    str | None, typer.Option(help="Merchant category codes to refuse, e.g. 7995,5933.")
+]
+DayOffsetOption = Annotated[
+    int, typer.Option(help="Minutes the card's day starts after midnight UTC (180: Nairobi).")
+]
+
+
+@card_app.command("issue")
+def card_issue(
+    ctx: typer.Context,
+    card_id: Annotated[str, typer.Option("--id", help="Your unique card id.")],
+    currency: CurrencyOption,
+    first_name: Annotated[str, typer.Option(help="Cardholder's first name.")],
+    last_name: Annotated[str, typer.Option(help="Cardholder's last name.")],
+    date_of_birth: Annotated[str, typer.Option("--dob", help="YYYY-MM-DD.")],
+    id_number: Annotated[str, typer.Option(help="Identity document number.")],
+    country: Annotated[str, typer.Option(help="Cardholder's country, e.g. KE.")],
+    id_type: Annotated[str, typer.Option(help="national_id or passport.")] = "national_id",
+    per_authorization: PerAuthorizationOption = None,
+    daily_amount: DailyAmountOption = None,
+    daily_count: DailyCountOption = None,
+    countries: CountriesOption = None,
+    block_mcc: BlockMccOption = None,
+    day_offset_minutes: DayOffsetOption = 0,
+    low_balance: Annotated[
+        str | None, typer.Option(help="Alert when the balance falls below this (major units).")
+    ] = None,
+    merchant: MerchantOption = DEFAULT_MERCHANT_ID,
+    provider: Annotated[str, typer.Option(help="The card issuer.")] = DEFAULT_CARD_PROVIDER,
+    as_json: JsonOption = False,
+) -> None:
+    """Issue a prepaid virtual card (KYC first); the same --id twice is one card."""
+    checks = _Input()
+    limits = _limits(
+        checks,
+        per_authorization,
+        daily_amount,
+        daily_count,
+        countries,
+        block_mcc,
+        day_offset_minutes,
+        currency,
+    )
+    threshold = checks.check(lambda: _minor("low-balance", low_balance, currency))
+    checks.check(lambda: CardsClient.check_provider(provider))
+    holder = checks.check(
+        lambda: Cardholder.model_validate(
+            {
+                "first_name": first_name,
+                "last_name": last_name,
+                "date_of_birth": date_of_birth,
+                "id_document": {"type": id_type, "number": id_number},
+                "country": country,
+            }
+        )
+    )
+    request = checks.check(
+        lambda: IssueCardRequest(
+            card_id=card_id,
+            merchant_id=merchant,
+            provider=provider,
+            currency=currency,
+            # A refused cardholder is told above; this stand-in keeps it from being told twice.
+            cardholder=holder or _STAND_IN_HOLDER,
+            limits=limits or CardLimits(),
+            low_balance_threshold=threshold,
+        )
+    )
+    checks.done()
+    assert request is not None
+
+    async def _issue() -> None:
+        async with open_client(_settings(ctx)) as client:
+            created = await client.cards.issue(request)
+            view = await client.cards.get(created.card_id)
+        _show_card(view, as_json)
+
+    _run(_issue())
+
+
+@card_app.command("show")
+def card_show(ctx: typer.Context, card_id: CardIdArgument, as_json: JsonOption = False) -> None:
+    """Show a card: state, balance, holds, limits, today's usage."""
+    checks = _Input()
+    checks.check(lambda: check_business_id(card_id))
+    checks.done()
+
+    async def _show() -> None:
+        async with open_client(_settings(ctx)) as client:
+            view = await client.cards.get(card_id)
+        _show_card(view, as_json)
+
+    _run(_show())
+
+
+@card_app.command("fund")
+def card_fund(
+    ctx: typer.Context,
+    card_id: CardIdArgument,
+    amount: Annotated[str, typer.Option(help="Amount in major units, e.g. 5000.00")],
+    currency: CurrencyOption,
+    reference: Annotated[
+        str, typer.Option(help="Your funding reference: the same one credits once.")
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Move money from the platform's available balance onto the card."""
+    checks = _Input()
+    checks.check(lambda: check_business_id(card_id))
+    money = checks.check(lambda: Money.from_major(amount, currency))
+    request = checks.check(
+        lambda: FundCardRequest(
+            reference=reference, amount=money if money is not None else _STAND_IN
+        )
+    )
+    checks.done()
+    assert request is not None
+
+    async def _fund() -> None:
+        async with open_client(_settings(ctx)) as client:
+            view = await client.cards.fund(card_id, request)
+        _show_card(view, as_json)
+
+    _run(_fund())
+
+
+@card_app.command("limits")
+def card_limits(
+    ctx: typer.Context,
+    card_id: CardIdArgument,
+    per_authorization: PerAuthorizationOption = None,
+    daily_amount: DailyAmountOption = None,
+    daily_count: DailyCountOption = None,
+    countries: CountriesOption = None,
+    block_mcc: BlockMccOption = None,
+    day_offset_minutes: DayOffsetOption = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Replace a card's spending controls (an option left out means no such limit)."""
+    checks = _Input()
+    checks.check(lambda: check_business_id(card_id))
+    checks.done()
+
+    async def _set() -> None:
+        async with open_client(_settings(ctx)) as client:
+            current = await client.cards.get(card_id)
+            checks = _Input()
+            limits = _limits(
+                checks,
+                per_authorization,
+                daily_amount,
+                daily_count,
+                countries,
+                block_mcc,
+                day_offset_minutes,
+                current.currency,
+            )
+            checks.done()
+            assert limits is not None
+            view = await client.cards.set_limits(card_id, limits)
+        _show_card(view, as_json)
+
+    _run(_set())
+
+
+def _card_action(ctx: typer.Context, card_id: str, action: str, as_json: bool) -> None:
+    checks = _Input()
+    checks.check(lambda: check_business_id(card_id))
+    checks.done()
+
+    async def _act() -> None:
+        async with open_client(_settings(ctx)) as client:
+            view = await getattr(client.cards, action)(card_id)
+        _show_card(view, as_json)
+
+    _run(_act())
+
+
+@card_app.command("freeze")
+def card_freeze(ctx: typer.Context, card_id: CardIdArgument, as_json: JsonOption = False) -> None:
+    """Decline every authorization until the card is unfrozen."""
+    _card_action(ctx, card_id, "freeze", as_json)
+
+
+@card_app.command("unfreeze")
+def card_unfreeze(ctx: typer.Context, card_id: CardIdArgument, as_json: JsonOption = False) -> None:
+    """Authorize again."""
+    _card_action(ctx, card_id, "unfreeze", as_json)
+
+
+@card_app.command("terminate")
+def card_terminate(
+    ctx: typer.Context, card_id: CardIdArgument, as_json: JsonOption = False
+) -> None:
+    """End the card for good; its balance returns once its holds are captured or expire."""
+    _card_action(ctx, card_id, "terminate", as_json)
+
+
+@card_app.command("transactions")
+def card_transactions(
+    ctx: typer.Context, card_id: CardIdArgument, as_json: JsonOption = False
+) -> None:
+    """List a card's recent transactions, oldest first."""
+    checks = _Input()
+    checks.check(lambda: check_business_id(card_id))
+    checks.done()
+
+    async def _list() -> None:
+        async with open_client(_settings(ctx)) as client:
+            found = await client.cards.transactions(card_id)
+        if as_json:
+            _print_json(found)
+        else:
+            _print_card_transactions(found)
+
+    _run(_list())
+
+
 @ledger_app.command("fund")
 def ledger_fund(
     ctx: typer.Context,
@@ -666,6 +961,48 @@ def _show_refund(view: RefundView, as_json: bool) -> None:
         view.provider_status or "",
         view.failure_code or "",
     )
+    print_table(console, table)
+
+
+def _show_card(view: CardView, as_json: bool) -> None:
+    if as_json:
+        _print_json(view)
+        return
+
+    def money(amount: int) -> str:
+        return str(Money(amount=amount, currency=view.currency))
+
+    table = plain_table("card", "state", "balance", "held", "last four", "expires", "today")
+    table.add_row(
+        view.card_id,
+        view.state.value,
+        money(view.balance),
+        f"{money(view.held)} ({view.open_holds})",
+        view.last_four or "",
+        view.expires_at.strftime("%Y-%m") if view.expires_at else "",
+        f"{money(view.today.amount)} in {view.today.count}",
+    )
+    print_table(console, table)
+
+
+def _print_card_transactions(transactions: list[CardTransaction]) -> None:
+    table = plain_table("at", "kind", "id", "amount", "result", "merchant", "flags")
+    for t in transactions:
+        result = ""
+        if t.approved is not None:
+            result = "approved" if t.approved else f"declined: {t.decline_reason}"
+        merchant = (
+            f"{t.merchant.name} ({t.merchant.mcc}, {t.merchant.country})" if t.merchant else ""
+        )
+        table.add_row(
+            t.at.strftime("%Y-%m-%d %H:%M:%S"),
+            t.kind.value,
+            t.id,
+            str(Money(amount=t.amount, currency=t.currency)),
+            result,
+            merchant,
+            ", ".join(flag.value for flag in t.flags),
+        )
     print_table(console, table)
 
 

@@ -44,6 +44,7 @@ from payments_engine.domain.payout import (
 from payments_engine.runtime.codec import settings_fingerprint_key
 from payments_engine.runtime.settings import Settings
 from payments_engine.runtime.temporal import connect
+from payments_engine.starter.cards import CardsClient
 from payments_engine.starter.collections import CollectionsClient
 from payments_engine.starter.listing import list_payments
 from payments_engine.starter.refunds import DEFAULT_REFUND_WINDOW, RefundsClient
@@ -82,8 +83,8 @@ class PayoutSummary(BaseModel):
 class PaymentsClient:
     """Create and follow payouts on Temporal; fund and read the ledger.
 
-    Collections and refunds live in their namespaces: ``client.collections`` and
-    ``client.refunds``.
+    Collections, refunds and cards live in their namespaces: ``client.collections``,
+    ``client.refunds`` and ``client.cards``.
 
     Args:
         temporal: a client using the engine's data converter, payload codec included
@@ -119,6 +120,8 @@ class PaymentsClient:
         """Collections from payers' wallets: ``create``, ``get``, ``wait``, ``list``."""
         self.refunds = RefundsClient(temporal, task_queue, self.collections, refund_window)
         """Refunds of collections: ``create``, ``get``, ``wait``, ``list``."""
+        self.cards = CardsClient(temporal, task_queue)
+        """Prepaid virtual cards: ``issue``, ``get``, ``fund``, ``set_limits``, ``freeze`` ..."""
 
     @staticmethod
     def check_provider(name: str) -> None:

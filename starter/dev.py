@@ -219,14 +219,18 @@ def print_urls(console: Console, settings: Settings) -> None:
         ("Temporal frontend", settings.temporal_address),
         ("Codec server", settings.codec_url),
         ("Webhook relay", f"{settings.relay_url}/webhooks/{{provider}}"),
+        ("Card authorizations", f"{settings.relay_url}/authorizations/{{provider}}"),
         ("Relay health", f"{settings.relay_url}/healthz"),
         ("Ledger database", _redact(settings.resolved_database_url)),
         ("Task queue", settings.task_queue),
     ]
     if settings.sandbox_enabled:
-        rows[4:4] = [
+        # After the relay's own lines, before its health URL.
+        at = [name for name, _ in rows].index("Relay health")
+        rows[at:at] = [
             ("Sandbox wallet hub", f"{settings.sandbox_url}/hub"),
             ("Sandbox MoMo", f"{settings.sandbox_url}/momo"),
+            ("Sandbox card issuer", f"{settings.sandbox_url}/issuer"),
             ("Sandbox admin", f"{settings.sandbox_url}/admin/transfers"),
         ]
     for name, value in rows:

@@ -45,6 +45,19 @@ FIELD_NAMES: dict[str, str] = {
     "refund_id": "id",
     "original_id": "original",
     "approval_window_seconds": "window",
+    "card_id": "id",
+    "first_name": "first-name",
+    "last_name": "last-name",
+    "date_of_birth": "dob",
+    "number": "id-number",
+    "type": "id-type",
+    "per_authorization": "per-authorization",
+    "daily_amount": "daily-amount",
+    "daily_count": "daily-count",
+    "allowed_countries": "countries",
+    "blocked_categories": "block-mcc",
+    "day_offset_minutes": "day-offset-minutes",
+    "low_balance_threshold": "low-balance",
 }
 
 # The field of a domain error raised outside a model field (Money.from_major, a model

@@ -28,6 +28,7 @@ from payments_engine.db.migrate import upgrade
 from payments_engine.db.session import create_engine, session_factory
 from payments_engine.domain.search_attributes import ALL_KEYS
 from payments_engine.relay.app import create_relay_app
+from payments_engine.relay.authorizations import TemporalAuthorizer
 from payments_engine.relay.config import RelayConfig
 from payments_engine.relay.delivery import TemporalDeliverer
 from payments_engine.runtime.codec import Keyring, codec_of, engine_data_converter
@@ -35,6 +36,7 @@ from payments_engine.runtime.serving import RunningServer, start_server
 from payments_engine.runtime.settings import Settings
 from payments_engine.sandbox.app import create_sandbox_app
 from payments_engine.sandbox.config import SandboxConfig
+from payments_engine.sandbox.issuer.config import IssuerSandboxConfig
 from payments_engine.sandbox.momo.config import MomoSandboxConfig
 from payments_engine.worker.main import running_worker
 
@@ -128,6 +130,7 @@ async def engine_stack(
             RelayConfig.from_settings(settings),
             sessions,
             TemporalDeliverer(client),
+            authorizer=TemporalAuthorizer(client),
         )
         relay = await start_server(relay_app, settings.relay_host, settings.relay_port)
         stack.push_async_callback(relay.stop)
@@ -157,8 +160,21 @@ async def engine_stack(
                     state_file=settings.sandbox_state_file,
                     **{k: v for k, v in timings.items() if k in MomoSandboxConfig.model_fields},
                 )
+            issuer_config = None
+            issuer = settings.provider("issuer")
+            if issuer.api_key is not None and issuer.webhook_secret is not None:
+                issuer_config = IssuerSandboxConfig(
+                    api_key=issuer.api_key.get_secret_value(),
+                    webhook_secret=issuer.webhook_secret.get_secret_value(),
+                    webhook_url=f"{settings.relay_url}/webhooks/issuer",
+                    authorization_url=f"{settings.relay_url}/authorizations/issuer",
+                    authorization_deadline_seconds=settings.authorization_default_deadline_ms
+                    / 1000,
+                    state_file=settings.sandbox_state_file,
+                    **{k: v for k, v in timings.items() if k in IssuerSandboxConfig.model_fields},
+                )
             sandbox = await start_server(
-                create_sandbox_app(config, momo=momo_config),
+                create_sandbox_app(config, momo=momo_config, issuer=issuer_config),
                 settings.sandbox_host,
                 settings.sandbox_port,
             )

@@ -19,10 +19,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from payments_engine.activities.cards import CardActivities
 from payments_engine.activities.collections import CollectionActivities
 from payments_engine.activities.ledger import LedgerActivities
 from payments_engine.activities.payouts import PayoutActivities
 from payments_engine.activities.providers.base import (
+    CardIssuingProvider,
     CollectionProvider,
     PayoutProvider,
     RefundProvider,
@@ -34,13 +36,14 @@ from payments_engine.db.session import create_engine, session_factory
 from payments_engine.runtime.search_attributes import register_search_attributes
 from payments_engine.runtime.settings import Settings, SettingsError, load_settings
 from payments_engine.runtime.temporal import connect, run
+from payments_engine.workflows.card import CardWorkflow
 from payments_engine.workflows.collection import CollectionWorkflow
 from payments_engine.workflows.payout import PayoutWorkflow
 from payments_engine.workflows.refund import RefundWorkflow
 
 log = logging.getLogger("payments.worker")
 
-WORKFLOWS = [PayoutWorkflow, CollectionWorkflow, RefundWorkflow]
+WORKFLOWS = [PayoutWorkflow, CollectionWorkflow, RefundWorkflow, CardWorkflow]
 # Deterministic modules shared with the sandbox instead of re-imported for every new
 # workflow: the engine's pure types (and the activity modules whose names the workflows
 # reference), and the libraries they use to validate inputs on decode. The workflow
@@ -83,6 +86,7 @@ class Adapters:
     payouts: dict[str, PayoutProvider] = field(default_factory=dict)
     collections: dict[str, CollectionProvider] = field(default_factory=dict)
     refunds: dict[str, RefundProvider] = field(default_factory=dict)
+    cards: dict[str, CardIssuingProvider] = field(default_factory=dict)
     collection_fee_bps: dict[str, int] = field(default_factory=dict)
 
 
@@ -91,6 +95,7 @@ def build_worker(client: Client, task_queue: str, adapters: Adapters, ledger: Le
     payouts = PayoutActivities(adapters.payouts)
     collections = CollectionActivities(adapters.collections)
     refunds = RefundActivities(adapters.refunds)
+    cards = CardActivities(adapters.cards)
     ledger_activities = LedgerActivities(ledger, adapters.collection_fee_bps)
     return Worker(
         client,
@@ -112,6 +117,13 @@ def build_worker(client: Client, task_queue: str, adapters: Adapters, ledger: Le
             ledger_activities.settle_refund,
             ledger_activities.release_refund,
             ledger_activities.reverse_refund,
+            ledger_activities.post_card_entries,
+            cards.create_cardholder,
+            cards.get_cardholder,
+            cards.create_card,
+            cards.close_card,
+            cards.get_network_transaction,
+            cards.notify_low_balance,
         ],
         workflow_runner=WORKFLOW_RUNNER,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
@@ -152,6 +164,8 @@ async def running_worker(
                 adapters.collection_fee_bps[name] = provider.collection_fee_bps
             if spec.refunds is not None:
                 adapters.refunds[name] = spec.refunds(http, provider)
+            if spec.cards is not None:
+                adapters.cards[name] = spec.cards(http, provider)
         worker = build_worker(client, settings.task_queue, adapters, ledger)
         async with worker:
             yield worker

@@ -25,6 +25,16 @@ import httpx
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings
 
+from payments_engine.domain.card import (
+    AuthorizationDecision,
+    AuthorizationRequest,
+    CardholderStatus,
+    CreateCardholderInput,
+    CreateCardInput,
+    IssuedCard,
+    LowBalanceNotice,
+    NetworkTransaction,
+)
 from payments_engine.domain.collection import RequestCollectionInput
 from payments_engine.domain.errors import (
     ProviderAuthError,
@@ -249,6 +259,72 @@ class RefundProvider(Protocol):
         ...
 
 
+class CardIssuingProvider(Protocol):
+    """Issues prepaid virtual cards: cardholders with KYC, cards, and the network's record."""
+
+    async def create_cardholder(self, inp: CreateCardholderInput) -> CardholderStatus:
+        """Register the cardholder (once per card reference); KYC starts.
+
+        Raises:
+            ProviderFault: Ambiguous (safe to resend: idempotency key), Transient, Refused.
+        """
+        ...
+
+    async def get_cardholder(self, token: str) -> CardholderStatus | None:
+        """The cardholder's KYC verdict now; None if unknown.
+
+        Raises:
+            ProviderFault: Transient or Refused.
+        """
+        ...
+
+    async def create_card(self, inp: CreateCardInput) -> IssuedCard:
+        """Issue the card (once per card reference).
+
+        Raises:
+            ProviderFault: Ambiguous (safe to resend), Transient, Refused (KYC not approved).
+        """
+        ...
+
+    async def close_card(self, token: str) -> None:
+        """Close the card at the issuer (idempotent).
+
+        Raises:
+            ProviderFault: Ambiguous, Transient or Refused.
+        """
+        ...
+
+    async def get_transaction(self, token: str) -> NetworkTransaction | None:
+        """The issuer's record of one network event; None if it has none.
+
+        Raises:
+            ProviderFault: Transient or Refused.
+        """
+        ...
+
+    async def notify(self, notice: LowBalanceNotice) -> None:
+        """Send a low-balance alert to the platform through the issuer.
+
+        Raises:
+            ProviderFault: Ambiguous, Transient or Refused.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class AuthorizationCodec:
+    """How an issuer asks for an authorization and how it wants the answer.
+
+    Attributes:
+        parse: a verified request body -> (our card reference, the request); raises
+            MalformedEvent.
+        answer: our decision -> the JSON body the issuer expects.
+    """
+
+    parse: Callable[[bytes], tuple[str, AuthorizationRequest]]
+    answer: Callable[[AuthorizationDecision], dict[str, object]]
+
+
 WebhookTranslator = Callable[[bytes], ProviderEvent]
 """Turns an authenticated webhook body into a :class:`ProviderEvent`; raises MalformedEvent."""
 
@@ -286,6 +362,9 @@ class ProviderSpec:
         payouts: builds its payout adapter on an HTTP client; None if it pays nothing out.
         collections: builds its collection adapter; None if it collects nothing.
         refunds: builds its refund adapter; None if it cannot refund a collection.
+        cards: builds its card-issuing adapter; None if it issues no cards.
+        authorizations: its synchronous authorization request and answer formats,
+            served by the relay at ``/authorizations/<name>``; None if it sends none.
     """
 
     name: str
@@ -297,3 +376,5 @@ class ProviderSpec:
     payouts: Callable[[httpx.AsyncClient, ProviderSettings], PayoutProvider] | None = None
     collections: Callable[[httpx.AsyncClient, ProviderSettings], CollectionProvider] | None = None
     refunds: Callable[[httpx.AsyncClient, ProviderSettings], RefundProvider] | None = None
+    cards: Callable[[httpx.AsyncClient, ProviderSettings], CardIssuingProvider] | None = None
+    authorizations: AuthorizationCodec | None = None

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from payments_engine.activities.providers import hub, momo
+from payments_engine.activities.providers import hub, issuer, momo
 from payments_engine.activities.providers.base import ProviderNotSupported, ProviderSpec
 
 PROVIDERS: Mapping[str, ProviderSpec] = MappingProxyType(
-    {spec.name: spec for spec in (hub.SPEC, momo.SPEC)}
+    {spec.name: spec for spec in (hub.SPEC, momo.SPEC, issuer.SPEC)}
 )
 
 
@@ -24,10 +24,24 @@ def provider_spec(name: str) -> ProviderSpec:
     Raises:
         ProviderNotSupported: no such provider; the message lists the known ones.
     """
+    return _capable(name, None, "")
+
+
+def _capable(name: str, capability: str | None, verb: str) -> ProviderSpec:
+    """The provider ``name`` if it has ``capability`` (a ProviderSpec field; None: any).
+
+    Raises:
+        ProviderNotSupported: no such provider (the message lists those that have the
+            capability), or it lacks the capability.
+    """
     spec = PROVIDERS.get(name)
     if spec is None:
-        known = ", ".join(sorted(PROVIDERS))
+        known = ", ".join(
+            sorted(n for n, s in PROVIDERS.items() if capability is None or getattr(s, capability))
+        )
         raise ProviderNotSupported(f"unknown provider {name[:40]!r}; known: {known}")
+    if capability is not None and getattr(spec, capability) is None:
+        raise ProviderNotSupported(f"provider {name!r} does not {verb}")
     return spec
 
 
@@ -37,10 +51,7 @@ def payout_spec(name: str) -> ProviderSpec:
     Raises:
         ProviderNotSupported: no such provider, or it does not support payouts.
     """
-    spec = provider_spec(name)
-    if spec.payouts is None:
-        raise ProviderNotSupported(f"provider {name!r} does not support payouts")
-    return spec
+    return _capable(name, "payouts", "support payouts")
 
 
 def collection_spec(name: str) -> ProviderSpec:
@@ -49,10 +60,7 @@ def collection_spec(name: str) -> ProviderSpec:
     Raises:
         ProviderNotSupported: no such provider, or it does not support collections.
     """
-    spec = provider_spec(name)
-    if spec.collections is None:
-        raise ProviderNotSupported(f"provider {name!r} does not support collections")
-    return spec
+    return _capable(name, "collections", "support collections")
 
 
 def refund_spec(name: str) -> ProviderSpec:
@@ -61,7 +69,13 @@ def refund_spec(name: str) -> ProviderSpec:
     Raises:
         ProviderNotSupported: no such provider, or it does not support refunds.
     """
-    spec = provider_spec(name)
-    if spec.refunds is None:
-        raise ProviderNotSupported(f"provider {name!r} does not support refunds")
-    return spec
+    return _capable(name, "refunds", "support refunds")
+
+
+def card_spec(name: str) -> ProviderSpec:
+    """The provider called ``name``, if it issues cards.
+
+    Raises:
+        ProviderNotSupported: no such provider, or it does not issue cards.
+    """
+    return _capable(name, "cards", "issue cards")

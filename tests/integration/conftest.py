@@ -49,6 +49,8 @@ SANDBOX_OVERRIDES = {
     "tick_seconds": 0.02,
     # MoMo's payer window (5 minutes in production), for its expiring requests to pay.
     "request_to_pay_window_seconds": 5.0,
+    # The issuer's manual KYC review (a minute or more in production).
+    "kyc_review_seconds": 0.5,
 }
 
 
@@ -85,6 +87,10 @@ def stack_settings(temporal_env: WorkflowEnvironment, integration_database_url: 
         task_queue=TASK_QUEUE,
         sandbox_settle_seconds=0.2,
         sandbox_late_success_seconds=3.0,
+        # An issuer deadline (Sudo Africa's 4 s and more) that a loaded CI machine still
+        # meets; the relay stands in 1 s before it.
+        authorization_default_deadline_ms=5_000,
+        authorization_margin_ms=1_000,
     )
     for name in settings.providers:
         settings = settings.with_provider(name, timeout_seconds=PROVIDER_TIMEOUT_SECONDS)

@@ -1,11 +1,11 @@
 """Record workflow histories on the real stack, for the replay tests.
 
-Run ``python -m tests.workflows.record_histories <version> [momo | recheck | collections]``
+Run ``python -m tests.workflows.record_histories <version> [momo | recheck | collections | cards]``
 when a workflow's commands change on purpose (behind ``workflow.patched``), or for a new
 path (``momo``: the MoMo provider's; ``collections``: CollectionWorkflow and
-RefundWorkflow): it adds histories of the current code beside the old ones, which must
-all keep replaying. Never regenerate an old history to make a replay test pass: that
-hides the non-determinism it exists to catch.
+RefundWorkflow; ``cards``: CardWorkflow): it adds histories of the current code beside
+the old ones, which must all keep replaying. Never regenerate an old history to make a
+replay test pass: that hides the non-determinism it exists to catch.
 """
 
 from __future__ import annotations
@@ -264,6 +264,119 @@ async def record_collections(version: str) -> None:
                     await _write(env.client, refund.workflow_id, f"refund-{version}-{name}")
 
 
+async def record_cards(version: str) -> None:
+    """Record CardWorkflow paths (``card-*``): a whole life, a KYC refusal, a continue-as-new.
+
+    The cardholders are made up: these histories are written without payload encryption.
+    """
+    from payments_engine.domain.card import (
+        Cardholder,
+        CardState,
+        FundCardRequest,
+        IdDocument,
+        IssueCardRequest,
+        StandIn,
+    )
+    from payments_engine.workflows.card import CardWorkflow
+
+    def issue(card_id: str, document: str) -> IssueCardRequest:
+        return IssueCardRequest(
+            card_id=card_id,
+            merchant_id="shop",
+            currency="KES",
+            cardholder=Cardholder(
+                first_name="History",
+                last_name="Holder",
+                date_of_birth="1990-01-01",  # type: ignore[arg-type]
+                id_document=IdDocument(type="national_id", number=document),
+                country="KE",
+            ),
+            low_balance_threshold=50_00,
+        )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        async with await local_temporal(encrypt=False) as env:
+            settings = throwaway_settings(env.client, f"sqlite+aiosqlite:///{tmp}/ledger.db")
+            async with (
+                engine_stack(
+                    settings, env.client, sandbox_overrides={"kyc_review_seconds": 0.5}
+                ) as stack,
+                httpx.AsyncClient(base_url=f"{stack.sandbox_url}/admin/issuer") as network,
+            ):
+                payments = PaymentsClient(env.client, settings.task_queue, stack.ledger)
+                await stack.ledger.fund_merchant(
+                    FundMerchantInput(
+                        merchant_id="shop",
+                        amount=Money(amount=10_000_000, currency="KES"),
+                        reference="history-cards",
+                    )
+                )
+
+                async def active(card_id: str) -> None:
+                    while (await payments.cards.get(card_id)).state is not CardState.ACTIVE:
+                        await asyncio.sleep(0.1)
+
+                async def buy(card_id: str, amount: int) -> str:
+                    response = await network.post(
+                        "/purchases", json={"card": card_id, "amount": amount}
+                    )
+                    response.raise_for_status()
+                    return str(response.json()["authorization_id"])
+
+                # A whole life: review, funding, purchases, events, a stand-in, controls.
+                life = issue("history-life", "12340002")
+                await payments.cards.issue(life)
+                await active(life.card_id)
+                await payments.cards.fund(
+                    life.card_id,
+                    FundCardRequest(reference="f1", amount=Money(amount=100_00, currency="KES")),
+                )
+                first = await buy(life.card_id, 30_00)
+                await buy(life.card_id, 1_000_00)
+                second = await buy(life.card_id, 10_00)
+                await network.post(f"/authorizations/{first}/captures", json={"amount": 20_00})
+                await network.post(f"/authorizations/{first}/reversals")
+                await network.post(f"/cards/{life.card_id}/refunds", json={"amount": 5_00})
+                await network.post(f"/cards/{life.card_id}/force-captures", json={"amount": 1_00})
+                await env.client.get_workflow_handle(life.workflow_id).signal(
+                    CardWorkflow.provider_event,
+                    StandIn(card_reference=life.workflow_id, authorization_id=second).event(
+                        "issuer"
+                    ),
+                )
+                await payments.cards.freeze(life.card_id)
+                await buy(life.card_id, 1_00)
+                await payments.cards.unfreeze(life.card_id)
+                await asyncio.sleep(1.0)
+                await payments.cards.terminate(life.card_id)
+                await env.client.get_workflow_handle(life.workflow_id).result()
+                await _write(env.client, life.workflow_id, f"card-{version}-life")
+
+                rejected = issue("history-rejected", "12340003")
+                await payments.cards.issue(rejected)
+                await env.client.get_workflow_handle(rejected.workflow_id).result()
+                await _write(env.client, rejected.workflow_id, f"card-{version}-kyc-rejected")
+
+                # Enough authorizations for the first run to continue as new.
+                busy = issue("history-busy", "12345678")
+                await payments.cards.issue(busy)
+                await active(busy.card_id)
+                await payments.cards.fund(
+                    busy.card_id,
+                    FundCardRequest(reference="f1", amount=Money(amount=1_000_00, currency="KES")),
+                )
+                handle = env.client.get_workflow_handle(busy.workflow_id)
+                first_run = (await handle.describe()).run_id
+                while (await payments.cards.get(busy.card_id)).runs == 1:
+                    await buy(busy.card_id, 1_00)
+                history = await env.client.get_workflow_handle(
+                    busy.workflow_id, run_id=first_run
+                ).fetch_history()
+                path = HERE / f"card-{version}-continued-as-new.json"
+                path.write_text(history.to_json())
+                log.info("wrote %s", path)
+
+
 async def _write(client: Client, workflow_id: str, name: str) -> None:
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     path = HERE / f"{name}.json"
@@ -277,6 +390,8 @@ if __name__ == "__main__":
     label = sys.argv[1] if len(sys.argv) > 1 else "v1"
     if "collections" in sys.argv[2:]:
         asyncio.run(record_collections(label))
+    elif "cards" in sys.argv[2:]:
+        asyncio.run(record_cards(label))
     else:
         asyncio.run(
             record(
