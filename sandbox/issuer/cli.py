@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import math
 import re
@@ -28,6 +29,7 @@ from payments_engine.domain.errors import InvalidAmount, UnknownCurrency
 from payments_engine.domain.money import Money, major_to_minor, parse_currency
 
 PURCHASES_PATH = "/admin/issuer/purchases"
+CARDS_PATH = "/admin/issuer/cards"
 DEFAULT_CONCURRENCY = 10
 REQUEST_TIMEOUT_SECONDS = 90.0  # above the longest deadline the sandbox accepts (60 s)
 
@@ -57,9 +59,13 @@ def build_parser(default_sandbox_url: str, prog: str = "payments sandbox purchas
     parser.add_argument(
         "--amount", required=True, help="major units as a decimal string, e.g. 15.00"
     )
-    parser.add_argument("--currency", required=True, help="ISO 4217 code, e.g. KES")
-    parser.add_argument("--mcc", required=True, help="the merchant category code, e.g. 5411")
-    parser.add_argument("--country", required=True, help="the merchant's country, e.g. KE")
+    parser.add_argument(
+        "--currency", default=None, help="ISO 4217 code, e.g. KES; default the card's currency"
+    )
+    parser.add_argument(
+        "--mcc", default="5411", help="the merchant category code (default 5411, groceries)"
+    )
+    parser.add_argument("--country", default="KE", help="the merchant's country (default KE)")
     parser.add_argument("--merchant", default=None, help="the merchant's name")
     parser.add_argument(
         "--partial", action="store_true", help="the merchant takes a partial approval"
@@ -108,10 +114,18 @@ def parse_purchase_args(
     """
     parser = build_parser(default_sandbox_url, prog)
     args = parser.parse_args(list(argv))
+    # Without --currency the amount is read in the card's currency once it is known; its
+    # form is checked now with two decimals, the most a card currency here has.
+    currency = None
     try:
-        currency = parse_currency(args.currency)
-        amount = major_to_minor(args.amount, currency)
+        if args.currency is not None:
+            currency = parse_currency(args.currency)
+        amount = major_to_minor(args.amount, currency or "USD")
     except (InvalidAmount, UnknownCurrency) as exc:
+        if currency is None and args.currency is None:
+            parser.error(
+                f"argument --amount: {args.amount[:24]!r} is not an amount (at most 2 decimals)"
+            )
         parser.error(f"argument --amount/--currency: {exc}")
     if amount <= 0:
         parser.error("argument --amount: must be greater than zero")
@@ -125,7 +139,7 @@ def parse_purchase_args(
         parser.error("argument --concurrency: at least 1")
     body: dict[str, Any] = {
         "card": args.card,
-        "amount": amount,
+        "amount": amount if currency is not None else args.amount,
         "currency": currency,
         "mcc": args.mcc,
         "country": args.country.upper(),
@@ -283,6 +297,31 @@ async def load_run(client: httpx.AsyncClient, command: PurchaseCommand, count: i
     return report
 
 
+async def in_card_currency(client: httpx.AsyncClient, command: PurchaseCommand) -> PurchaseCommand:
+    """The command with its amount in minor units of the card's currency, asked of the sandbox.
+
+    Raises:
+        SandboxFailed: the sandbox cannot be reached or has no such card.
+        InvalidAmount: the amount has more decimals than the card's currency.
+    """
+    url = command.url.removesuffix(PURCHASES_PATH) + CARDS_PATH
+    try:
+        response = await client.get(url)
+    except httpx.HTTPError as exc:
+        raise SandboxFailed(f"cannot reach the sandbox at {url}: {type(exc).__name__}") from None
+    if response.status_code != 200:
+        raise SandboxFailed(f"the sandbox answered {response.status_code}: {response.text}")
+    card = str(command.body["card"])
+    names = {card, f"card-{card}"}
+    for found in response.json():
+        if found.get("token") in names or found.get("reference") in names:
+            currency = str(found["currency"])
+            amount = major_to_minor(str(command.body["amount"]), currency)
+            body = {**command.body, "amount": amount, "currency": currency}
+            return dataclasses.replace(command, body=body)
+    raise SandboxFailed(f"the sandbox has no card {card[:80]!r}")
+
+
 def _write(text: str, stream: Any = None) -> None:
     (stream or sys.stdout).write(text + "\n")
 
@@ -303,6 +342,15 @@ async def run_purchase(
     async with httpx.AsyncClient(
         transport=transport, timeout=REQUEST_TIMEOUT_SECONDS, limits=limits
     ) as client:
+        if command.body["currency"] is None:
+            try:
+                command = await in_card_currency(client, command)
+            except SandboxFailed as exc:
+                _write(f"purchase failed: {exc}", sys.stderr)
+                return 1
+            except (InvalidAmount, UnknownCurrency) as exc:
+                _write(f"invalid --amount: {exc}", sys.stderr)
+                return 2
         if command.count is None:
             try:
                 outcome = await send_purchase(client, command.url, command.body)
