@@ -11,9 +11,12 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from payments_engine.activities.providers.base import ProviderSettings
+from payments_engine.domain.errors import InvalidAmount
 from payments_engine.runtime.settings import load_settings
 from payments_engine.sandbox import __main__ as sandbox_main
 from payments_engine.sandbox.issuer.cli import (
+    SandboxFailed,
+    in_card_currency,
     parse_purchase_args,
     percentile,
     run_purchase,
@@ -56,9 +59,30 @@ def test_bad_arguments_exit_2_with_a_message(
 
 def test_a_missing_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
-        parse_purchase_args(["card-abc", "--amount", "1"], SANDBOX_URL)
+        parse_purchase_args(["card-abc"], SANDBOX_URL)
     assert info.value.code == 2
-    assert "--currency" in capsys.readouterr().err
+    assert "--amount" in capsys.readouterr().err
+
+
+async def test_without_a_currency_the_amount_is_in_the_cards() -> None:
+    command = parse_purchase_args(["cd-1", "--amount", "1.50"], SANDBOX_URL)
+    assert command.body["currency"] is None
+    assert (command.body["mcc"], command.body["country"]) == ("5411", "KE")
+    cards = [
+        {"token": "crd_1", "reference": "card-cd-1", "currency": "KES"},
+        {"token": "crd_2", "reference": "card-ug", "currency": "UGX"},
+    ]
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=cards))
+    async with httpx.AsyncClient(transport=transport) as client:
+        resolved = await in_card_currency(client, command)
+        assert (resolved.body["amount"], resolved.body["currency"]) == (150, "KES")
+        ugx = parse_purchase_args(["ug", "--amount", "1.50"], SANDBOX_URL)
+        with pytest.raises(InvalidAmount):
+            await in_card_currency(client, ugx)
+        with pytest.raises(SandboxFailed):
+            await in_card_currency(
+                client, parse_purchase_args(["nope", "--amount", "1"], SANDBOX_URL)
+            )
 
 
 def test_the_request_body_in_minor_units() -> None:
