@@ -304,13 +304,15 @@ def decide(
         return AuthorizationDecision.decline(request, DeclineReason.DAILY_COUNT_EXCEEDED)
 
     approvable = amount
-    reason = DeclineReason.INSUFFICIENT_FUNDS
+    reason: DeclineReason | None = None
     if limits.daily_amount is not None:
         left_today = max(limits.daily_amount - usage.amount, 0)
         if left_today < approvable:
             approvable, reason = left_today, DeclineReason.DAILY_AMOUNT_EXCEEDED
     if balance < approvable:
-        approvable, reason = max(balance, 0), DeclineReason.INSUFFICIENT_FUNDS
+        # The daily amount, checked first, stays the reason when both fall short.
+        approvable = max(balance, 0)
+        reason = reason or DeclineReason.INSUFFICIENT_FUNDS
     if approvable == amount or (request.partial_allowed and approvable > 0):
         return AuthorizationDecision(
             authorization_id=request.authorization_id,
@@ -318,7 +320,7 @@ def decide(
             approved_amount=approvable,
             currency=currency,
         )
-    return AuthorizationDecision.decline(request, reason)
+    return AuthorizationDecision.decline(request, reason or DeclineReason.INSUFFICIENT_FUNDS)
 
 
 class TransactionKind(StrEnum):

@@ -102,6 +102,10 @@ CONTINUE_AS_NEW_EVENTS = 500
 """Continue as new once the history has this many events (a few hundred authorizations)."""
 RECENT_DECISIONS = 500
 """Decisions kept per run for answering retried authorizations (open holds' are kept too)."""
+EVENTS_PER_PASS = 50
+"""Network events verified per pass of the main loop, between continue-as-new checks."""
+LEDGER_BATCH_STEPS = 200
+"""Ledger steps posted by one activity at most."""
 RECENT_APPLIED = 2_000
 """Issuer transaction tokens remembered, so a repeated webhook is applied once."""
 
@@ -153,7 +157,8 @@ class CardWorkflow:
         self._alerts: list[LowBalanceNotice] = []
         self._kyc_news = False
         self._due = False
-        self._funding: set[str] = set()
+        self._funding: dict[str, int] = {}
+        """Funding references being posted now, with their amounts."""
         self._seen_events: set[str] = set()
 
     # ----------------------------------------------------------------- run
@@ -164,12 +169,17 @@ class CardWorkflow:
         if inp.carry is None:
             await self._issue()
         if self._view.state is CardState.KYC_REJECTED:
+            # Anything funded during the review goes back to the platform.
+            await self._close()
             return CardResult(card=self._snapshot())
         # One timer for the next expiry, not one per wake-up: a busy card would otherwise
         # start and cancel a timer for every authorization.
         self._alarm_task = asyncio.create_task(self._alarm())
         while True:
-            await workflow.wait_condition(lambda: self._has_work() or self._due)
+            # Also wake for a long history: declines alone add events but no work.
+            await workflow.wait_condition(
+                lambda: self._has_work() or self._due or self._should_continue()
+            )
             self._due = False
             await self._work()
             if self._carry.terminating and self._drained() and not self._open_holds():
@@ -294,18 +304,22 @@ class CardWorkflow:
             self._terminate()
         for hold in list(self._holds.values()):
             if hold.open_amount and now >= hold.expires_at:
-                self._release(hold, hold.open_amount, f"expire:{hold.authorization_id}")
+                released = hold.open_amount
+                self._release(hold, released, f"expire:{hold.authorization_id}")
                 self._record(
                     CardTransaction(
                         id=f"expire:{hold.authorization_id}",
                         kind=TransactionKind.EXPIRY,
-                        amount=hold.amount - hold.captured,
+                        amount=released,
                         currency=self._view.currency,
                         at=now,
                         authorization_id=hold.authorization_id,
                     )
                 )
-        while self._pending_events:
+        checked = 0
+        # Bounded per pass, and carried into the next run once this one is long enough.
+        while self._pending_events and checked < EVENTS_PER_PASS and not self._should_continue():
+            checked += 1
             token = self._pending_events[0]
             txn = await workflow.execute_activity_method(
                 CardActivities.get_network_transaction,
@@ -334,10 +348,14 @@ class CardWorkflow:
             )
             self._alerts.pop(0)
 
-    async def _post_ledger(self) -> None:
-        """Post the queued steps in decision order; new ones queue behind them meanwhile."""
-        while self._ledger_queue:
-            steps = list(self._ledger_queue)
+    async def _post_ledger(self, *, drain: bool = False) -> None:
+        """Post the queued steps in decision order; new ones queue behind them meanwhile.
+
+        Batches are bounded (one activity's time and payload stay small), and unless
+        ``drain``, posting stops when the run should continue as new: the rest is carried.
+        """
+        while self._ledger_queue and (drain or not self._should_continue()):
+            steps = self._ledger_queue[:LEDGER_BATCH_STEPS]
             try:
                 await workflow.execute_activity_method(
                     LedgerActivities.post_card_entries,
@@ -366,6 +384,9 @@ class CardWorkflow:
 
     async def _close(self) -> None:
         """Return what is left to the platform and close the card at the issuer."""
+        # A funding still being posted (accepted before the card closed) counts too.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._post_ledger(drain=True)
         remaining = self._view.balance
         if remaining > 0:
             self._ledger_queue.append(
@@ -382,7 +403,7 @@ class CardWorkflow:
                     at=workflow.now(),
                 )
             )
-            await self._post_ledger()
+            await self._post_ledger(drain=True)
         if self._view.card_token is not None:
             await workflow.execute_activity_method(
                 CardActivities.close_card,
@@ -562,6 +583,9 @@ class CardWorkflow:
                 flags.append(TransactionFlag.OVER_CAPTURE)
             if hold is not None:
                 hold.captured += from_hold
+                if not hold.open_amount:
+                    # Closed: only its decision is kept (for retried requests), not the hold.
+                    del self._holds[hold.authorization_id]
             view.balance -= amount - from_hold
             view.captured += amount
             self._ledger_queue.append(
@@ -679,11 +703,19 @@ class CardWorkflow:
     async def fund(self, request: FundCardRequest) -> CardView:
         """Move money from the platform's balance onto the card, once per reference."""
         reference = request.reference
-        # A concurrent repeat waits for the first, then answers as it did.
-        await workflow.wait_condition(lambda: reference not in self._funding)
-        if reference in self._carry.fundings:
+        # A concurrent repeat waits for the first, then answers as it did. A loop: repeats
+        # woken in one activation must not all go past the first one's claim.
+        while reference in self._funding:
+            await workflow.wait_condition(lambda: reference not in self._funding)
+        credited = self._carry.fundings.get(reference)
+        if credited is not None:
+            if credited != request.amount.amount:
+                raise _refused(
+                    ReferenceConflict,
+                    f"funding {reference} was already credited with another amount",
+                )
             return self._snapshot()
-        self._funding.add(reference)
+        self._funding[reference] = request.amount.amount
         try:
             await workflow.execute_activity_method(
                 LedgerActivities.post_card_entries,
@@ -706,7 +738,7 @@ class CardWorkflow:
             # Nothing moved: the platform's balance could not cover it (or the like).
             raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
         finally:
-            self._funding.discard(reference)
+            del self._funding[reference]
         self._carry.fundings[reference] = request.amount.amount
         self._view.balance += request.amount.amount
         self._view.funded += request.amount.amount
@@ -730,7 +762,7 @@ class CardWorkflow:
                 CurrencyMismatch,
                 f"the card is in {self._view.currency}, not {request.amount.currency}",
             )
-        known = self._carry.fundings.get(request.reference)
+        known = self._carry.fundings.get(request.reference, self._funding.get(request.reference))
         if known is not None and known != request.amount.amount:
             raise _refused(
                 ReferenceConflict,
@@ -740,9 +772,12 @@ class CardWorkflow:
     @workflow.update
     def set_limits(self, limits: CardLimits) -> CardView:
         """Replace the card's spending controls; today's usage counts against the new ones."""
+        now = workflow.now()
+        # A day that ended under the old limits ends; a new day offset only renames the
+        # current day: what was spent so far today still counts against the new limits.
+        self._roll_day(now)
         self._view.limits = limits
-        # A new day offset may move the card into another day; usage so far still counts.
-        self._roll_day(workflow.now())
+        self._view.today.day = limits.day_of(now)
         self._view.updated_at = workflow.now()
         return self._snapshot()
 

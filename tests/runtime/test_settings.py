@@ -48,7 +48,9 @@ def test_default_base_url_is_the_providers_simulator_in_the_sandbox() -> None:
 
 
 def test_unknown_provider_names_the_known_ones() -> None:
-    with pytest.raises(ProviderNotSupported, match="unknown provider 'mpesa'; known: hub, issuer, momo"):
+    with pytest.raises(
+        ProviderNotSupported, match="unknown provider 'mpesa'; known: hub, issuer, momo"
+    ):
         Settings().provider("mpesa")
 
 
