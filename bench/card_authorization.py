@@ -5,16 +5,20 @@ Run from the repository root::
     python bench/card_authorization.py [--purchases N] [--cards K] [--levels 1,10,50]
 
 One Temporal dev server (started by the SDK) and the engine stack (``engine_stack``:
-relay, sandbox with its card issuer, worker, SQLite ledger) in this process, as
-``payments dev`` runs them. K cards are issued and funded, then at each concurrency level
+relay, worker, SQLite ledger) in this process, as ``payments dev`` runs them; the
+sandbox (the issuer and its network) in a process of its own, since the issuer is not
+the engine (``--sandbox-in-process`` keeps it in, as ``payments dev`` does). K cards
+are issued and funded, then at each concurrency level
 N purchases are sent to the sandbox's network (``POST /admin/issuer/purchases``), which
 signs an authorization request, POSTs it to the relay and times the answer; the relay
 verifies it and sends the ``authorize`` Update to the card's workflow, which decides from
-memory. Latency is the network's: from sending the request to reading the answer.
+memory. Latency is the network's: from sending the request to reading the answer. The
+purchases are sent from a process of its own too (the network's load, not the engine's).
 
 Beside it, on the same server in the same run, the floor of this design: a bare Update
 round trip (``bench.update_baseline.UpdateEchoWorkflow``) from a client in this process,
-with the same count and concurrency over K workflows.
+with the same count and concurrency over K workflows. ``--worker-process`` runs each
+side's worker in a process of its own (the production topology).
 
 Every purchase must be answered by the engine (not the network's own timeout decline)
 and inside the deadline; afterwards each card's balance and holds must equal the
@@ -25,14 +29,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import multiprocessing
 import statistics
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +114,20 @@ async def engine_level(
     return level
 
 
+def drive_purchases(
+    sandbox_url: str, cards: Sequence[str], count: int, concurrency: int, tag: str
+) -> Level:
+    """:func:`engine_level` in a process of its own (a pool's target): the network's load
+    generator is not the engine, so its CPU stays out of the engine's process."""
+    import httpx
+
+    async def main() -> Level:
+        async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as sandbox:
+            return await engine_level(sandbox, cards, count, concurrency, tag)
+
+    return asyncio.run(main())
+
+
 async def update_level(
     client: Any, workflow_ids: Sequence[str], count: int, concurrency: int
 ) -> Level:
@@ -124,6 +145,68 @@ async def update_level(
 
     level.wall_seconds = await bounded(count, concurrency, one)
     return level
+
+
+def serve_card_sandbox(hub: Any, issuer: Any, port: int) -> None:
+    """Serve the sandbox (hub and card issuer) on ``port`` until terminated (a child's target)."""
+    import uvicorn
+
+    from payments_engine.sandbox.app import create_sandbox_app
+
+    app = create_sandbox_app(hub, issuer=issuer)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+@contextlib.asynccontextmanager
+async def sandbox_process(stack: Any, port: int) -> AsyncIterator[str]:
+    """Run the sandbox (the issuer and its network) in its own process; yield its URL.
+
+    The issuer is not the engine: in production it runs elsewhere, so its simulator's
+    CPU (signing requests, timing answers, keeping records) stays out of the engine's
+    process, as in ``payout_throughput.py``.
+    """
+    from bench.payout_throughput import child_process, wait_until_serving
+    from payments_engine.sandbox.hub.config import SandboxConfig
+    from payments_engine.sandbox.issuer.config import IssuerSandboxConfig
+
+    settings = stack.settings
+    hub, issuer = settings.provider("hub"), settings.provider("issuer")
+    relay = stack.relay.url
+    hub_config = SandboxConfig(
+        api_key=hub.api_key.get_secret_value(),
+        webhook_secret=hub.webhook_secret.get_secret_value(),
+        webhook_url=None,
+    )
+    issuer_config = IssuerSandboxConfig(
+        api_key=issuer.api_key.get_secret_value(),
+        webhook_secret=issuer.webhook_secret.get_secret_value(),
+        webhook_url=f"{relay}/webhooks/issuer",
+        authorization_url=f"{relay}/authorizations/issuer",
+        authorization_deadline_seconds=DEADLINE_SECONDS,
+    )
+    url = f"http://127.0.0.1:{port}"
+    with child_process(
+        "sandbox (the issuer)", serve_card_sandbox, hub_config, issuer_config, port
+    ) as process:
+        await wait_until_serving(process, url, "/admin/issuer/cards", "sandbox")
+        yield url
+
+
+def serve_echo_worker(settings: Any) -> None:
+    """Run the bare Update's worker until terminated (a child's target)."""
+    from temporalio.worker import Worker
+
+    from bench.payout_throughput import _until_terminated
+    from bench.update_baseline import UpdateEchoWorkflow
+
+    async def service(stop: asyncio.Event) -> None:
+        from payments_engine.runtime.temporal import connect
+
+        client = await connect(settings)
+        async with Worker(client, task_queue=BASELINE_TASK_QUEUE, workflows=[UpdateEchoWorkflow]):
+            await stop.wait()
+
+    _until_terminated(service)
 
 
 def report(levels: list[Level]) -> None:
@@ -177,14 +260,48 @@ async def bench(args: argparse.Namespace) -> list[str]:
         database_url = f"sqlite+aiosqlite:///{Path(tmp) / 'ledger.db'}"
         print("starting Temporal dev server and the engine stack ...", flush=True)
         async with await local_temporal() as env:
+            from bench.payout_throughput import unused_port
+
             settings = throwaway_settings(
-                env.client, database_url, data_dir=Path(tmp), task_queue=TASK_QUEUE
+                env.client,
+                database_url,
+                data_dir=Path(tmp),
+                task_queue=TASK_QUEUE,
+                sandbox_enabled=args.sandbox_in_process,
+                sandbox_port=0 if args.sandbox_in_process else unused_port(),
             )
             async with (
-                engine_stack(settings, env.client) as stack,
-                Worker(env.client, task_queue=BASELINE_TASK_QUEUE, workflows=[UpdateEchoWorkflow]),
-                httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as sandbox,
+                engine_stack(settings, env.client, with_worker=not args.worker_process) as stack,
+                contextlib.AsyncExitStack() as services,
             ):
+                if args.worker_process:
+                    # The production topology: each side's worker in a process of its own.
+                    from bench.payout_throughput import child_process, serve_engine_worker
+
+                    services.enter_context(
+                        child_process("worker process", serve_engine_worker, stack.settings)
+                    )
+                    services.enter_context(
+                        child_process("worker process", serve_echo_worker, stack.settings)
+                    )
+                else:
+                    await services.enter_async_context(
+                        Worker(
+                            env.client,
+                            task_queue=BASELINE_TASK_QUEUE,
+                            workflows=[UpdateEchoWorkflow],
+                        )
+                    )
+                sandbox_url = (
+                    stack.sandbox_url
+                    if args.sandbox_in_process
+                    else await services.enter_async_context(
+                        sandbox_process(stack, settings.sandbox_port)
+                    )
+                )
+                sandbox = await services.enter_async_context(
+                    httpx.AsyncClient(base_url=sandbox_url, timeout=30)
+                )
                 client = PaymentsClient(env.client, TASK_QUEUE, stack.ledger)
                 total = args.purchases * len(levels_wanted) + args.cards
                 per_card = PURCHASE_MINOR * total * 2
@@ -231,10 +348,22 @@ async def bench(args: argparse.Namespace) -> list[str]:
                 await update_level(env.client, echo_ids, args.cards, args.cards)
 
                 levels: list[Level] = []
+                loop = asyncio.get_running_loop()
+                driver = services.enter_context(
+                    ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                )
                 for concurrency in levels_wanted:
                     print(f"measuring concurrency {concurrency} ...", flush=True)
                     levels.append(
-                        await engine_level(sandbox, card_ids, args.purchases, concurrency, tag)
+                        await loop.run_in_executor(
+                            driver,
+                            drive_purchases,
+                            sandbox_url,
+                            card_ids,
+                            args.purchases,
+                            concurrency,
+                            tag,
+                        )
                     )
                     levels.append(
                         await update_level(env.client, echo_ids, args.purchases, concurrency)
@@ -280,6 +409,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--purchases", type=int, default=300, help="purchases per level")
     parser.add_argument("--cards", type=int, default=10, help="cards the purchases spread over")
     parser.add_argument("--levels", default="1,10,50", help="concurrency levels, comma-separated")
+    parser.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="run the engine's worker (and the bare Update's) in a process of its own",
+    )
+    parser.add_argument(
+        "--sandbox-in-process",
+        action="store_true",
+        help="run the sandbox (the issuer) in this process, as payments dev does",
+    )
     args = parser.parse_args(argv)
     if args.purchases < 1 or args.cards < 1:
         parser.error("--purchases and --cards must be at least 1")

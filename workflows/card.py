@@ -106,6 +106,11 @@ EVENTS_PER_PASS = 50
 """Network events verified per pass of the main loop, between continue-as-new checks."""
 LEDGER_BATCH_STEPS = 200
 """Ledger steps posted by one activity at most."""
+LEDGER_LINGER = timedelta(seconds=2)
+"""How long new holds wait to be posted together (the ledger follows the card)."""
+LEDGER_EAGER_STEPS = 50
+"""Queued steps that are posted at once, without lingering."""
+
 RECENT_APPLIED = 2_000
 """Issuer transaction tokens remembered, so a repeated webhook is applied once."""
 
@@ -180,6 +185,19 @@ class CardWorkflow:
             await workflow.wait_condition(
                 lambda: self._has_work() or self._due or self._should_continue()
             )
+            if self._only_ledger_work():
+                # A busy card gathers its holds into one ledger step for a moment, so each
+                # authorization does not cost an activity and a workflow task of its own.
+                try:
+                    await workflow.wait_condition(
+                        lambda: (
+                            not self._only_ledger_work()
+                            or len(self._ledger_queue) >= LEDGER_EAGER_STEPS
+                        ),
+                        timeout=LEDGER_LINGER,
+                    )
+                except TimeoutError:
+                    pass
             self._due = False
             await self._work()
             if self._carry.terminating and self._drained() and not self._open_holds():
@@ -249,6 +267,15 @@ class CardWorkflow:
     def _has_work(self) -> bool:
         return bool(self._ledger_queue or self._pending_events or self._alerts) or (
             self._carry.terminating and not self._open_holds()
+        )
+
+    def _only_ledger_work(self) -> bool:
+        """Only ledger steps are waiting, and the run need not continue as new yet."""
+        return (
+            bool(self._ledger_queue)
+            and not (self._pending_events or self._alerts or self._due or self._kyc_news)
+            and not self._carry.terminating
+            and not self._should_continue()
         )
 
     def _drained(self) -> bool:

@@ -1109,13 +1109,16 @@ async def test_a_backlog_of_events_does_not_grow_one_run_without_bound(
     view = await checked(bench, card, lambda v: v.refunded == 400, timeout=60)
 
     lengths = [len(history.events) for history in await run_histories(bench, card)]
-    assert view.runs == len(lengths)
+    # The test server may serve a run's history a moment before its continue-as-new
+    # shows: the chain read may stop short of the latest run, never go past it.
+    assert view.runs >= len(lengths) >= 2, (view.runs, lengths)
     assert max(lengths) <= 3 * CONTINUE_AS_NEW_EVENTS, lengths
 
 
 async def test_closed_holds_are_not_carried_into_the_next_run(bench: CardBench) -> None:
     card = await active_card(bench, 1_000_000)
-    for start in range(0, 80, 10):
+    # Enough captured authorizations for the card to continue as new at least once.
+    for start in range(0, 160, 10):
         ids = [f"a{i}" for i in range(start, start + 10)]
         await asyncio.gather(*(authorize(card, i, 100) for i in ids))
         await asyncio.gather(*(bench.network(card, CAPTURE, 100, i) for i in ids))
