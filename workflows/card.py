@@ -107,7 +107,8 @@ EVENTS_PER_PASS = 50
 LEDGER_BATCH_STEPS = 200
 """Ledger steps posted by one activity at most."""
 LEDGER_LINGER = timedelta(seconds=2)
-"""How long new holds wait to be posted together (the ledger follows the card)."""
+"""A card that posted to the ledger less than this ago gathers new steps until this long
+after that posting (or :data:`LEDGER_EAGER_STEPS` of them) and posts them together."""
 LEDGER_EAGER_STEPS = 50
 """Queued steps that are posted at once, without lingering."""
 
@@ -162,6 +163,7 @@ class CardWorkflow:
         self._alerts: list[LowBalanceNotice] = []
         self._kyc_news = False
         self._due = False
+        self._last_posted_at: datetime | None = None
         self._funding: dict[str, int] = {}
         """Funding references being posted now, with their amounts."""
         self._seen_events: set[str] = set()
@@ -185,8 +187,9 @@ class CardWorkflow:
             await workflow.wait_condition(
                 lambda: self._has_work() or self._due or self._should_continue()
             )
-            if self._only_ledger_work():
-                # A busy card gathers its holds into one ledger step for a moment, so each
+            linger = self._linger()
+            if linger is not None:
+                # A busy card gathers its holds into one ledger posting for a moment, so each
                 # authorization does not cost an activity and a workflow task of its own.
                 try:
                     await workflow.wait_condition(
@@ -194,7 +197,7 @@ class CardWorkflow:
                             not self._only_ledger_work()
                             or len(self._ledger_queue) >= LEDGER_EAGER_STEPS
                         ),
-                        timeout=LEDGER_LINGER,
+                        timeout=linger,
                     )
                 except TimeoutError:
                     pass
@@ -268,6 +271,17 @@ class CardWorkflow:
         return bool(self._ledger_queue or self._pending_events or self._alerts) or (
             self._carry.terminating and not self._open_holds()
         )
+
+    def _linger(self) -> timedelta | None:
+        """How long to gather ledger steps before posting; None posts at once.
+
+        A quiet card posts at once (the ledger agrees within moments); a card that posted
+        less than :data:`LEDGER_LINGER` ago is busy, and waits out the rest of it.
+        """
+        if not self._only_ledger_work() or self._last_posted_at is None:
+            return None
+        remaining = self._last_posted_at + LEDGER_LINGER - workflow.now()
+        return remaining if remaining > timedelta(0) else None
 
     def _only_ledger_work(self) -> bool:
         """Only ledger steps are waiting, and the run need not continue as new yet."""
@@ -399,6 +413,7 @@ class CardWorkflow:
                     f"{cause.type if cause else err}"
                 ) from err
             del self._ledger_queue[: len(steps)]
+            self._last_posted_at = workflow.now()
 
     def _ledger_batch(self, steps: list[CardLedgerStep]) -> CardLedgerBatch:
         return CardLedgerBatch(
