@@ -706,16 +706,7 @@ def card_issue(
 @card_app.command("show")
 def card_show(ctx: typer.Context, card_id: CardIdArgument, as_json: JsonOption = False) -> None:
     """Show a card: state, balance, holds, limits, today's usage."""
-    checks = _Input()
-    checks.check(lambda: check_business_id(card_id))
-    checks.done()
-
-    async def _show() -> None:
-        async with open_client(_settings(ctx)) as client:
-            view = await client.cards.get(card_id)
-        _show_card(view, as_json)
-
-    _run(_show())
+    _card_action(ctx, card_id, "get", as_json)
 
 
 @card_app.command("fund")

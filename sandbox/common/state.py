@@ -14,6 +14,8 @@ from payments_engine.sandbox.common.config import SimulatorConfig
 from payments_engine.sandbox.common.dispatcher import WebhookDispatcher
 from payments_engine.sandbox.common.store import SimulatorStore
 
+DispatcherT = TypeVar("DispatcherT", bound=WebhookDispatcher)
+
 ConfigT = TypeVar("ConfigT", bound=SimulatorConfig)
 StoreT = TypeVar("StoreT", bound=SimulatorStore[Any, Any])
 
@@ -51,7 +53,8 @@ def simulator_dispatcher(
     client: httpx.AsyncClient,
     *,
     wall_time: Callable[[], float] = time.time,
-) -> WebhookDispatcher:
+    kind: type[DispatcherT] = WebhookDispatcher,  # type: ignore[assignment]
+) -> DispatcherT:
     """The background scheduler of a simulator: its store, signature scheme and timings.
 
     Args:
@@ -59,8 +62,9 @@ def simulator_dispatcher(
         config: its signature scheme, webhook secret and timings.
         client: the HTTP client webhooks are POSTed with.
         wall_time: Unix seconds, for the signature timestamps.
+        kind: the dispatcher class, for a simulator with its own (the issuer's).
     """
-    return WebhookDispatcher(
+    return kind(
         store,
         client,
         scheme=config.signature_scheme,

@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 
 from payments_engine.sandbox.common.dispatcher import WebhookDispatcher
 from payments_engine.sandbox.common.outbox import Delivery
-from payments_engine.sandbox.common.state import SimulatorState
+from payments_engine.sandbox.common.state import SimulatorState, simulator_dispatcher
 from payments_engine.sandbox.issuer.config import IssuerSandboxConfig
 from payments_engine.sandbox.issuer.store import IssuerStore
 
@@ -55,24 +55,9 @@ def issuer_dispatcher(
     *,
     wall_time: Callable[[], float] = time.time,
 ) -> IssuerDispatcher:
-    """The background scheduler of an issuer: KYC reviews and card events.
-
-    Args:
-        store: the issuer's store.
-        config: its signature scheme, webhook secret and timings.
-        client: the HTTP client webhooks are POSTed with.
-        wall_time: Unix seconds, for the signature timestamps.
-    """
-    return IssuerDispatcher(
-        store,
-        client,
-        scheme=config.signature_scheme,
-        secret=config.webhook_secret,
-        timeout_seconds=config.webhook_timeout_seconds,
-        tick_seconds=config.tick_seconds,
-        name=store.provider,
-        wall_time=wall_time,
-    )
+    """The background scheduler of an issuer: KYC reviews and card events, signed with
+    their event ids (see :class:`IssuerDispatcher`)."""
+    return simulator_dispatcher(store, config, client, wall_time=wall_time, kind=IssuerDispatcher)
 
 
 def get_state(request: Request) -> IssuerState:
