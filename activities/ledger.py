@@ -22,6 +22,10 @@ Activities:
 ``post_card_entries`` posts the steps a card's workflow decided, keyed
 ``card:{card_id}:{step}:{key}`` (``recipes.card_entry``).
 
+``book_cash_payment`` and ``settle_cash_payment`` book a cash order's payment when the
+network confirms it and release the merchant's share when it settles
+(``cash_order:{id}:paid|settle``).
+
 The collection and refund activities follow the same rules with their own recipes
 (``collection:{id}:settle``, ``refund:{id}:reserve|settle|release|reverse``).
 ``reserve_refund`` fails for good with ``RefundAmountExceeded`` when the refunds of the
@@ -47,17 +51,23 @@ from payments_engine.domain import recipes
 from payments_engine.domain.card import CardLedgerBatch, CardLedgerInput
 from payments_engine.domain.errors import InsufficientFunds, PaymentsError, RefundAmountExceeded
 from payments_engine.domain.ledger import (
+    CashOrderLedgerInput,
     CollectionLedgerInput,
     JournalEntryRequest,
     PayoutLedgerInput,
     PostedEntry,
     RefundLedgerInput,
-    collection_refundable,
     fee_at_rate,
+    refundable_account,
 )
 
 LedgerInput = TypeVar(
-    "LedgerInput", PayoutLedgerInput, CollectionLedgerInput, RefundLedgerInput, CardLedgerInput
+    "LedgerInput",
+    PayoutLedgerInput,
+    CollectionLedgerInput,
+    RefundLedgerInput,
+    CardLedgerInput,
+    CashOrderLedgerInput,
 )
 
 
@@ -118,6 +128,28 @@ class LedgerActivities:
         return await self._post(recipes.settle_collection, inp, inp.collection_id)
 
     @activity.defn
+    async def book_cash_payment(self, inp: CashOrderLedgerInput) -> PostedEntry:
+        """Book a confirmed cash payment: owed by the network, pending settlement.
+
+        Raises:
+            ApplicationError: non-retryable, type ``InvalidAmount`` or ``ReferenceConflict``.
+        """
+        return await self._post(recipes.book_cash_payment, inp, inp.order_id)
+
+    @activity.defn
+    async def settle_cash_payment(self, inp: CashOrderLedgerInput) -> PostedEntry:
+        """The network settled: the merchant's share becomes available, its fee taken.
+
+        Raises:
+            ApplicationError: non-retryable, type ``InvalidAmount``, ``LedgerError`` (never
+                booked) or ``ReferenceConflict``.
+        """
+        if inp.fee is None:
+            rate = self._collection_fee_bps.get(inp.provider, 0)
+            inp = inp.model_copy(update={"fee": fee_at_rate(inp.amount, rate)})
+        return await self._post(recipes.settle_cash_payment, inp, inp.order_id)
+
+    @activity.defn
     async def reserve_refund(self, inp: RefundLedgerInput) -> PostedEntry:
         """Hold a refund's amount before it is sent, within what the payer paid.
 
@@ -129,11 +161,11 @@ class LedgerActivities:
         try:
             return await self._ledger.post(recipes.reserve_refund(inp))
         except InsufficientFunds as exc:
-            if exc.account != collection_refundable(inp.collection_id):
+            if exc.account != refundable_account(inp.origin, inp.collection_id):
                 raise self._refused(exc, inp.refund_id) from exc
             exceeded = RefundAmountExceeded(
                 f"refund {inp.refund_id} of {inp.amount} would take the refunds of "
-                f"collection {inp.collection_id} above what was paid"
+                f"{inp.origin.value.replace('_', ' ')} {inp.collection_id} above what was paid"
             )
             raise self._refused(exceeded, inp.refund_id) from exc
         except PaymentsError as exc:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
@@ -28,12 +29,16 @@ from payments_engine.activities.providers.base import (
     ProviderFault,
     Refused,
 )
+from payments_engine.domain.cash import IssuedVoucher
 from payments_engine.domain.errors import (
     ProviderAuthError,
     ProviderNotConfigured,
     ProviderUnavailable,
 )
 from payments_engine.domain.events import ProviderEvent
+
+Answer = TypeVar("Answer", ProviderEvent, IssuedVoucher)
+"""What a submission answers: a report, or a cash network's voucher (with its report)."""
 
 
 def to_application_error(fault: ProviderFault) -> ApplicationError:
@@ -83,12 +88,12 @@ def not_configured(provider: str) -> ApplicationError:
 
 
 async def submit_once(
-    send: Callable[[], Awaitable[ProviderEvent]],
-    find: Callable[[], Awaitable[ProviderEvent | None]],
+    send: Callable[[], Awaitable[Answer]],
+    find: Callable[[], Awaitable[Answer | None]],
     *,
     reference: str,
     provider: str,
-) -> tuple[ProviderEvent, bool]:
+) -> tuple[Answer, bool]:
     """Submit once, resolving ambiguous outcomes by a status query on our reference.
 
     Args:

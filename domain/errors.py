@@ -9,11 +9,13 @@ exceptions that Temporal retries with backoff.
     │   ├── InvalidAmount           zero, negative, or too many decimals for the currency
     │   ├── UnknownCurrency         not an ISO 4217 code
     │   ├── InvalidMsisdn           not a valid mobile number, or not of the stated country
-    │   └── InvalidReference        an id with characters or a length we do not accept
+    │   ├── InvalidReference        an id with characters or a length we do not accept
+    │   └── CashRefundNeedsBankAccount  a cash order refunded without the payer's bank account
     ├── ReferenceConflict           a business id reused with different parameters
     ├── PayoutNotFound              no payout with that id
     ├── CollectionNotFound          no collection with that id
     ├── RefundNotFound              no refund with that id
+    ├── CashOrderNotFound           no cash order with that id
     ├── InvalidTransaction          a refund's original is unknown, not paid, or another merchant's
     ├── CurrencyMismatch            a refund in another currency than its original
     ├── RefundWindowExpired         a refund asked for after the original's refund window
@@ -75,6 +77,13 @@ class InvalidReference(ValidationFailed):
     type = "InvalidReference"
 
 
+class CashRefundNeedsBankAccount(ValidationFailed):
+    """A cash order's refund asked for without the payer's bank account: cash orders are
+    refunded by bank transfer, never in cash."""
+
+    type = "CashRefundNeedsBankAccount"
+
+
 class ReferenceConflict(PaymentsError):
     """A business id was reused with different parameters."""
 
@@ -97,6 +106,12 @@ class RefundNotFound(PaymentsError, LookupError):
     """No refund exists with the given id."""
 
     type = "RefundNotFound"
+
+
+class CashOrderNotFound(PaymentsError, LookupError):
+    """No cash order with that id."""
+
+    type = "CashOrderNotFound"
 
 
 class InvalidTransaction(PaymentsError):

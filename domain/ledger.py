@@ -26,6 +26,7 @@ The entries themselves are built by the recipes of :mod:`payments_engine.domain.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -66,6 +67,30 @@ def merchant_refunds_payable(merchant_id: str) -> str:
 def collection_refundable(collection_id: str) -> str:
     """Counter of how much of a collection may still be refunded (never below zero)."""
     return f"collection:{collection_id}:refundable"
+
+
+def merchant_pending_settlement(merchant_id: str) -> str:
+    """Account of a merchant's money a network confirmed but has not settled yet."""
+    return f"merchant:{merchant_id}:pending_settlement"
+
+
+def cash_order_refundable(order_id: str) -> str:
+    """Counter of how much of a paid cash order may still be refunded (never below zero)."""
+    return f"cash_order:{order_id}:refundable"
+
+
+class RefundOrigin(StrEnum):
+    """What a refund gives money back for: a wallet collection or a cash order."""
+
+    COLLECTION = "collection"
+    CASH_ORDER = "cash_order"
+
+
+def refundable_account(origin: RefundOrigin, original_id: str) -> str:
+    """The refundable counter of a refund's original."""
+    if origin is RefundOrigin.CASH_ORDER:
+        return cash_order_refundable(original_id)
+    return collection_refundable(original_id)
 
 
 def card_available(card_id: str) -> str:
@@ -239,6 +264,22 @@ class RefundLedgerInput(BaseModel):
 
     refund_id: str
     collection_id: str
+    """The original's id: a collection's, or a cash order's (``origin``)."""
     merchant_id: str
     provider: str
     amount: Money
+    origin: RefundOrigin = RefundOrigin.COLLECTION
+
+
+class CashOrderLedgerInput(BaseModel):
+    """Input of a cash order's ledger steps: what the payer paid and the network keeps.
+
+    ``fee`` is the network's fee from its confirmation, in the order's currency; None
+    when it stated none, and the ledger activity applies the network's configured rate.
+    """
+
+    order_id: str
+    merchant_id: str
+    provider: str
+    amount: Money
+    fee: Money | None = None

@@ -41,6 +41,8 @@ SERVED_CURRENCIES: tuple[str, ...] = (
     "NGN",
     "ZMW",
     "USD",
+    "COP",
+    "MXN",
 )
 
 # Read babel's data files once, at import: workflows validate money while decoding their

@@ -30,6 +30,17 @@ Collection and refund entries (G paid by the payer, F the provider's fee, R a re
     reverse_refund     provider clearing -R   merchant available +R       needs settle
                        collection refundable +R   external:refund-capacity -R
 
+Cash order entries (G paid at the shop, F the network's fee)::
+
+    book_cash_payment   provider clearing -G   merchant pending settlement +G
+                        cash order refundable +G   external:refund-capacity -G
+    settle_cash_payment merchant pending settlement -G   merchant available +(G-F)
+                        provider fees +F                  needs the booking of G
+
+A refund of a cash order is a refund like a collection's (a bank transfer through the
+bank provider): its entries name the cash order's refundable counter and require its
+booking instead of a collection's (``RefundLedgerInput.origin``).
+
 Card entries (X the step's amount, H the part of a capture its hold covers)::
 
     card fund      merchant available -X  card available +X         available must cover X
@@ -71,22 +82,27 @@ from payments_engine.domain.errors import InvalidAmount
 from payments_engine.domain.ledger import (
     EXTERNAL_BANK,
     EXTERNAL_REFUND_CAPACITY,
+    CashOrderLedgerInput,
     CollectionLedgerInput,
     FundMerchantInput,
     JournalEntryRequest,
     PayoutLedgerInput,
     Posting,
     RefundLedgerInput,
+    RefundOrigin,
     Requirement,
     card_available,
     card_holds,
     card_settlement,
+    cash_order_refundable,
     collection_refundable,
     merchant_available,
+    merchant_pending_settlement,
     merchant_refunds_payable,
     merchant_reserved,
     provider_clearing,
     provider_fees,
+    refundable_account,
 )
 
 KIND_FUNDING = "funding"
@@ -98,6 +114,8 @@ KIND_REFUND_RESERVE = "refund_reserve"
 KIND_REFUND_SETTLE = "refund_settle"
 KIND_REFUND_RELEASE = "refund_release"
 KIND_REFUND_REVERSE = "refund_reverse"
+KIND_CASH_PAID = "cash_order_paid"
+KIND_CASH_SETTLE = "cash_order_settle"
 KIND_CARD = {
     CardLedgerStepKind.FUND: "card_fund",
     CardLedgerStepKind.HOLD: "card_hold",
@@ -121,6 +139,11 @@ def collection_key(collection_id: str, step: str) -> str:
 def refund_key(refund_id: str, step: str) -> str:
     """Idempotency key of a refund's step (``reserve``, ``settle``, ``release``, ``reverse``)."""
     return f"refund:{refund_id}:{step}"
+
+
+def cash_order_key(order_id: str, step: str) -> str:
+    """``cash_order:{order_id}:{step}``: the idempotency key of a cash order's ledger step."""
+    return f"cash_order:{order_id}:{step}"
 
 
 def funding_key(reference: str) -> str:
@@ -276,6 +299,73 @@ def settle_collection(inp: CollectionLedgerInput) -> JournalEntryRequest:
     )
 
 
+def book_cash_payment(inp: CashOrderLedgerInput) -> JournalEntryRequest:
+    """Book a cash payment the network confirmed: owed by the network, pending settlement.
+
+    The merchant's money waits in ``pending_settlement`` until the network settles it;
+    the order becomes refundable (by bank transfer) for what was paid.
+
+    Raises:
+        InvalidAmount: the amount is not positive.
+    """
+    gross = inp.amount.amount
+    if gross <= 0:
+        raise InvalidAmount(f"a cash payment must be greater than zero, got {gross}")
+    clearing = provider_clearing(inp.provider)
+    return JournalEntryRequest(
+        idempotency_key=cash_order_key(inp.order_id, "paid"),
+        kind=KIND_CASH_PAID,
+        reference=inp.order_id,
+        currency=inp.amount.currency,
+        postings=[
+            Posting(account=clearing, amount=-gross),
+            Posting(account=merchant_pending_settlement(inp.merchant_id), amount=gross),
+            Posting(account=cash_order_refundable(inp.order_id), amount=gross),
+            Posting(account=EXTERNAL_REFUND_CAPACITY, amount=-gross),
+        ],
+        may_go_negative=[clearing, EXTERNAL_REFUND_CAPACITY],
+    )
+
+
+def settle_cash_payment(inp: CashOrderLedgerInput) -> JournalEntryRequest:
+    """The network settled a booked cash payment: the merchant's share is available.
+
+    Raises:
+        InvalidAmount: the fee is unknown, negative, not below the amount, or in another
+            currency.
+    """
+    if inp.fee is None:
+        raise InvalidAmount("a cash payment's fee must be known before it settles")
+    gross, fee = inp.amount.amount, inp.fee.amount
+    if inp.fee.currency != inp.amount.currency or not 0 <= fee < gross:
+        raise InvalidAmount(
+            f"a cash payment's fee must be in {inp.amount.currency}, at least zero and below "
+            f"the amount {gross}, got {fee} {inp.fee.currency}"
+        )
+    pending = merchant_pending_settlement(inp.merchant_id)
+    postings = [
+        Posting(account=pending, amount=-gross),
+        Posting(account=merchant_available(inp.merchant_id), amount=gross - fee),
+    ]
+    if fee:
+        postings.append(Posting(account=provider_fees(inp.provider), amount=fee))
+    return JournalEntryRequest(
+        idempotency_key=cash_order_key(inp.order_id, "settle"),
+        kind=KIND_CASH_SETTLE,
+        reference=inp.order_id,
+        currency=inp.amount.currency,
+        postings=postings,
+        requires=[
+            Requirement(
+                key=cash_order_key(inp.order_id, "paid"),
+                account=pending,
+                amount=gross,
+                currency=inp.amount.currency,
+            )
+        ],
+    )
+
+
 def reserve_refund(inp: RefundLedgerInput) -> JournalEntryRequest:
     """Hold a refund's amount before it is sent: available -> refunds payable.
 
@@ -294,7 +384,7 @@ def reserve_refund(inp: RefundLedgerInput) -> JournalEntryRequest:
         merchant_available(inp.merchant_id),
         merchant_refunds_payable(inp.merchant_id),
         refundable=-1,
-        requires=[Requirement(key=collection_key(inp.collection_id, "settle"))],
+        requires=[Requirement(key=_original_booking(inp))],
     )
 
 
@@ -359,6 +449,13 @@ def reverse_refund(inp: RefundLedgerInput) -> JournalEntryRequest:
     )
 
 
+def _original_booking(inp: RefundLedgerInput) -> str:
+    """The key of the entry that booked the refund's original (it must exist)."""
+    if inp.origin is RefundOrigin.CASH_ORDER:
+        return cash_order_key(inp.collection_id, "paid")
+    return collection_key(inp.collection_id, "settle")
+
+
 def _refund_reservation(inp: RefundLedgerInput) -> Requirement:
     """The refund's reserve entry, which must have held this very amount."""
     return Requirement(
@@ -396,7 +493,10 @@ def _refund_entry(
     negative = list(may_go_negative or [])
     if refundable:
         postings += [
-            Posting(account=collection_refundable(inp.collection_id), amount=refundable * amount),
+            Posting(
+                account=refundable_account(inp.origin, inp.collection_id),
+                amount=refundable * amount,
+            ),
             Posting(account=EXTERNAL_REFUND_CAPACITY, amount=-refundable * amount),
         ]
         negative.append(EXTERNAL_REFUND_CAPACITY)

@@ -9,11 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from payments_engine.domain.errors import InvalidAmount
+from payments_engine.domain.bank import BANK_ACCOUNT_FIELDS, BankAccount
+from payments_engine.domain.cash import cash_order_workflow_id
+from payments_engine.domain.errors import CashRefundNeedsBankAccount, InvalidAmount
 from payments_engine.domain.events import Evidence, ProviderEvent, ReviewFlag
 from payments_engine.domain.ids import BusinessId, collection_workflow_id, refund_workflow_id
+from payments_engine.domain.ledger import RefundOrigin
 from payments_engine.domain.money import Money
 from payments_engine.domain.payout import (
     DEFAULT_MERCHANT_ID,
@@ -38,6 +41,8 @@ class SubmitRefundInput(BaseModel):
     original_reference: str = Field(min_length=1, max_length=80)
     amount: Money
     reason: str = Field(min_length=1, max_length=200)
+    destination: BankAccount | None = None
+    """The payer's bank account, for a refund paid by bank transfer (a cash order's)."""
 
 
 class SubmitRefundResult(BaseModel):
@@ -80,7 +85,12 @@ class RefundRequest(BaseModel):
 
     refund_id: BusinessId
     original_id: BusinessId
-    """The id of the collection to refund (its ``collection_id``)."""
+    """The id of what is refunded: a collection's ``collection_id`` or a cash order's
+    ``order_id`` (``origin``)."""
+    origin: RefundOrigin = RefundOrigin.COLLECTION
+    bank_account: BankAccount | None = None
+    """Where a bank-transfer refund goes: required for a cash order, whose payer paid
+    in cash and is never refunded in cash."""
     merchant_id: BusinessId = DEFAULT_MERCHANT_ID
     amount: Money
     reason: str = Field(min_length=1, max_length=200)
@@ -103,6 +113,15 @@ class RefundRequest(BaseModel):
             raise InvalidAmount("a refund amount must be greater than zero")
         return value
 
+    @model_validator(mode="after")
+    def _cash_by_bank_transfer(self) -> RefundRequest:
+        if self.origin is RefundOrigin.CASH_ORDER and self.bank_account is None:
+            raise CashRefundNeedsBankAccount(
+                "cash orders are refunded by bank transfer, never in cash: give the payer's "
+                f"bank account ({', '.join(BANK_ACCOUNT_FIELDS)})"
+            )
+        return self
+
     @property
     def workflow_id(self) -> str:
         """``refund-{refund_id}``: the workflow id, sent as the provider's refund id."""
@@ -110,15 +129,20 @@ class RefundRequest(BaseModel):
 
     @property
     def original_reference(self) -> str:
-        """The collection's reference at the provider (its workflow id)."""
+        """The original's reference (its workflow id)."""
+        if self.origin is RefundOrigin.CASH_ORDER:
+            return cash_order_workflow_id(self.original_id)
         return collection_workflow_id(self.original_id)
 
 
 class RefundView(BaseModel):
-    """What a query or the CLI shows of a refund."""
+    """What a query or the CLI shows of a refund; a bank account only masked."""
 
     refund_id: str
     collection_id: str
+    """The original's id (a cash order's, when ``origin`` says so)."""
+    origin: RefundOrigin = RefundOrigin.COLLECTION
+    destination: str | None = None
     merchant_id: str
     status: RefundStatus
     amount: Money
@@ -141,6 +165,8 @@ class RefundView(BaseModel):
         return cls(
             refund_id=request.refund_id,
             collection_id=request.original_id,
+            origin=request.origin,
+            destination=None if request.bank_account is None else request.bank_account.masked(),
             merchant_id=request.merchant_id,
             status=RefundStatus.RECEIVED,
             amount=request.amount,

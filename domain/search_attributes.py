@@ -22,6 +22,7 @@ KIND_PAYOUT = "payout"
 KIND_COLLECTION = "collection"
 KIND_REFUND = "refund"
 KIND_CARD = "card"
+KIND_CASH_ORDER = "cash_order"
 
 ALL_KEYS = (
     PAYMENT_KIND,

@@ -145,6 +145,20 @@ class Settings(BaseSettings):
     )
     webhook_tolerance_seconds: int = 300
 
+    merchant_hooks_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL of the merchant's hooks (stock hold/release of cash orders); unset"
+            " uses the sandbox's recorder at `<sandbox>/merchant`."
+        ),
+    )
+    merchant_hooks_token: SecretStr | None = Field(
+        default=None, description="Bearer token sent to the merchant's hooks, if any."
+    )
+    merchant_hooks_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Per-call timeout of the merchant's hooks."
+    )
+
     sandbox_enabled: bool = Field(default=True, description="`payments dev` runs the sandbox.")
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 8400
@@ -259,6 +273,11 @@ class Settings(BaseSettings):
     def sandbox_url(self) -> str:
         """Base URL of the sandbox."""
         return f"http://{self.sandbox_host}:{self.sandbox_port}"
+
+    @property
+    def resolved_merchant_hooks_url(self) -> str:
+        """The merchant's hooks: the configured URL, else the sandbox's recorder."""
+        return self.merchant_hooks_url or f"{self.sandbox_url}/merchant"
 
     @classmethod
     def variables(cls) -> set[str]:

@@ -17,8 +17,22 @@ to ``--issuer-webhook-url`` (default the relay's ``/webhooks/issuer``), its netw
 ``--issuer-authorization-url`` (default the relay's ``/authorizations/issuer``) to
 authorize purchases within ``--authorization-deadline-seconds``.
 
+The bank-transfer simulator is served too (under ``/bank``) when ``PAYMENTS_BANK_API_KEY``
+and ``PAYMENTS_BANK_WEBHOOK_SECRET`` (a ``whsec_`` secret) are both set; its webhooks go
+to ``--bank-webhook-url`` (default the relay's ``/webhooks/bank``) and its transfers
+settle ``--bank-settlement-delay-seconds`` after acceptance (a day by default). The
+merchant-hooks recorder is always served (under ``/merchant``), without authentication.
+
+The cash networks are served too when their credentials are set: Efecty (under
+``/efecty``) with ``PAYMENTS_EFECTY_API_KEY`` and ``PAYMENTS_EFECTY_WEBHOOK_SECRET``, OXXO
+(under ``/oxxo``) with ``PAYMENTS_OXXO_API_KEY`` and ``PAYMENTS_OXXO_WEBHOOK_SECRET`` (a
+``whsec_`` secret); their notifications go to ``--efecty-webhook-url`` and
+``--oxxo-webhook-url`` (default the relay's ``/webhooks/efecty`` and ``/webhooks/oxxo``).
+
 ``payments sandbox purchase CARD --amount 15.00 --currency KES --mcc 5411 --country KE``
-runs a card purchase through a running sandbox's network instead (``purchase --help``).
+runs a card purchase through a running sandbox's network instead (``purchase --help``);
+``payments sandbox pay-voucher REFERENCE`` pays a cash voucher at a simulated shop
+(``pay-voucher --help``).
 """
 
 from __future__ import annotations
@@ -33,11 +47,16 @@ from pydantic import ValidationError
 
 from payments_engine.runtime.settings import Settings, SettingsError, load_settings
 from payments_engine.sandbox.app import create_sandbox_app
+from payments_engine.sandbox.bank.config import DAY_SECONDS, BankSandboxConfig
+from payments_engine.sandbox.bank.wire import PROVIDER as BANK
+from payments_engine.sandbox.cash import cli as pay_voucher_cli
+from payments_engine.sandbox.cash.startup import cash_configs
 from payments_engine.sandbox.hub.config import SandboxConfig
 from payments_engine.sandbox.hub.wire import PROVIDER as HUB
 from payments_engine.sandbox.issuer import cli as purchase_cli
 from payments_engine.sandbox.issuer.config import IssuerSandboxConfig
 from payments_engine.sandbox.issuer.wire import PROVIDER as ISSUER
+from payments_engine.sandbox.merchant.config import MerchantSandboxConfig
 from payments_engine.sandbox.momo.config import MomoSandboxConfig
 from payments_engine.sandbox.momo.wire import PROVIDER as MOMO
 
@@ -71,6 +90,17 @@ def _issuer_credentials(settings: Settings) -> tuple[str, str] | None:
     return api_key.get_secret_value(), secret.get_secret_value()
 
 
+def _bank_credentials(settings: Settings) -> tuple[str, str] | None:
+    """The bank's (API key, webhook secret) when both are set and not blank."""
+    provider = settings.providers.get(BANK)
+    if provider is None or provider.api_key is None or provider.webhook_secret is None:
+        return None
+    api_key, secret = provider.api_key.get_secret_value(), provider.webhook_secret
+    if not api_key or not secret.get_secret_value():
+        return None
+    return api_key, secret.get_secret_value()
+
+
 def _url_or_none(value: str) -> str | None:
     return None if value.lower() == "none" else value
 
@@ -92,6 +122,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "payments sandbox") -> N
         raise SystemExit(f"invalid settings: {exc}") from None
     if arguments[:1] == ["purchase"]:
         raise SystemExit(purchase_cli.main(arguments[1:], settings.sandbox_url, prog=prog))
+    if arguments[:1] == ["pay-voucher"]:
+        raise SystemExit(pay_voucher_cli.main(arguments[1:], settings.sandbox_url, prog=prog))
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--host", default=settings.sandbox_host)
     parser.add_argument("--port", type=int, default=settings.sandbox_port)
@@ -129,6 +161,27 @@ def main(argv: Sequence[str] | None = None, prog: str = "payments sandbox") -> N
         # The relay's deadline for requests that state none, as ``payments dev`` does.
         default=settings.authorization_default_deadline_ms / 1000,
         help="how long the card network waits for an authorization's answer",
+    )
+    parser.add_argument(
+        "--bank-webhook-url",
+        default=f"{settings.relay_url}/webhooks/{BANK}",
+        help="where the bank's transfer webhooks go; 'none' sends none",
+    )
+    parser.add_argument(
+        "--bank-settlement-delay-seconds",
+        type=float,
+        default=DAY_SECONDS,
+        help="how long after acceptance a bank transfer settles or is returned",
+    )
+    parser.add_argument(
+        "--efecty-webhook-url",
+        default=f"{settings.relay_url}/webhooks/efecty",
+        help="where Efecty's notifications go unless a voucher names its own; 'none' sends none",
+    )
+    parser.add_argument(
+        "--oxxo-webhook-url",
+        default=f"{settings.relay_url}/webhooks/oxxo",
+        help="where OXXO's notifications go; 'none' sends none",
     )
     args = parser.parse_args(arguments)
     hub = _credentials(settings, HUB)
@@ -180,7 +233,36 @@ def main(argv: Sequence[str] | None = None, prog: str = "payments sandbox") -> N
                 f"invalid card issuer settings ({fields}): check PAYMENTS_ISSUER_* and"
                 " --authorization-deadline-seconds"
             ) from None
-    app = create_sandbox_app(config, momo=momo, issuer=issuer)
+    # The bank runs only when both PAYMENTS_BANK_API_KEY and _WEBHOOK_SECRET are set.
+    bank: BankSandboxConfig | None = None
+    bank_credentials = _bank_credentials(settings)
+    if bank_credentials is not None:
+        try:
+            bank = BankSandboxConfig(
+                api_key=bank_credentials[0],
+                webhook_secret=bank_credentials[1],
+                webhook_url=_url_or_none(args.bank_webhook_url),
+                settlement_delay_seconds=args.bank_settlement_delay_seconds,
+                state_file=args.state_file,
+            )
+        except ValidationError as exc:
+            fields = ", ".join(str(error["loc"][0]) for error in exc.errors())
+            raise SystemExit(
+                f"invalid bank settings ({fields}): check PAYMENTS_BANK_* and"
+                " --bank-settlement-delay-seconds"
+            ) from None
+    # The merchant recorder always runs, without authentication.
+    merchant = MerchantSandboxConfig(state_file=args.state_file)
+    # Each cash network runs only when its PAYMENTS_<NAME>_API_KEY and _WEBHOOK_SECRET are set.
+    efecty, oxxo = cash_configs(
+        settings,
+        efecty_webhook_url=_url_or_none(args.efecty_webhook_url),
+        oxxo_webhook_url=_url_or_none(args.oxxo_webhook_url),
+        state_file=args.state_file,
+    )
+    app = create_sandbox_app(
+        config, momo=momo, issuer=issuer, bank=bank, merchant=merchant, efecty=efecty, oxxo=oxxo
+    )
     uvicorn.run(app, host=args.host, port=args.port)
 
 

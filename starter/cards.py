@@ -44,6 +44,7 @@ from payments_engine.domain.errors import (
     ProviderNotConfigured,
     ReferenceConflict,
 )
+from payments_engine.starter.history import started_with
 from payments_engine.workflows.card import CardWorkflow
 
 # The card workflow's refusals, as the client's typed errors.
@@ -135,20 +136,9 @@ class CardsClient:
 
     async def _recorded(self, workflow_id: str) -> IssueCardRequest | None:
         """The request the card's first run was started with, or None."""
-        handle = self._temporal.get_workflow_handle(workflow_id)
-        try:
-            async for event in handle.fetch_history_events(page_size=1):
-                # The first run of the chain holds the original request.
-                started = event.workflow_execution_started_event_attributes
-                recorded = await self._temporal.data_converter.decode(
-                    started.input.payloads, [CardInput]
-                )
-                return recorded[0].request if recorded else None
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                return None
-            raise
-        return None
+        # The first run of the chain holds the original request.
+        started = await started_with(self._temporal, workflow_id, CardInput)
+        return None if started is None else started.request
 
     def _handle(self, card_id: str) -> WorkflowHandle[Any, Any]:
         return self._temporal.get_workflow_handle(card_workflow_id(card_id))

@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from payments_engine.activities.providers.registry import PROVIDERS
 from payments_engine.db.migrate import upgrade
+from payments_engine.domain.bank import AccountType, BankAccount, DocumentType
 from payments_engine.domain.card import (
     DEFAULT_CARD_PROVIDER,
     Cardholder,
@@ -30,6 +31,7 @@ from payments_engine.domain.card import (
     IdDocument,
     IssueCardRequest,
 )
+from payments_engine.domain.cash import CashOrderRequest, CashOrderStatus, CashOrderView, Payer
 from payments_engine.domain.collection import (
     DEFAULT_APPROVAL_WINDOW_SECONDS,
     CollectionRequest,
@@ -43,7 +45,7 @@ from payments_engine.domain.errors import (
     ValidationFailed,
 )
 from payments_engine.domain.ids import check_business_id
-from payments_engine.domain.ledger import FundMerchantInput
+from payments_engine.domain.ledger import FundMerchantInput, RefundOrigin
 from payments_engine.domain.money import SERVED_CURRENCIES, Money
 from payments_engine.domain.payout import (
     DEFAULT_MERCHANT_ID,
@@ -57,6 +59,7 @@ from payments_engine.domain.refund import RefundRequest, RefundStatus, RefundVie
 from payments_engine.runtime.settings import Settings, SettingsError, load_settings
 from payments_engine.runtime.temporal import run
 from payments_engine.starter.cards import CardsClient
+from payments_engine.starter.cash_orders import DEFAULT_CASH_PROVIDER, CashOrdersClient
 from payments_engine.starter.client import PaymentsClient, open_client
 from payments_engine.starter.collections import CollectionsClient
 from payments_engine.starter.errors import (
@@ -83,11 +86,16 @@ refund_app = typer.Typer(no_args_is_help=True, help="Refund collections; follow 
 card_app = typer.Typer(
     no_args_is_help=True, help="Issue prepaid virtual cards; fund, limit, freeze and read them."
 )
+cash_order_app = typer.Typer(
+    no_args_is_help=True,
+    help="Cash vouchers (Efecty, OXXO): create, follow, list, refund by bank transfer.",
+)
 ledger_app = typer.Typer(no_args_is_help=True, help="Fund merchants and read balances.")
 app.add_typer(payout_app, name="payout")
 app.add_typer(collection_app, name="collection")
 app.add_typer(refund_app, name="refund")
 app.add_typer(card_app, name="card")
+app.add_typer(cash_order_app, name="cash-order")
 app.add_typer(ledger_app, name="ledger")
 
 console = Console()
@@ -507,14 +515,18 @@ def refund_create(
     checks.done()
     assert request is not None
 
-    async def _create() -> None:
-        async with open_client(_settings(ctx)) as client:
-            created = await client.refunds.create(request)
-            get = client.refunds.wait if wait else client.refunds.get
-            view = await get(created.refund_id)
-        _show_refund(view, as_json)
+    _run(_create_refund(ctx, request, wait, as_json))
 
-    _run(_create())
+
+async def _create_refund(
+    ctx: typer.Context, request: RefundRequest, wait: bool, as_json: bool
+) -> None:
+    """Start the refund, then show it (processed or failed, with ``wait``)."""
+    async with open_client(_settings(ctx)) as client:
+        created = await client.refunds.create(request)
+        get = client.refunds.wait if wait else client.refunds.get
+        view = await get(created.refund_id)
+    _show_refund(view, as_json)
 
 
 @refund_app.command("status")
@@ -566,7 +578,197 @@ def refund_list(
     _run(_list())
 
 
+DocumentTypeOption = Annotated[
+    DocumentType, typer.Option(help="Identity document: CC, CE, NIT, PP (CO); CURP, RFC, PP (MX).")
+]
+
+
+@cash_order_app.command("create")
+def cash_order_create(
+    ctx: typer.Context,
+    order_id: Annotated[str, typer.Option("--id", help="Your unique order id.")],
+    amount: Annotated[str, typer.Option(help="Amount in major units, e.g. 150000 (COP).")],
+    currency: CurrencyOption,
+    country: Annotated[str, typer.Option(help="Payer's country: CO (Efecty) or MX (OXXO).")],
+    payer_name: Annotated[str, typer.Option(help="Payer's full name.")],
+    document_type: DocumentTypeOption,
+    document_number: Annotated[str, typer.Option(help="Payer's document number.")],
+    provider: Annotated[str, typer.Option(help="The cash network: efecty or oxxo.")] = (
+        DEFAULT_CASH_PROVIDER
+    ),
+    email: Annotated[str | None, typer.Option(help="Payer's e-mail, if the network wants it.")] = (
+        None
+    ),
+    expires_in_days: Annotated[
+        int | None, typer.Option(help="Days the voucher may be paid (default: the network's).")
+    ] = None,
+    merchant: MerchantOption = DEFAULT_MERCHANT_ID,
+    reference: Annotated[str | None, typer.Option(help="Your order reference.")] = None,
+    description: Annotated[str | None, typer.Option(help="What is bought.")] = None,
+    wait: Annotated[bool, typer.Option(help="Wait until it is paid or expired.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Issue a cash voucher the payer pays at a shop (the same --id twice is one order)."""
+    checks = _Input()
+    money = checks.check(lambda: Money.from_major(amount, currency))
+    payer = checks.check(
+        lambda: Payer(
+            name=payer_name,
+            document_type=document_type,
+            document_number=document_number,
+            email=email,
+        )
+    )
+    request = checks.check(
+        lambda: CashOrderRequest(
+            order_id=order_id,
+            merchant_id=merchant,
+            amount=money if money is not None else _STAND_IN,
+            country=country,
+            provider=provider,
+            payer=payer or _STAND_IN_PAYER,
+            expires_in_days=expires_in_days,
+            merchant_reference=reference,
+            description=description,
+        )
+    )
+    if request is not None and money is not None and payer is not None:
+        # The network's own rules: currency, limits, whole pesos, expiry, documents.
+        checks.check(lambda: CashOrdersClient.checked(request))
+    checks.done()
+    assert request is not None
+
+    async def _create() -> None:
+        async with open_client(_settings(ctx)) as client:
+            created = await client.cash_orders.create(request)
+            if wait:
+                view = await client.cash_orders.wait(created.order_id)
+            else:
+                view = await client.cash_orders.wait(
+                    created.order_id, until=frozenset(CashOrderStatus) - {CashOrderStatus.RECEIVED}
+                )
+        _show_cash_order(view, as_json)
+        if not as_json:
+            console.print(
+                f"Web UI: {_settings(ctx).temporal_ui_url()}/workflows/{created.workflow_id}"
+            )
+
+    _run(_create())
+
+
+@cash_order_app.command("status")
+def cash_order_status(
+    ctx: typer.Context,
+    order_id: Annotated[str, typer.Argument(help="The order's id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show where a cash order stands, and what the payer is told."""
+    checks = _Input()
+    checks.check(lambda: check_business_id(order_id))
+    checks.done()
+
+    async def _status() -> None:
+        async with open_client(_settings(ctx)) as client:
+            view = await client.cash_orders.get(order_id)
+        _show_cash_order(view, as_json)
+
+    _run(_status())
+
+
+@cash_order_app.command("list")
+def cash_order_list(
+    ctx: typer.Context,
+    status: Annotated[CashOrderStatus | None, typer.Option(help="Only this status.")] = None,
+    merchant: Annotated[str | None, typer.Option(help="Only this merchant.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List cash orders, newest first (from search attributes; no PII)."""
+
+    async def _list() -> None:
+        async with open_client(_settings(ctx)) as client:
+            found = await client.cash_orders.list(status=status, merchant_id=merchant, limit=limit)
+        if as_json:
+            _print_json(found)
+            return
+        _print_summaries("cash order", [(o.order_id, o) for o in found])
+
+    _run(_list())
+
+
+@cash_order_app.command("refund")
+def cash_order_refund(
+    ctx: typer.Context,
+    order_id: Annotated[str, typer.Argument(help="The cash order to refund.")],
+    refund_id: Annotated[
+        str, typer.Option("--id", help="Your unique refund id (external_refund_id).")
+    ],
+    amount: Annotated[str, typer.Option(help="Amount in major units; at most what is left.")],
+    currency: CurrencyOption,
+    reason: Annotated[str, typer.Option(help="Why it is refunded (1-200 characters).")],
+    bank_code: Annotated[str | None, typer.Option(help="Payer's bank (ACH code, e.g. 007).")] = (
+        None
+    ),
+    account_type: Annotated[AccountType | None, typer.Option(help="savings or checking.")] = None,
+    account_number: Annotated[str | None, typer.Option(help="Payer's account number.")] = None,
+    document_type: Annotated[
+        DocumentType | None, typer.Option(help="Account holder's document type.")
+    ] = None,
+    document_number: Annotated[
+        str | None, typer.Option(help="Account holder's document number.")
+    ] = None,
+    holder_name: Annotated[str | None, typer.Option(help="Account holder's name.")] = None,
+    bank_country: Annotated[str, typer.Option(help="Country of the account.")] = "CO",
+    merchant: MerchantOption = DEFAULT_MERCHANT_ID,
+    wait: Annotated[
+        bool, typer.Option(help="Wait until the transfer is settled or returned.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Refund a cash order by bank transfer to the payer's account (never in cash)."""
+    checks = _Input()
+    money = checks.check(lambda: Money.from_major(amount, currency))
+    given = [bank_code, account_type, account_number, document_type, document_number, holder_name]
+    account = None
+    if any(value is not None for value in given):
+        account = checks.check(
+            lambda: BankAccount.model_validate(
+                {
+                    name: value
+                    for name, value in {
+                        "bank_code": bank_code,
+                        "account_type": account_type,
+                        "account_number": account_number,
+                        "document_type": document_type,
+                        "document_number": document_number,
+                        "holder_name": holder_name,
+                        "country": bank_country,
+                    }.items()
+                    # A missing field is told as missing, not as an invalid None.
+                    if value is not None
+                }
+            )
+        )
+    request = None
+    if account is not None or not any(value is not None for value in given):
+        request = checks.check(
+            lambda: CashOrdersClient.refund_request(
+                order_id,
+                refund_id=refund_id,
+                amount=money if money is not None else _STAND_IN,
+                reason=reason,
+                bank_account=account,
+                merchant_id=merchant,
+            )
+        )
+    checks.done()
+    assert request is not None
+
+    _run(_create_refund(ctx, request, wait, as_json))
+
+
 CardIdArgument = Annotated[str, typer.Argument(help="The card's id.")]
+_STAND_IN_PAYER = Payer(name="x x", document_type=DocumentType.PP, document_number="00000")
 _STAND_IN_HOLDER = Cardholder(
     first_name="x",
     last_name="x",
@@ -943,16 +1145,45 @@ def _show_refund(view: RefundView, as_json: bool) -> None:
     if as_json:
         _print_json(view)
         return
-    table = plain_table("refund", "collection", "status", "amount", "provider status", "failure")
-    table.add_row(
+    original = "cash order" if view.origin is RefundOrigin.CASH_ORDER else "collection"
+    columns = ["refund", original, "status", "amount", "provider status", "failure"]
+    cells = [
         view.refund_id,
         view.collection_id,
         view.status.value,
         str(view.amount),
         view.provider_status or "",
         view.failure_code or "",
+    ]
+    if view.destination is not None:
+        columns.insert(4, "to")
+        cells.insert(4, view.destination)
+    table = plain_table(*columns)
+    table.add_row(*cells)
+    print_table(console, table)
+
+
+def _show_cash_order(view: CashOrderView, as_json: bool) -> None:
+    if as_json:
+        _print_json(view)
+        return
+    table = plain_table(
+        "cash order", "status", "amount", "payer", "reference", "expires", "settles", "review"
+    )
+    table.add_row(
+        view.order_id,
+        view.status.value,
+        str(view.amount),
+        f"{view.payer} ({view.payer_document})",
+        view.voucher_reference or "",
+        view.expires_at.strftime("%Y-%m-%d %H:%M UTC") if view.expires_at else "",
+        view.settle_at.strftime("%Y-%m-%d %H:%M %Z") if view.settle_at else "",
+        ", ".join(flag.value for flag in view.review_flags),
     )
     print_table(console, table)
+    if view.instructions is not None and view.status is CashOrderStatus.AWAITING_PAYMENT:
+        console.print(view.instructions.es, soft_wrap=True, emoji=False, highlight=False)
+        console.print(view.instructions.en, soft_wrap=True, emoji=False, highlight=False)
 
 
 def _show_card(view: CardView, as_json: bool) -> None:

@@ -45,6 +45,7 @@ from payments_engine.runtime.codec import settings_fingerprint_key
 from payments_engine.runtime.settings import Settings
 from payments_engine.runtime.temporal import connect
 from payments_engine.starter.cards import CardsClient
+from payments_engine.starter.cash_orders import CashOrdersClient
 from payments_engine.starter.collections import CollectionsClient
 from payments_engine.starter.listing import list_payments
 from payments_engine.starter.refunds import DEFAULT_REFUND_WINDOW, RefundsClient
@@ -83,8 +84,8 @@ class PayoutSummary(BaseModel):
 class PaymentsClient:
     """Create and follow payouts on Temporal; fund and read the ledger.
 
-    Collections, refunds and cards live in their namespaces: ``client.collections``,
-    ``client.refunds`` and ``client.cards``.
+    Collections, refunds, cards and cash orders live in their namespaces:
+    ``client.collections``, ``client.refunds``, ``client.cards`` and ``client.cash_orders``.
 
     Args:
         temporal: a client using the engine's data converter, payload codec included
@@ -118,8 +119,12 @@ class PaymentsClient:
         self._fingerprint_key = fingerprint_key
         self.collections = CollectionsClient(temporal, task_queue)
         """Collections from payers' wallets: ``create``, ``get``, ``wait``, ``list``."""
-        self.refunds = RefundsClient(temporal, task_queue, self.collections, refund_window)
-        """Refunds of collections: ``create``, ``get``, ``wait``, ``list``."""
+        self.cash_orders = CashOrdersClient(temporal, task_queue)
+        """Cash vouchers (Efecty, OXXO): ``create``, ``get``, ``wait``, ``list``."""
+        self.refunds = RefundsClient(
+            temporal, task_queue, self.collections, refund_window, cash_orders=self.cash_orders
+        )
+        """Refunds of collections and (by bank transfer) of cash orders: ``create`` ..."""
         self.cards = CardsClient(temporal, task_queue)
         """Prepaid virtual cards: ``issue``, ``get``, ``fund``, ``set_limits``, ``freeze`` ..."""
 

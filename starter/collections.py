@@ -28,6 +28,7 @@ from payments_engine.domain.errors import (
 from payments_engine.domain.ids import collection_workflow_id
 from payments_engine.domain.money import Money
 from payments_engine.domain.msisdn import mask_msisdn
+from payments_engine.starter.history import started_with
 from payments_engine.starter.listing import list_payments
 from payments_engine.workflows.collection import CollectionWorkflow
 
@@ -113,7 +114,9 @@ class CollectionsClient:
             pass
         handle = self._temporal.get_workflow_handle(request.workflow_id)
         description = await handle.describe()
-        recorded = await self._recorded(description.id, description.run_id)
+        recorded = await started_with(
+            self._temporal, description.id, CollectionRequest, description.run_id
+        )
         # The description is free text shown to the payer; it does not define the payment.
         if recorded is None or recorded.model_dump(exclude={"description"}) != request.model_dump(
             exclude={"description"}
@@ -126,17 +129,6 @@ class CollectionsClient:
             workflow_id=request.workflow_id,
             run_id=description.run_id,
         )
-
-    async def _recorded(self, workflow_id: str, run_id: str | None) -> CollectionRequest | None:
-        """The request the collection was started with, from its history (in memory)."""
-        handle = self._temporal.get_workflow_handle(workflow_id, run_id=run_id)
-        async for event in handle.fetch_history_events(page_size=1):
-            started = event.workflow_execution_started_event_attributes
-            recorded = await self._temporal.data_converter.decode(
-                started.input.payloads, [CollectionRequest]
-            )
-            return recorded[0] if recorded else None
-        return None
 
     async def get(self, collection_id: str) -> CollectionView:
         """The collection's current view.

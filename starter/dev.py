@@ -231,11 +231,15 @@ def print_urls(console: Console, settings: Settings) -> None:
             ("Sandbox wallet hub", f"{settings.sandbox_url}/hub"),
             ("Sandbox MoMo", f"{settings.sandbox_url}/momo"),
             ("Sandbox card issuer", f"{settings.sandbox_url}/issuer"),
+            ("Sandbox Efecty", f"{settings.sandbox_url}/efecty"),
+            ("Sandbox OXXO", f"{settings.sandbox_url}/oxxo"),
+            ("Sandbox bank transfers", f"{settings.sandbox_url}/bank"),
+            ("Sandbox merchant hooks", f"{settings.sandbox_url}/merchant"),
             ("Sandbox admin", f"{settings.sandbox_url}/admin/transfers"),
         ]
     for name, value in rows:
         # Whole lines, never folded: a user copies these URLs and paths.
-        console.print(f"  {name:<20} {value}", soft_wrap=True)
+        console.print(f"  {name:<22} {value}", soft_wrap=True)
     console.print("Try it: [bold]payments demo[/]")
 
 

@@ -58,6 +58,16 @@ FIELD_NAMES: dict[str, str] = {
     "blocked_categories": "block-mcc",
     "day_offset_minutes": "day-offset-minutes",
     "low_balance_threshold": "low-balance",
+    "order_id": "id",
+    "name": "payer-name",
+    "document_type": "document-type",
+    "document_number": "document-number",
+    "expires_in_days": "expires-in-days",
+    "bank_code": "bank-code",
+    "account_type": "account-type",
+    "account_number": "account-number",
+    "holder_name": "holder-name",
+    "bank_account": "bank account",
 }
 
 # The field of a domain error raised outside a model field (Money.from_major, a model

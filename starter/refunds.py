@@ -1,4 +1,9 @@
-"""The client's refunds: give (part of) a collection back, follow and list refunds.
+"""The client's refunds: give (part of) a collection or a cash order back, follow and
+list refunds.
+
+A cash order's refund is a bank transfer to the payer's account (``origin``
+``cash_order``, ``bank_account`` required) through the bank-transfer provider; its rules
+are the same, checked against the cash order.
 
 The rules that need the original are checked here, before anything starts, each a
 typed error: the collection exists, was paid and is this merchant's
@@ -22,8 +27,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from payments_engine.activities.providers.base import ProviderNotSupported
 from payments_engine.activities.providers.registry import refund_spec
 from payments_engine.domain import search_attributes as sa
+from payments_engine.domain.cash import CashOrderStatus, CashOrderView
 from payments_engine.domain.collection import CollectionView
 from payments_engine.domain.errors import (
+    CashOrderNotFound,
     CollectionNotFound,
     CurrencyMismatch,
     InvalidTransaction,
@@ -34,9 +41,12 @@ from payments_engine.domain.errors import (
     RefundWindowExpired,
 )
 from payments_engine.domain.ids import refund_workflow_id
+from payments_engine.domain.ledger import RefundOrigin
 from payments_engine.domain.money import Money
 from payments_engine.domain.refund import RefundRequest, RefundResult, RefundStatus, RefundView
+from payments_engine.starter.cash_orders import CashOrdersClient
 from payments_engine.starter.collections import CollectionsClient
+from payments_engine.starter.history import started_with
 from payments_engine.starter.listing import list_payments
 from payments_engine.workflows.refund import RefundWorkflow
 
@@ -75,6 +85,8 @@ class RefundsClient:
         task_queue: the workers' task queue.
         collections: the collections, to check a refund against its original.
         window: how long after the collection was paid it may be refunded.
+        cash_orders: the cash orders, to check a bank-transfer refund against its
+            original; None refunds no cash orders.
     """
 
     def __init__(
@@ -83,11 +95,13 @@ class RefundsClient:
         task_queue: str,
         collections: CollectionsClient,
         window: timedelta = DEFAULT_REFUND_WINDOW,
+        cash_orders: CashOrdersClient | None = None,
     ) -> None:
         """Keep the clients; this class opens no connection of its own."""
         self._temporal = temporal
         self._task_queue = task_queue
         self._collections = collections
+        self._cash_orders = cash_orders
         self._window = window
 
     async def create(self, request: RefundRequest) -> CreatedRefund:
@@ -102,7 +116,7 @@ class RefundsClient:
             ProviderNotConfigured: the collection's provider cannot refund.
             ReferenceConflict: the refund id was used before with other parameters.
         """
-        existing = await self._recorded(request.workflow_id)
+        existing = await started_with(self._temporal, request.workflow_id, RefundRequest)
         if existing is None:
             request, original = await self._checked(request)
             try:
@@ -115,7 +129,8 @@ class RefundsClient:
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     static_summary=(
                         f"Refund {request.amount.to_major()} {request.amount.currency}"
-                        f" of collection {request.original_id}"
+                        f" of {request.origin.value.replace('_', ' ')} {request.original_id}"
+                        + (" by bank transfer" if request.bank_account is not None else "")
                     ),
                     search_attributes=sa.payment_search_attributes(
                         kind=sa.KIND_REFUND,
@@ -131,7 +146,7 @@ class RefundsClient:
                 )
             except WorkflowAlreadyStartedError:
                 pass
-            existing = await self._recorded(request.workflow_id)
+            existing = await started_with(self._temporal, request.workflow_id, RefundRequest)
         # The provider comes from the collection, not from the caller: compare the rest.
         if existing is None or existing.model_dump(exclude={"provider"}) != request.model_dump(
             exclude={"provider"}
@@ -144,30 +159,26 @@ class RefundsClient:
             refund_id=request.refund_id, workflow_id=request.workflow_id, run_id=description.run_id
         )
 
-    async def _checked(self, request: RefundRequest) -> tuple[RefundRequest, CollectionView]:
-        """The request with its collection's provider, and the collection, once every
-        rule holds."""
+    async def _checked(
+        self, request: RefundRequest
+    ) -> tuple[RefundRequest, CollectionView | CashOrderView]:
+        """The request with its provider, and the original, once every rule holds."""
+        if request.origin is RefundOrigin.CASH_ORDER:
+            return await self._checked_cash(request)
         try:
             original = await self._collections.get(request.original_id)
         except CollectionNotFound:
+            if await self._is_cash_order(request.original_id):
+                raise InvalidTransaction(
+                    f"{request.original_id!r} is a cash order: cash orders are refunded by bank "
+                    "transfer, never in cash (payments cash-order refund)"
+                ) from None
             raise InvalidTransaction(f"no collection {request.original_id!r} to refund") from None
         if not original.booked:
             raise InvalidTransaction(
                 f"collection {request.original_id!r} is {original.status.value}, not paid"
             )
-        if original.merchant_id != request.merchant_id:
-            raise InvalidTransaction(
-                f"collection {request.original_id!r} is not merchant {request.merchant_id!r}'s"
-            )
-        if original.amount.currency != request.amount.currency:
-            raise CurrencyMismatch(
-                f"collection {request.original_id!r} is in {original.amount.currency}, "
-                f"not {request.amount.currency}"
-            )
-        if request.amount.amount > original.amount.amount:
-            raise RefundAmountExceeded(
-                f"a refund of {request.amount} is more than the {original.amount} collected"
-            )
+        self._check_against(request, original.merchant_id, original.amount, "collection")
         try:
             refund_spec(original.provider)
         except ProviderNotSupported as exc:
@@ -180,21 +191,55 @@ class RefundsClient:
             )
         return request.model_copy(update={"provider": original.provider}), original
 
-    async def _recorded(self, workflow_id: str) -> RefundRequest | None:
-        """The request a refund was started with (from its history), or None if none was."""
-        handle = self._temporal.get_workflow_handle(workflow_id)
+    async def _is_cash_order(self, order_id: str) -> bool:
+        if self._cash_orders is None:
+            return False
         try:
-            async for event in handle.fetch_history_events(page_size=1):
-                started = event.workflow_execution_started_event_attributes
-                recorded = await self._temporal.data_converter.decode(
-                    started.input.payloads, [RefundRequest]
-                )
-                return recorded[0] if recorded else None
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                return None
-            raise
-        return None
+            await self._cash_orders.get(order_id)
+        except CashOrderNotFound:
+            return False
+        return True
+
+    async def _checked_cash(self, request: RefundRequest) -> tuple[RefundRequest, CashOrderView]:
+        """A bank-transfer refund of a cash order, once every rule holds."""
+        if self._cash_orders is None:
+            raise InvalidTransaction("this client refunds no cash orders")
+        try:
+            original = await self._cash_orders.get(request.original_id)
+        except CashOrderNotFound:
+            raise InvalidTransaction(f"no cash order {request.original_id!r} to refund") from None
+        if not original.booked:
+            state = original.status.value
+            if original.status is CashOrderStatus.NEEDS_REVIEW:
+                state = "in review without a booked payment"
+            raise InvalidTransaction(f"cash order {request.original_id!r} is {state}, not paid")
+        self._check_against(request, original.merchant_id, original.amount, "cash order")
+        try:
+            refund_spec(request.provider)
+        except ProviderNotSupported as exc:
+            raise ProviderNotConfigured(str(exc)) from None
+        paid_at = original.paid_at or datetime.now(UTC)
+        if datetime.now(UTC) > paid_at + self._window:
+            raise RefundWindowExpired(
+                f"cash order {request.original_id!r} was paid on {paid_at:%Y-%m-%d}; refunds "
+                f"are accepted for {self._window.days} days"
+            )
+        return request, original
+
+    @staticmethod
+    def _check_against(request: RefundRequest, merchant_id: str, paid: Money, kind: str) -> None:
+        """The rules every refund meets: the merchant's, same currency, not more than paid."""
+        if merchant_id != request.merchant_id:
+            raise InvalidTransaction(
+                f"{kind} {request.original_id!r} is not merchant {request.merchant_id!r}'s"
+            )
+        if paid.currency != request.amount.currency:
+            raise CurrencyMismatch(
+                f"{kind} {request.original_id!r} is in {paid.currency}, "
+                f"not {request.amount.currency}"
+            )
+        if request.amount.amount > paid.amount:
+            raise RefundAmountExceeded(f"a refund of {request.amount} is more than the {paid} paid")
 
     async def get(self, refund_id: str) -> RefundView:
         """The refund's current view.

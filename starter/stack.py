@@ -35,10 +35,16 @@ from payments_engine.runtime.codec import Keyring, codec_of, engine_data_convert
 from payments_engine.runtime.serving import RunningServer, start_server
 from payments_engine.runtime.settings import Settings
 from payments_engine.sandbox.app import create_sandbox_app
+from payments_engine.sandbox.bank.config import BankSandboxConfig
+from payments_engine.sandbox.cash.startup import stack_configs as cash_stack_configs
 from payments_engine.sandbox.config import SandboxConfig
 from payments_engine.sandbox.issuer.config import IssuerSandboxConfig
+from payments_engine.sandbox.merchant.config import MerchantSandboxConfig
 from payments_engine.sandbox.momo.config import MomoSandboxConfig
 from payments_engine.worker.main import running_worker
+
+DEV_BANK_SETTLEMENT_SECONDS = 30.0
+"""How long the sandbox's bank takes to settle or return a transfer in a local stack."""
 
 
 class StackError(RuntimeError):
@@ -173,8 +179,36 @@ async def engine_stack(
                     state_file=settings.sandbox_state_file,
                     **{k: v for k, v in timings.items() if k in IssuerSandboxConfig.model_fields},
                 )
+            bank_config = None
+            bank = settings.provider("bank")
+            if bank.api_key is not None and bank.webhook_secret is not None:
+                bank_timings = {
+                    # A day at a real bank: seconds locally, so a refund can be watched
+                    # to its end; sandbox_overrides may set it.
+                    "settlement_delay_seconds": DEV_BANK_SETTLEMENT_SECONDS,
+                    **{k: v for k, v in timings.items() if k in BankSandboxConfig.model_fields},
+                }
+                bank_config = BankSandboxConfig(
+                    api_key=bank.api_key.get_secret_value(),
+                    webhook_secret=bank.webhook_secret.get_secret_value(),
+                    webhook_url=f"{settings.relay_url}/webhooks/bank",
+                    state_file=settings.sandbox_state_file,
+                    **bank_timings,
+                )
+            # The merchant's stock and alert hooks: a recorder, always there, no auth.
+            merchant_config = MerchantSandboxConfig(state_file=settings.sandbox_state_file)
+            # Efecty and OXXO, with their credentials: payments confirmed in seconds.
+            efecty_config, oxxo_config = cash_stack_configs(settings, timings)
             sandbox = await start_server(
-                create_sandbox_app(config, momo=momo_config, issuer=issuer_config),
+                create_sandbox_app(
+                    config,
+                    momo=momo_config,
+                    issuer=issuer_config,
+                    bank=bank_config,
+                    merchant=merchant_config,
+                    efecty=efecty_config,
+                    oxxo=oxxo_config,
+                ),
                 settings.sandbox_host,
                 settings.sandbox_port,
             )

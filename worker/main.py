@@ -20,11 +20,13 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from payments_engine.activities.cards import CardActivities
+from payments_engine.activities.cash_orders import CashOrderActivities
 from payments_engine.activities.collections import CollectionActivities
 from payments_engine.activities.ledger import LedgerActivities
 from payments_engine.activities.payouts import PayoutActivities
 from payments_engine.activities.providers.base import (
     CardIssuingProvider,
+    CashVoucherProvider,
     CollectionProvider,
     PayoutProvider,
     RefundProvider,
@@ -37,13 +39,14 @@ from payments_engine.runtime.search_attributes import register_search_attributes
 from payments_engine.runtime.settings import Settings, SettingsError, load_settings
 from payments_engine.runtime.temporal import connect, run
 from payments_engine.workflows.card import CardWorkflow
+from payments_engine.workflows.cash_order import CashOrderWorkflow
 from payments_engine.workflows.collection import CollectionWorkflow
 from payments_engine.workflows.payout import PayoutWorkflow
 from payments_engine.workflows.refund import RefundWorkflow
 
 log = logging.getLogger("payments.worker")
 
-WORKFLOWS = [PayoutWorkflow, CollectionWorkflow, RefundWorkflow, CardWorkflow]
+WORKFLOWS = [PayoutWorkflow, CollectionWorkflow, RefundWorkflow, CardWorkflow, CashOrderWorkflow]
 # Deterministic modules shared with the sandbox instead of re-imported for every new
 # workflow: the engine's pure types (and the activity modules whose names the workflows
 # reference), and the libraries they use to validate inputs on decode. The workflow
@@ -79,6 +82,16 @@ def provider_client(settings: Settings, name: str) -> httpx.AsyncClient:
     )
 
 
+def merchant_hooks_client(settings: Settings) -> httpx.AsyncClient:
+    """The client of the merchant's hooks: base URL, bearer token and timeout from settings."""
+    token = settings.merchant_hooks_token
+    return httpx.AsyncClient(
+        base_url=settings.resolved_merchant_hooks_url,
+        headers={} if token is None else {"Authorization": f"Bearer {token.get_secret_value()}"},
+        timeout=httpx.Timeout(settings.merchant_hooks_timeout_seconds),
+    )
+
+
 @dataclass
 class Adapters:
     """The provider adapters of a worker, per capability, each on its provider's client."""
@@ -87,7 +100,10 @@ class Adapters:
     collections: dict[str, CollectionProvider] = field(default_factory=dict)
     refunds: dict[str, RefundProvider] = field(default_factory=dict)
     cards: dict[str, CardIssuingProvider] = field(default_factory=dict)
+    vouchers: dict[str, CashVoucherProvider] = field(default_factory=dict)
     collection_fee_bps: dict[str, int] = field(default_factory=dict)
+    hooks: httpx.AsyncClient | None = None
+    """The merchant's hooks (stock of cash orders); None calls none."""
 
 
 def build_worker(client: Client, task_queue: str, adapters: Adapters, ledger: Ledger) -> Worker:
@@ -96,6 +112,7 @@ def build_worker(client: Client, task_queue: str, adapters: Adapters, ledger: Le
     collections = CollectionActivities(adapters.collections)
     refunds = RefundActivities(adapters.refunds)
     cards = CardActivities(adapters.cards)
+    cash_orders = CashOrderActivities(adapters.vouchers, adapters.hooks)
     ledger_activities = LedgerActivities(ledger, adapters.collection_fee_bps)
     return Worker(
         client,
@@ -118,6 +135,13 @@ def build_worker(client: Client, task_queue: str, adapters: Adapters, ledger: Le
             ledger_activities.release_refund,
             ledger_activities.reverse_refund,
             ledger_activities.post_card_entries,
+            ledger_activities.book_cash_payment,
+            ledger_activities.settle_cash_payment,
+            cash_orders.create_voucher,
+            cash_orders.get_voucher_status,
+            cash_orders.cancel_voucher,
+            cash_orders.settlement_time,
+            cash_orders.notify_stock,
             cards.create_cardholder,
             cards.get_cardholder,
             cards.create_card,
@@ -166,6 +190,10 @@ async def running_worker(
                 adapters.refunds[name] = spec.refunds(http, provider)
             if spec.cards is not None:
                 adapters.cards[name] = spec.cards(http, provider)
+            if spec.vouchers is not None:
+                adapters.vouchers[name] = spec.vouchers(http, provider)
+                adapters.collection_fee_bps[name] = provider.collection_fee_bps
+        adapters.hooks = await stack.enter_async_context(merchant_hooks_client(settings))
         worker = build_worker(client, settings.task_queue, adapters, ledger)
         async with worker:
             yield worker

@@ -172,6 +172,8 @@ class ProviderWait:
         decided: Callable[[], bool],
         *,
         stop_at_deadline: bool = False,
+        first_interval: timedelta = FIRST_POLL_INTERVAL,
+        max_interval: timedelta = MAX_POLL_INTERVAL,
     ) -> None:
         """Wait until the provider's verified final answer, or an operator's decision.
 
@@ -181,8 +183,10 @@ class ProviderWait:
             decided: True once an operator has decided (the loop then returns).
             stop_at_deadline: return at the deadline instead (a collection's approval
                 window), after asking the provider once more: an answer can race it.
+            first_interval: the first poll's delay without news; it doubles each time.
+            max_interval: the longest delay between polls before the deadline.
         """
-        interval = FIRST_POLL_INTERVAL
+        interval = first_interval
         while True:
             await self._drain()
             if self.final is not None or decided():
@@ -203,7 +207,7 @@ class ProviderWait:
             if not self.held:
                 await self._poll()
             if not late:
-                interval = min(interval * 2, MAX_POLL_INTERVAL)
+                interval = min(interval * 2, max_interval)
 
     async def recheck(self) -> None:
         """Ask the provider now (an operator's request) and apply a verified answer.

@@ -1,4 +1,9 @@
-"""RefundWorkflow: give (part of) a collection back to its payer, exactly once.
+"""RefundWorkflow: give (part of) a collection or a cash order back to its payer, once.
+
+A cash order's payer paid in cash and is refunded by bank transfer: the refund's
+provider is then the bank-transfer provider, its ``bank_account`` the destination, and
+its ledger entries name the cash order's refundable counter (``origin``); the rest is
+the same process.
 
 States: received -> pending -> processed | failed | needs_review; processed -> reversed.
 
@@ -110,6 +115,7 @@ class RefundWorkflow:
             merchant_id=request.merchant_id,
             provider=request.provider,
             amount=request.amount,
+            origin=request.origin,
         )
         if not await self._reserve(ledger_input):
             return RefundResult(refund=self._view)
@@ -171,6 +177,7 @@ class RefundWorkflow:
                     original_reference=request.original_reference,
                     amount=request.amount,
                     reason=request.reason,
+                    destination=request.bank_account,
                 ),
                 start_to_close_timeout=SUBMIT_START_TO_CLOSE,
                 retry_policy=SUBMIT_RETRY,
@@ -250,7 +257,10 @@ class RefundWorkflow:
             return
         self._view = self._view.model_copy(update={"status": status, "updated_at": workflow.now()})
         view = self._view
-        text = f"Refund {view.amount.to_major()} {view.amount.currency} of collection"
+        original = view.origin.value.replace("_", " ")
+        text = f"Refund {view.amount.to_major()} {view.amount.currency} of {original}"
+        if view.destination is not None:
+            text += " by bank transfer"
         workflow.set_current_details(f"{text} {view.collection_id} — {status.value}")
         if sa.PAYMENT_STATUS in workflow.info().typed_search_attributes:
             workflow.upsert_search_attributes([sa.PAYMENT_STATUS.value_set(status.value)])

@@ -35,6 +35,7 @@ from payments_engine.domain.card import (
     LowBalanceNotice,
     NetworkTransaction,
 )
+from payments_engine.domain.cash import CreateVoucherInput, IssuedVoucher, VoucherRules
 from payments_engine.domain.collection import RequestCollectionInput
 from payments_engine.domain.errors import (
     ProviderAuthError,
@@ -311,6 +312,43 @@ class CardIssuingProvider(Protocol):
         ...
 
 
+class CashVoucherProvider(Protocol):
+    """A cash network: issue a voucher the payer pays at a shop, find it, cancel it.
+
+    Reports about a voucher are :class:`ProviderEvent` s: ``pending`` until the network
+    confirms a payment, ``succeeded`` once it has (``occurred_at`` is when the payer
+    paid at the shop, which decides whether it was before the expiry; ``fee_minor`` the
+    network's fee), ``failed`` with ``failure_code`` ``expired`` or ``cancelled`` (or the
+    network's reason) when it will take no payment. A paid voucher the network accepted
+    after its expiry reports ``succeeded`` with a payment time after the expiry.
+    """
+
+    async def create_voucher(self, order: CreateVoucherInput) -> IssuedVoucher:
+        """Issue the voucher (once per reference: a repeat answers the same voucher).
+
+        Raises:
+            ProviderFault: Ambiguous, AlreadySubmitted, Transient or Refused.
+        """
+        ...
+
+    async def find_voucher(self, reference: str) -> IssuedVoucher | None:
+        """The network's record of the voucher with our reference; None if it has none.
+
+        Raises:
+            ProviderFault: Transient or Refused.
+        """
+        ...
+
+    async def cancel_voucher(self, reference: str) -> ProviderEvent | None:
+        """Stop the network taking payments for it; where it stands after, None if unknown.
+
+        Raises:
+            ProviderFault: Refused(ProviderConflict) when it can no longer be cancelled
+                (already paid), Transient, Ambiguous.
+        """
+        ...
+
+
 @dataclass(frozen=True)
 class AuthorizationCodec:
     """How an issuer asks for an authorization and how it wants the answer.
@@ -365,6 +403,9 @@ class ProviderSpec:
         cards: builds its card-issuing adapter; None if it issues no cards.
         authorizations: its synchronous authorization request and answer formats,
             served by the relay at ``/authorizations/<name>``; None if it sends none.
+        vouchers: builds its cash-voucher adapter; None if it is not a cash network.
+        voucher_rules: what its vouchers accept (with ``vouchers``), checked by the
+            client before an order starts.
     """
 
     name: str
@@ -378,3 +419,5 @@ class ProviderSpec:
     refunds: Callable[[httpx.AsyncClient, ProviderSettings], RefundProvider] | None = None
     cards: Callable[[httpx.AsyncClient, ProviderSettings], CardIssuingProvider] | None = None
     authorizations: AuthorizationCodec | None = None
+    vouchers: Callable[[httpx.AsyncClient, ProviderSettings], CashVoucherProvider] | None = None
+    voucher_rules: VoucherRules | None = None

@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from payments_engine.activities.providers import hub, issuer, momo
+from payments_engine.activities.providers import bank, efecty, hub, issuer, momo, oxxo
 from payments_engine.activities.providers.base import ProviderNotSupported, ProviderSpec
 
 PROVIDERS: Mapping[str, ProviderSpec] = MappingProxyType(
-    {spec.name: spec for spec in (hub.SPEC, momo.SPEC, issuer.SPEC)}
+    {
+        spec.name: spec
+        for spec in (hub.SPEC, momo.SPEC, issuer.SPEC, bank.SPEC, efecty.SPEC, oxxo.SPEC)
+    }
 )
 
 
@@ -79,3 +82,12 @@ def card_spec(name: str) -> ProviderSpec:
         ProviderNotSupported: no such provider, or it does not issue cards.
     """
     return _capable(name, "cards", "issue cards")
+
+
+def voucher_spec(name: str) -> ProviderSpec:
+    """The provider called ``name``, if it is a cash network issuing vouchers.
+
+    Raises:
+        ProviderNotSupported: no such provider, or it issues no cash vouchers.
+    """
+    return _capable(name, "vouchers", "issue cash vouchers")

@@ -11,7 +11,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from payments_engine.domain.money import check_currency
 from payments_engine.domain.webhooks import SignatureScheme
 
-DEFAULT_FLOAT_CURRENCIES = ("KES", "UGX", "TZS", "GHS", "RWF", "XOF", "NGN", "ZMW", "USD")
+DEFAULT_FLOAT_CURRENCIES = (
+    "KES",
+    "UGX",
+    "TZS",
+    "GHS",
+    "RWF",
+    "XOF",
+    "NGN",
+    "ZMW",
+    "USD",
+    "COP",
+    "MXN",
+)
 DEFAULT_FLOAT_MINOR = 10**12
 DEFAULT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 120.0)
 

@@ -30,6 +30,7 @@ from payments_engine.domain.errors import (
 )
 from payments_engine.domain.ledger import (
     EXTERNAL_BANK,
+    CashOrderLedgerInput,
     CollectionLedgerInput,
     FundMerchantInput,
     JournalEntryRequest,
@@ -37,9 +38,12 @@ from payments_engine.domain.ledger import (
     PostedEntry,
     Posting,
     RefundLedgerInput,
+    RefundOrigin,
     Requirement,
+    cash_order_refundable,
     collection_refundable,
     merchant_available,
+    merchant_pending_settlement,
     merchant_refunds_payable,
     merchant_reserved,
     provider_clearing,
@@ -900,3 +904,90 @@ async def test_concurrent_partial_refunds_never_exceed_the_collection(
     assert len(posted) == 14, refused[:3]
     assert all(isinstance(r, InsufficientFunds) and r.account == REFUNDABLE for r in refused)
     assert await balances(ledger, REFUNDABLE, PAYABLE, AVAILABLE) == [200, 9_800, 100_200]
+
+
+# -- cash orders and their bank-transfer refunds ---------------------------------------
+
+PENDING = merchant_pending_settlement(MERCHANT)
+CASH_REFUNDABLE = cash_order_refundable("o1")
+
+
+def cash_paid(amount: int = 10_000, fee: int | None = 290) -> CashOrderLedgerInput:
+    """Cash order ``o1`` of ``MERCHANT`` paid through Efecty (KES keeps the fixtures')."""
+    return CashOrderLedgerInput(
+        order_id="o1",
+        merchant_id=MERCHANT,
+        provider="efecty",
+        amount=Money(amount=amount, currency="KES"),
+        fee=None if fee is None else Money(amount=fee, currency="KES"),
+    )
+
+
+def cash_refund_of(refund_id: str, amount: int) -> RefundLedgerInput:
+    """A bank-transfer refund of cash order ``o1``."""
+    return RefundLedgerInput(
+        refund_id=refund_id,
+        collection_id="o1",
+        merchant_id=MERCHANT,
+        provider="bank",
+        amount=Money(amount=amount, currency="KES"),
+        origin=RefundOrigin.CASH_ORDER,
+    )
+
+
+async def test_a_cash_payment_is_pending_until_the_network_settles_it(ledger: Ledger) -> None:
+    clearing, fees = provider_clearing("efecty"), provider_fees("efecty")
+    await ledger.post(recipes.book_cash_payment(cash_paid()))
+    assert await balances(ledger, PENDING, AVAILABLE, clearing, CASH_REFUNDABLE) == [
+        10_000,
+        0,
+        -10_000,
+        10_000,
+    ]
+    again = await ledger.post(recipes.book_cash_payment(cash_paid()))
+    assert not again.created
+
+    await ledger.post(recipes.settle_cash_payment(cash_paid()))
+    assert await balances(ledger, PENDING, AVAILABLE, fees, CASH_REFUNDABLE) == [
+        0,
+        9_710,
+        290,
+        10_000,
+    ]
+
+
+async def test_a_cash_payment_never_booked_cannot_settle(ledger: Ledger) -> None:
+    with pytest.raises(LedgerError):
+        await ledger.post(recipes.settle_cash_payment(cash_paid()))
+    # Nor can a settlement claim another amount than was booked.
+    await ledger.post(recipes.book_cash_payment(cash_paid(amount=10_000)))
+    with pytest.raises(ReferenceConflict):
+        await ledger.post(recipes.settle_cash_payment(cash_paid(amount=12_000)))
+    assert await ledger.balance(AVAILABLE, "KES") == 0
+
+
+async def test_cash_refunds_are_bounded_by_what_was_paid_for_that_order(ledger: Ledger) -> None:
+    await ledger.post(recipes.book_cash_payment(cash_paid()))
+    await ledger.post(recipes.settle_cash_payment(cash_paid()))
+    await fund(ledger, 1_000)
+
+    await ledger.post(recipes.reserve_refund(cash_refund_of("r1", 6_000)))
+    await ledger.post(recipes.settle_refund(cash_refund_of("r1", 6_000)))
+    assert await balances(ledger, CASH_REFUNDABLE, provider_clearing("bank")) == [4_000, 6_000]
+
+    with pytest.raises(InsufficientFunds) as exceeded:
+        await ledger.post(recipes.reserve_refund(cash_refund_of("r2", 4_001)))
+    assert exceeded.value.account == CASH_REFUNDABLE
+
+    # A returned transfer gives the amount back, refundable again.
+    await ledger.post(recipes.reserve_refund(cash_refund_of("r3", 4_000)))
+    await ledger.post(recipes.release_refund(cash_refund_of("r3", 4_000)))
+    assert await ledger.balance(CASH_REFUNDABLE, "KES") == 4_000
+
+
+async def test_a_cash_refund_needs_the_order_booked_not_a_collection(ledger: Ledger) -> None:
+    # A collection with the same id does not make the cash order refundable.
+    await ledger.post(recipes.settle_collection(collected()))
+    with pytest.raises(LedgerError) as refused:
+        await ledger.post(recipes.reserve_refund(cash_refund_of("r1", 100)))
+    assert type(refused.value) is LedgerError

@@ -24,7 +24,7 @@ from payments_engine.domain.money import (
 from payments_engine.sandbox.common.config import DEFAULT_FLOAT_CURRENCIES
 from payments_engine.starter.errors import describe
 
-SERVED = "KES, UGX, TZS, GHS, RWF, XOF, NGN, ZMW, USD"
+SERVED = "KES, UGX, TZS, GHS, RWF, XOF, NGN, ZMW, USD, COP, MXN"
 _SPACES = "contains spaces; write the amount without any, e.g. '1000.50'"
 _SIGN = "has a sign; write the amount without one, e.g. '1500.00'"
 _MINUS = "has a minus sign; amounts are greater than zero, written without a sign"

@@ -22,7 +22,7 @@ ID_RULE = (
     "ids are 1-64 characters of letters, digits, '_', '.', ':' or '-',"
     " starting with a letter or digit"
 )
-SERVED = "KES, UGX, TZS, GHS, RWF, XOF, NGN, ZMW, USD"
+SERVED = "KES, UGX, TZS, GHS, RWF, XOF, NGN, ZMW, USD, COP, MXN"
 NUMBERS = ("712345678", "772123456", "202222222")
 
 # (id, fields changed from a good request, the line describe() gives)

@@ -51,6 +51,13 @@ SANDBOX_OVERRIDES = {
     "request_to_pay_window_seconds": 5.0,
     # The issuer's manual KYC review (a minute or more in production).
     "kyc_review_seconds": 0.5,
+    # Cash vouchers live days and confirm minutes after the shop payment in production.
+    "voucher_lifetime_seconds": 2.5,
+    "shop_payment_delay_seconds": 0.2,
+    "confirmation_delay_seconds": 0.3,
+    "late_payment_seconds": 1.0,
+    # A bank transfer settles or is returned a day later in production.
+    "settlement_delay_seconds": 0.5,
 }
 
 

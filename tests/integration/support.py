@@ -94,6 +94,7 @@ class WorkerProcesses:
                 "PAYMENTS_TEMPORAL_ADDRESS": settings.temporal_address,
                 "PAYMENTS_TASK_QUEUE": CRASH_QUEUE,
                 "PAYMENTS_DATABASE_URL": settings.resolved_database_url,
+                "PAYMENTS_MERCHANT_HOOKS_URL": settings.resolved_merchant_hooks_url,
             }
         )
         if settings.codec_keys is not None:

@@ -125,6 +125,9 @@ async def health(relay: ProxiedRelay) -> dict[str, object]:
     return body
 
 
+# Once is enough: a Temporal restart, not the ledger's store (the relay's store runs on
+# PostgreSQL in tests/relay).
+@pytest.mark.slow
 async def test_webhooks_stored_while_temporal_is_away_are_delivered_when_it_is_back(
     stack: EngineStack,
     merchant: str,

@@ -49,7 +49,8 @@ def test_default_base_url_is_the_providers_simulator_in_the_sandbox() -> None:
 
 def test_unknown_provider_names_the_known_ones() -> None:
     with pytest.raises(
-        ProviderNotSupported, match="unknown provider 'mpesa'; known: hub, issuer, momo"
+        ProviderNotSupported,
+        match="unknown provider 'mpesa'; known: bank, efecty, hub, issuer, momo, oxxo",
     ):
         Settings().provider("mpesa")
 

@@ -1,9 +1,11 @@
 """Record workflow histories on the real stack, for the replay tests.
 
-Run ``python -m tests.workflows.record_histories <version> [momo | recheck | collections | cards]``
+Run ``python -m tests.workflows.record_histories <version> [momo | recheck | collections |
+cards | cash]``
 when a workflow's commands change on purpose (behind ``workflow.patched``), or for a new
 path (``momo``: the MoMo provider's; ``collections``: CollectionWorkflow and
-RefundWorkflow; ``cards``: CardWorkflow): it adds histories of the current code beside
+RefundWorkflow; ``cards``: CardWorkflow; ``cash``: CashOrderWorkflow and its bank-transfer
+refunds): it adds histories of the current code beside
 the old ones, which must all keep replaying. Never regenerate an old history to make a
 replay test pass: that hides the non-determinism it exists to catch.
 """
@@ -377,6 +379,123 @@ async def record_cards(version: str) -> None:
                 log.info("wrote %s", path)
 
 
+async def record_cash(version: str) -> None:
+    """Record CashOrderWorkflow paths (``cash-order-*``) on the real stack, their refunds by
+    bank transfer (``refund-*-cash-*``), and a settlement timer on the time-skipping server.
+
+    The payers are made up: these histories are written without payload encryption.
+    """
+    from payments_engine.domain.bank import AccountType, BankAccount, DocumentType
+    from payments_engine.domain.cash import CashOrderRequest, CashOrderStatus, Payer
+
+    overrides = {
+        "voucher_lifetime_seconds": 3.0,
+        "shop_payment_delay_seconds": 0.2,
+        "confirmation_delay_seconds": 0.3,
+        "late_payment_seconds": 1.0,
+        "settlement_delay_seconds": 0.5,
+        "tick_seconds": 0.02,
+    }
+    orders = {
+        "efecty-paid": ("efecty", "01"),
+        "oxxo-expired": ("oxxo", "02"),
+        "efecty-paid-after-expiry": ("efecty", "04"),
+        "efecty-cancel-refused": ("efecty", "07"),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        async with await local_temporal(encrypt=False) as env:
+            settings = throwaway_settings(env.client, f"sqlite+aiosqlite:///{tmp}/ledger.db")
+            async with engine_stack(settings, env.client, sandbox_overrides=overrides) as stack:
+                payments = PaymentsClient(env.client, settings.task_queue, stack.ledger)
+                for name, (network, magic) in orders.items():
+                    colombian = network == "efecty"
+                    request = CashOrderRequest(
+                        order_id=f"history-{name}",
+                        merchant_id="shop",
+                        amount=Money.from_major(
+                            "150000" if colombian else "1234.50", "COP" if colombian else "MXN"
+                        ),
+                        country="CO" if colombian else "MX",
+                        provider=network,
+                        payer=Payer(
+                            name="History Payer",
+                            document_type=DocumentType.CC if colombian else DocumentType.CURP,
+                            document_number=(
+                                f"10203040{magic}" if colombian else f"RUAA800101MDFZNN{magic}"
+                            ),
+                        ),
+                        first_poll_seconds=1,
+                        max_poll_seconds=2,
+                        late_payment_watch_seconds=6,
+                        settlement_business_days=0,
+                    )
+                    await payments.cash_orders.create(request)
+                    await env.client.get_workflow_handle(request.workflow_id).result()
+                    await _write(env.client, request.workflow_id, f"cash-order-{version}-{name}")
+                view = await payments.cash_orders.get("history-efecty-paid")
+                assert view.status is CashOrderStatus.SETTLED
+                for name, ending in {"processed": "11", "returned": "09"}.items():
+                    refund = payments.cash_orders.refund_request(
+                        "history-efecty-paid",
+                        refund_id=f"history-cash-{name}",
+                        amount=Money.from_major("50000", "COP"),
+                        reason="history",
+                        bank_account=BankAccount(
+                            bank_code="007",
+                            account_type=AccountType.SAVINGS,
+                            account_number=f"12345678{ending}",
+                            document_type=DocumentType.CC,
+                            document_number="1020304050",
+                            holder_name="History Payer",
+                            country="CO",
+                        ),
+                        merchant_id="shop",
+                    ).model_copy(update={"reversal_watch_seconds": 1})
+                    await payments.refunds.create(refund)
+                    await env.client.get_workflow_handle(refund.workflow_id).result()
+                    await _write(env.client, refund.workflow_id, f"refund-{version}-cash-{name}")
+    await _record_cash_settlement_timer(version)
+
+
+async def _record_cash_settlement_timer(version: str) -> None:
+    """A cash order paid on a Friday and settled after its business-day timer (time-skipping)."""
+    from datetime import datetime as wall
+    from datetime import timedelta
+
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from tests.helpers import venv_binary
+    from tests.workflows import test_cash_order_workflow as cash
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/ledger.db"
+        from payments_engine.db.ledger import Ledger
+        from payments_engine.db.migrate import upgrade
+        from payments_engine.db.session import create_engine, session_factory
+
+        await upgrade(url)
+        engine = create_engine(url)
+        try:
+            async with await WorkflowEnvironment.start_time_skipping(
+                data_converter=pydantic_data_converter,
+                test_server_existing_path=venv_binary("temporal-test-server"),
+            ) as env:
+                now = await env.get_current_time()
+                friday = cash._friday_before_a_plain_week(now.astimezone(cash.BOGOTA).date())
+                payment = wall.combine(friday, wall.min.time(), tzinfo=cash.BOGOTA)
+                await env.sleep(payment + timedelta(hours=15) - now)
+                network = cash.Network(paid_after=timedelta(minutes=20))
+                run = cash.Run(env, network, Ledger(session_factory(engine)))
+                request = cash.order(order_id="history-settled-after-weekend")
+                async with run.worker():
+                    handle = await run.start(request)
+                    await handle.result()
+                await _write(env.client, request.workflow_id, f"cash-order-{version}-settled-timer")
+        finally:
+            await engine.dispose()
+
+
 async def _write(client: Client, workflow_id: str, name: str) -> None:
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     path = HERE / f"{name}.json"
@@ -392,6 +511,8 @@ if __name__ == "__main__":
         asyncio.run(record_collections(label))
     elif "cards" in sys.argv[2:]:
         asyncio.run(record_cards(label))
+    elif "cash" in sys.argv[2:]:
+        asyncio.run(record_cash(label))
     else:
         asyncio.run(
             record(
