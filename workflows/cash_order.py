@@ -207,6 +207,8 @@ class CashOrderWorkflow:
                     "failure_message": message,
                 }
             )
+            if not refused:
+                await self._withdraw_unseen_voucher()
             self._set_status(CashOrderStatus.FAILED)
             return None
         voucher = result.voucher
@@ -223,6 +225,21 @@ class CashOrderWorkflow:
         self._set_status(CashOrderStatus.AWAITING_PAYMENT)
         self._provider.accept(voucher.report, EventSource.SUBMIT)
         return voucher
+
+    async def _withdraw_unseen_voucher(self) -> None:
+        """After create gave no answer for good: cancel what the network may hold.
+
+        The payer never saw a reference, but a voucher the network issued in silence
+        must not stay payable while the order says failed.
+        """
+        try:
+            await self._cancel()
+        except ActivityError as err:
+            workflow.logger.warning(
+                "cash order %s: cancel after a failed create failed: %s",
+                self._request.order_id,
+                err,
+            )
 
     async def _stock(self, action: StockAction, until: datetime | None, reason: str = "") -> None:
         """Call the merchant's stock hook (hold at issue, release at expiry).

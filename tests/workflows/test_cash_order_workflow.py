@@ -106,6 +106,8 @@ class Network:
     confirmed_after: timedelta | None = None
     """When the network confirms the payment; None at once."""
     refuse_create: bool = False
+    unreachable: bool = False
+    """Every create attempt fails as if the network never answered."""
     auto_expire: bool = True
     """The network marks an unpaid voucher expired at its expiry (else only a cancel ends it)."""
     reported_amount: Money = AMOUNT
@@ -158,6 +160,8 @@ class Network:
             self.calls.append("create")
             if self.refuse_create:
                 raise ApplicationError("payer blocked", type="ProviderRejected", non_retryable=True)
+            if self.unreachable:
+                raise ApplicationError("efecty answered HTTP 503", type="ProviderUnavailable")
             if self.started is None:
                 self.started = activity.info().current_attempt_scheduled_time
             # A network answers a new voucher pending, whatever happens next.
@@ -187,6 +191,8 @@ class Network:
         @activity.defn(name="cancel_voucher")
         async def cancel_voucher(inp: TransferStatusInput) -> CancelVoucherResult:
             self.calls.append("cancel")
+            if self.started is None:
+                return CancelVoucherResult()
             elapsed = self._elapsed()
             if self.paid_after is not None and elapsed >= self.paid_after:
                 return CancelVoucherResult(refused=True)
@@ -560,4 +566,17 @@ async def test_a_voucher_the_network_refuses_fails_without_holding_stock(
     view = await Run(env, network, ledger).result()
     assert view.status is CashOrderStatus.FAILED
     assert view.failure_code == "voucher_refused"
+    assert network.stock == []
+
+
+async def test_a_voucher_never_confirmed_issued_is_cancelled_and_the_order_fails(
+    env: WorkflowEnvironment, ledger: Ledger
+) -> None:
+    network = Network(unreachable=True)
+    view = await Run(env, network, ledger).result()
+    assert view.status is CashOrderStatus.FAILED
+    assert view.failure_code == "network_unavailable"
+    # Retried for ten minutes, then whatever the network may hold is withdrawn.
+    assert network.calls.count("create") > 3
+    assert network.calls[-1] == "cancel"
     assert network.stock == []
