@@ -159,30 +159,37 @@ async def test_an_unpaid_voucher_expires_is_cancelled_and_releases_the_stock(
     assert await balance(stack, merchant_pending_settlement(request.merchant_id), currency) == 0
 
 
+@pytest.mark.parametrize("network", ["efecty", "oxxo"])
 async def test_a_duplicate_notification_moves_the_money_once(
-    stack: EngineStack, payments: PaymentsClient, sandbox: httpx.AsyncClient
+    stack: EngineStack, payments: PaymentsClient, sandbox: httpx.AsyncClient, network: str
 ) -> None:
-    request = order("efecty", "05")
+    request = order(network, "05")
     await payments.cash_orders.create(request)
     view = await reaches(payments, request.order_id, CashOrderStatus.SETTLED)
     record = await eventually(
-        lambda: voucher(sandbox, "efecty", request.workflow_id),
+        lambda: voucher(sandbox, network, request.workflow_id),
         lambda v: len(v["notifications"]) >= 2,
     )
     assert len(record["notifications"]) >= 2
     assert view.events_applied >= 1
-    refundable = await balance(stack, cash_order_refundable(request.order_id), "COP")
+    currency = request.amount.currency
+    # Booked once: what was paid, refundable once; settled once.
+    refundable = await balance(stack, cash_order_refundable(request.order_id), currency)
     assert refundable == request.amount.amount
+    assert await balance(stack, merchant_available(request.merchant_id), currency) == (
+        request.amount.amount - record["fee_minor"]
+    )
 
 
+@pytest.mark.parametrize("network", ["efecty", "oxxo"])
 async def test_a_lost_notification_is_found_by_polling(
-    stack: EngineStack, payments: PaymentsClient, sandbox: httpx.AsyncClient
+    stack: EngineStack, payments: PaymentsClient, sandbox: httpx.AsyncClient, network: str
 ) -> None:
-    request = order("oxxo", "06")
+    request = order(network, "06")
     await payments.cash_orders.create(request)
     view = await reaches(payments, request.order_id, CashOrderStatus.SETTLED)
     assert view.events_applied == 0 and view.status_queries >= 1
-    record = await voucher(sandbox, "oxxo", request.workflow_id)
+    record = await voucher(sandbox, network, request.workflow_id)
     assert record["notifications"] == []
 
 
