@@ -15,7 +15,16 @@ from tests.sandbox.cash.support import (
 from tests.sandbox.support import WebhookReceiver, wait_until
 
 
-async def test_a_shop_payment_by_voucher_reference_is_confirmed_later(network: Network) -> None:
+@pytest.mark.parametrize("name", ["efecty", "oxxo"])
+async def test_a_shop_payment_by_voucher_reference_is_confirmed_later(name: str) -> None:
+    # A voucher that outlives a loaded machine's pauses: paid, then confirmed, well
+    # before it could expire.
+    timings = {"voucher_lifetime_seconds": 10.0}
+    async with running_cash(efecty=timings, oxxo=timings) as cash:
+        await _pay_by_voucher_reference(cash.network(name))
+
+
+async def _pay_by_voucher_reference(network: Network) -> None:
     answer = await network.issue("cash-order-m")
     code = (
         str(answer["transactionResponse"]["extraParameters"]["REFERENCE"])
