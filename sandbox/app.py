@@ -140,6 +140,28 @@ number, both networks):
 """
 
 
+def _include_settlements(app: FastAPI) -> None:
+    """The daily settlement reports of every simulator the app runs, and their faults."""
+    from payments_engine.sandbox.bank import settlements as bank_settlements
+    from payments_engine.sandbox.efecty import settlements as efecty_settlements
+    from payments_engine.sandbox.hub import settlements as hub_settlements
+    from payments_engine.sandbox.issuer import settlements as issuer_settlements
+    from payments_engine.sandbox.momo import settlements as momo_settlements
+    from payments_engine.sandbox.oxxo import settlements as oxxo_settlements
+
+    for name, module in (
+        ("hub", hub_settlements),
+        ("momo", momo_settlements),
+        ("issuer", issuer_settlements),
+        ("bank", bank_settlements),
+        ("efecty", efecty_settlements),
+        ("oxxo", oxxo_settlements),
+    ):
+        if name == "hub" or getattr(app.state, name) is not None:
+            app.include_router(module.router, prefix=f"/{name}")
+            app.include_router(module.admin_router, prefix=f"/admin/{name}")
+
+
 def create_sandbox_app(
     config: SandboxConfig,
     webhook_client: httpx.AsyncClient | None = None,
@@ -303,6 +325,7 @@ def create_sandbox_app(
         app.include_router(oxxo_api.router, prefix="/oxxo")
         app.include_router(oxxo_admin.router, prefix="/admin/oxxo")
     app.include_router(hub_admin.router, prefix="/admin")
+    _include_settlements(app)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

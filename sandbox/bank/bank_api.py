@@ -91,7 +91,7 @@ def _invalid_field(message: str) -> BankError:
     return BankError(422, ErrorCode.INVALID_REQUEST, message)
 
 
-async def _guard(
+async def guard(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
@@ -110,7 +110,7 @@ async def _guard(
 
 
 router = APIRouter(
-    route_class=error_route_class(_invalid), dependencies=[Depends(_guard)], tags=["bank"]
+    route_class=error_route_class(_invalid), dependencies=[Depends(guard)], tags=["bank"]
 )
 
 

@@ -110,6 +110,9 @@ class SimulatorStore(ABC, Generic[ConfigT, TransferT]):
         )
         self._schedule = Schedule()
         self._transfers: dict[str, TransferT] = {}
+        self.generation = 0
+        """How many times :meth:`reset` ran: what keeps its own memory (the settlement
+        faults) starts over when it changes."""
         self._open()
 
     @staticmethod
@@ -170,6 +173,7 @@ class SimulatorStore(ABC, Generic[ConfigT, TransferT]):
         self._transfers.clear()
         if self._db is not None:
             self._db.clear()
+        self.generation += 1
 
     def _flush(self) -> None:
         """Write what the current method changed to the state file, in one transaction."""

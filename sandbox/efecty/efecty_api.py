@@ -81,7 +81,7 @@ def _invalid(exc: RequestValidationError) -> ApiError:
     return EfectyError(400, ErrorCode.INVALID_REQUEST, describe(exc.errors()))
 
 
-async def _guard(request: Request) -> None:
+async def guard(request: Request) -> None:
     """Authenticate, then apply latency and the error rate."""
     state = get_state(request)
     authorization = request.headers.get("Authorization", "")
@@ -92,7 +92,7 @@ async def _guard(request: Request) -> None:
         raise EfectyError(503, ErrorCode.SERVICE_UNAVAILABLE, "Service temporarily unavailable.")
 
 
-api = APIRouter(route_class=error_route_class(_invalid), dependencies=[Depends(_guard)])
+api = APIRouter(route_class=error_route_class(_invalid), dependencies=[Depends(guard)])
 receipts = APIRouter(route_class=error_route_class(_invalid))
 
 

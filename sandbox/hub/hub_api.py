@@ -65,7 +65,7 @@ def _invalid(exc: RequestValidationError) -> ApiError:
     return HubError(422, ACK_REJECTED, describe_errors(exc.errors()))
 
 
-async def _guard(
+async def guard(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
@@ -81,7 +81,7 @@ async def _guard(
 
 
 router = APIRouter(
-    route_class=error_route_class(_invalid), dependencies=[Depends(_guard)], tags=["hub"]
+    route_class=error_route_class(_invalid), dependencies=[Depends(guard)], tags=["hub"]
 )
 
 

@@ -84,7 +84,7 @@ def parse_body(model: type[ModelT], content: bytes) -> ModelT:
         raise IssuerError(422, ErrorCode.INVALID_REQUEST, describe_errors(errors, skip=0)) from None
 
 
-async def _guard(request: Request) -> None:
+async def guard(request: Request) -> None:
     """Authenticate, then apply the latency and error-rate faults."""
     state = get_state(request)
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -100,7 +100,7 @@ async def _guard(request: Request) -> None:
 
 
 router = APIRouter(
-    route_class=error_route_class(invalid), dependencies=[Depends(_guard)], tags=["issuer"]
+    route_class=error_route_class(invalid), dependencies=[Depends(guard)], tags=["issuer"]
 )
 
 

@@ -47,7 +47,7 @@ def _invalid(exc: RequestValidationError) -> ApiError:
     return MerchantError(422, ErrorCode.INVALID_REQUEST, describe_errors(exc.errors()))
 
 
-async def _guard(
+async def guard(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
@@ -66,7 +66,7 @@ async def _guard(
 
 
 router = APIRouter(
-    route_class=error_route_class(_invalid), dependencies=[Depends(_guard)], tags=["merchant"]
+    route_class=error_route_class(_invalid), dependencies=[Depends(guard)], tags=["merchant"]
 )
 
 

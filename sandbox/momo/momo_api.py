@@ -87,7 +87,7 @@ def _invalid(exc: RequestValidationError) -> ApiError:
     return MomoError(400, ErrorCode.INVALID_PARAMETER, _describe(exc.errors(), skip=1))
 
 
-async def _guard(request: Request) -> None:
+async def guard(request: Request) -> None:
     """Authenticate, apply latency and error rate, then check the target environment."""
     state = get_state(request)
     if not key_matches(request.headers.get(API_KEY_HEADER), state.config.api_key):
@@ -107,7 +107,7 @@ async def _guard(request: Request) -> None:
 
 
 router = APIRouter(
-    route_class=error_route_class(_invalid), dependencies=[Depends(_guard)], tags=["momo"]
+    route_class=error_route_class(_invalid), dependencies=[Depends(guard)], tags=["momo"]
 )
 
 

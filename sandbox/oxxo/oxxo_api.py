@@ -92,7 +92,7 @@ def _invalid(exc: RequestValidationError) -> ApiError:
     return OxxoError(400, "parameter_invalid", describe(exc.errors()))
 
 
-async def _guard(request: Request) -> None:
+async def guard(request: Request) -> None:
     """Authenticate, then apply latency and the error rate."""
     state = get_state(request)
     authorization = request.headers.get("Authorization", "")
@@ -103,7 +103,7 @@ async def _guard(request: Request) -> None:
         raise OxxoError(503, "api_error", "Service temporarily unavailable.", ErrorType.API)
 
 
-api = APIRouter(route_class=error_route_class(_invalid), dependencies=[Depends(_guard)])
+api = APIRouter(route_class=error_route_class(_invalid), dependencies=[Depends(guard)])
 vouchers = APIRouter(route_class=error_route_class(_invalid))
 
 
