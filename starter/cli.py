@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine
+from datetime import UTC
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -1176,7 +1177,7 @@ def _show_cash_order(view: CashOrderView, as_json: bool) -> None:
         str(view.amount),
         f"{view.payer} ({view.payer_document})",
         view.voucher_reference or "",
-        view.expires_at.strftime("%Y-%m-%d %H:%M UTC") if view.expires_at else "",
+        view.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if view.expires_at else "",
         view.settle_at.strftime("%Y-%m-%d %H:%M %Z") if view.settle_at else "",
         ", ".join(flag.value for flag in view.review_flags),
     )

@@ -30,7 +30,7 @@ States: received -> awaiting_payment -> paid -> settled | expired | failed | nee
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -489,7 +489,7 @@ class CashOrderWorkflow:
         if view.voucher_reference and view.status is CashOrderStatus.AWAITING_PAYMENT:
             text += f", reference {view.voucher_reference}"
             if view.expires_at is not None:
-                text += f", expires {view.expires_at:%Y-%m-%d %H:%M} UTC"
+                text += f", expires {view.expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
         if view.settle_at is not None and view.settled_at is None:
             text += f", settles {view.settle_at:%Y-%m-%d %H:%M %Z}"
         if view.status in (CashOrderStatus.FAILED, CashOrderStatus.EXPIRED) and view.failure_code:
