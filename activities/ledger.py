@@ -32,6 +32,10 @@ The collection and refund activities follow the same rules with their own recipe
 collection would exceed what was paid, and with ``InsufficientFunds`` when the merchant
 has too little money.
 
+Settling, releasing and reversing steps also record the provider's transaction they book
+(``provider_transactions``, for reconciliation) in the same database transaction, at the
+provider's time from the input or, without one, the posting's.
+
 Retry semantics: domain errors (``PaymentsError`` that are not ``retryable``) become
 ``ApplicationError(type=<error type>, non_retryable=True)``; retrying cannot change
 their outcome. Everything else (database unreachable, lock timeout, deadlock) propagates
@@ -41,6 +45,7 @@ unchanged so the activity's retry policy retries it, which the idempotency keys 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from temporalio import activity
@@ -222,6 +227,9 @@ class LedgerActivities:
         business_id: str,
     ) -> PostedEntry:
         """Post the recipe's entry; business failures become final ApplicationErrors."""
+        if getattr(inp, "occurred_at", False) is None:
+            # The provider stated no time: the transaction is on the books from now.
+            inp = inp.model_copy(update={"occurred_at": datetime.now(UTC)})
         try:
             return await self._ledger.post(recipe(inp))
         except PaymentsError as exc:

@@ -37,9 +37,9 @@ from datetime import UTC, datetime
 from sqlalchemy import BigInteger, case, cast, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from payments_engine.db.models import Account, JournalEntry, utcnow
+from payments_engine.db.models import Account, JournalEntry, ProviderTransactionRow, utcnow
 from payments_engine.db.models import Posting as PostingRow
 from payments_engine.domain import recipes
 from payments_engine.domain.errors import InsufficientFunds, LedgerError, ReferenceConflict
@@ -50,6 +50,7 @@ from payments_engine.domain.ledger import (
     PostedEntry,
     Posting,
 )
+from payments_engine.domain.reconciliation import ProviderTransaction
 
 
 class _DuplicateKey(Exception):
@@ -108,6 +109,14 @@ class Ledger:
         # (code, currency) -> id of accounts known to be committed: accounts are never
         # deleted or renumbered, so a posting need not look them up again.
         self._account_ids: dict[tuple[str, str], int] = {}
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine the ledger's sessions are bound to (shared by the other stores)."""
+        bind = self._sessions.kw.get("bind")
+        if not isinstance(bind, AsyncEngine):  # pragma: no cover - session_factory binds one
+            raise LedgerError("the ledger's sessions are not bound to an engine")
+        return bind
 
     # -- posting -----------------------------------------------------------------------
 
@@ -204,6 +213,8 @@ class Ledger:
                     for p in entry.postings
                 ],
             )
+            if entry.settlement is not None:
+                await _record_settlement(conn, dialect, entry.settlement, entry.idempotency_key)
             # Last, so the hot account rows are held for as short as possible. The floor
             # is part of the UPDATE: it is checked against the row as written (PostgreSQL
             # re-reads a row it waited for), so no concurrent posting can overdraw it.
@@ -486,8 +497,34 @@ async def _apply_moves(
     return min(set(moves) - moved, default=None)
 
 
+async def _record_settlement(
+    conn: AsyncConnection, dialect: str, record: ProviderTransaction, entry_key: str
+) -> None:
+    """Write the provider transaction an entry books; a later status replaces the earlier."""
+    values = {
+        "provider": record.provider,
+        "kind": str(record.kind),
+        "reference": record.reference,
+        "provider_transaction_id": record.provider_transaction_id,
+        "status": str(record.status),
+        "gross": record.gross,
+        "fee": record.fee,
+        "currency": record.currency,
+        "occurred_at": record.occurred_at,
+        "settlement_date": record.settlement_date,
+        "entry_key": entry_key,
+        "updated_at": utcnow(),
+    }
+    stmt = _insert_for(dialect, ProviderTransactionRow).values(**values)
+    changed = {k: v for k, v in values.items() if k not in ("provider", "kind", "reference")}
+    await conn.execute(
+        stmt.on_conflict_do_update(index_elements=["provider", "kind", "reference"], set_=changed)
+    )
+
+
 def _insert_for(
-    dialect: str, model: type[Account] | type[JournalEntry] | type[PostingRow]
+    dialect: str,
+    model: type[Account] | type[JournalEntry] | type[PostingRow] | type[ProviderTransactionRow],
 ) -> postgresql.Insert | sqlite.Insert:
     """The dialect's INSERT construct, which knows ON CONFLICT on SQLite and PostgreSQL."""
     if dialect == "postgresql":

@@ -1,11 +1,14 @@
-"""The schema: ledger accounts, journal entries and postings, and stored webhook events."""
+"""The schema: the ledger, stored webhook events, and reconciliation runs and findings."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -13,6 +16,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -137,3 +141,94 @@ class WebhookEventConflict(Base):
     signature_timestamp: Mapped[int] = mapped_column(BigInteger)
     raw_body: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ProviderTransactionRow(Base):
+    """The ledger's record of a transaction a provider made final: what reconciliation reads.
+
+    Written with the journal entry that booked it (``entry_key``); one per provider,
+    kind and reference, a later status replacing the earlier. Read per provider and
+    settlement date in one pass of ``ix_provider_transactions_provider_day``.
+    """
+
+    __tablename__ = "provider_transactions"
+    __table_args__ = (
+        UniqueConstraint(
+            "provider", "kind", "reference", name="uq_provider_transactions_provider_kind_ref"
+        ),
+        Index("ix_provider_transactions_provider_day", "provider", "settlement_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str] = mapped_column(String(200))
+    provider_transaction_id: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    gross: Mapped[int] = mapped_column(BigInteger)
+    fee: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    settlement_date: Mapped[date] = mapped_column(Date)
+    entry_key: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReconciliationRun(Base):
+    """The latest run of one provider's report for one date: its totals or its error."""
+
+    __tablename__ = "reconciliation_runs"
+    __table_args__ = (
+        UniqueConstraint("provider", "report_date", name="uq_reconciliation_runs_provider_day"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    report_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    report_sha256: Mapped[str | None] = mapped_column(String(64))
+    report_path: Mapped[str | None] = mapped_column(Text)
+    totals: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReconciliationFinding(Base):
+    """One difference a run found; its resolution outlives re-runs (same ``finding_id``)."""
+
+    __tablename__ = "reconciliation_findings"
+    __table_args__ = (
+        UniqueConstraint("finding_id", name="uq_reconciliation_findings_finding_id"),
+        Index("ix_reconciliation_findings_run_id_state", "run_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    finding_id: Mapped[str] = mapped_column(String(40))
+    run_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_runs.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    reference: Mapped[str | None] = mapped_column(String(200), index=True)
+    provider_transaction_id: Mapped[str | None] = mapped_column(String(200))
+    line_no: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    report_gross: Mapped[int | None] = mapped_column(BigInteger)
+    report_fee: Mapped[int | None] = mapped_column(BigInteger)
+    report_currency: Mapped[str | None] = mapped_column(String(3))
+    report_status: Mapped[str | None] = mapped_column(String(50))
+    ledger_gross: Mapped[int | None] = mapped_column(BigInteger)
+    ledger_fee: Mapped[int | None] = mapped_column(BigInteger)
+    ledger_currency: Mapped[str | None] = mapped_column(String(3))
+    ledger_status: Mapped[str | None] = mapped_column(String(20))
+    at_stake: Mapped[int] = mapped_column(BigInteger, default=0)
+    detail: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str | None] = mapped_column(Text)
+    review: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(20), default="open")
+    resolution: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    evidence_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -514,6 +514,8 @@ class CardLedgerInput(BaseModel):
     provider: str
     currency: str
     step: CardLedgerStep
+    occurred_at: datetime | None = None
+    """When it is booked; the ledger activity sets the posting time (reconciliation)."""
 
 
 class CardLedgerBatch(BaseModel):

@@ -23,6 +23,9 @@ exceptions that Temporal retries with backoff.
     ├── CardNotFound                no card with that id
     ├── CardStateConflict           an operation the card's state forbids (terminated, frozen ...)
     ├── InvalidLimits               card limits that contradict each other
+    ├── ReportInvalid               a settlement report that cannot be read (names the line)
+    ├── FindingNotFound             no reconciliation finding with that id
+    ├── FindingConflict             a finding already resolved with another note
     ├── LedgerError
     │   ├── InsufficientFunds       an account (merchant available, a refundable) is too low
     │   ├── RefundAmountExceeded    the refunds of a collection would exceed what was paid
@@ -154,6 +157,28 @@ class InvalidLimits(ValidationFailed):
     """Card limits contradict each other (a daily amount below the per-authorization one)."""
 
     type = "InvalidLimits"
+
+
+class ReportInvalid(PaymentsError):
+    """A settlement report is malformed, truncated, or holds an impossible line.
+
+    The message names the line (``line 57: ...``) or the column; nothing of the run is
+    stored but the error.
+    """
+
+    type = "ReportInvalid"
+
+
+class FindingNotFound(PaymentsError, LookupError):
+    """No reconciliation finding has that id."""
+
+    type = "FindingNotFound"
+
+
+class FindingConflict(PaymentsError):
+    """A finding was already resolved, with another note."""
+
+    type = "FindingConflict"
 
 
 class LedgerError(PaymentsError):

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from payments_engine.domain.errors import InvalidAmount, UnbalancedEntry
 from payments_engine.domain.ids import BusinessId
 from payments_engine.domain.money import Currency, Money
+from payments_engine.domain.reconciliation import ProviderTransaction
 
 EXTERNAL_BANK = "external:bank"
 # The counterpart of every collection's refundable counter (see the module docstring).
@@ -151,6 +152,10 @@ class JournalEntryRequest(BaseModel):
     - ``excludes``: keys that must not be posted (settle and release of one payout);
     - ``may_go_negative``: accounts this entry may leave below zero (``external:*``).
       Every other account the entry takes money from must not end below zero.
+
+    ``settlement`` is the provider's transaction this entry books, if any: written in
+    the same transaction (replacing an earlier status of the same transaction), for
+    reconciliation. It is not part of what a repeat of the key must match.
     """
 
     idempotency_key: str = Field(min_length=1, max_length=200)
@@ -161,6 +166,7 @@ class JournalEntryRequest(BaseModel):
     requires: list[Requirement] = Field(default_factory=list)
     excludes: list[str] = Field(default_factory=list)
     may_go_negative: list[str] = Field(default_factory=list)
+    settlement: ProviderTransaction | None = None
 
     @field_validator("requires", mode="before")
     @classmethod
@@ -215,6 +221,11 @@ class PayoutLedgerInput(BaseModel):
     merchant_id: str
     provider: str
     amount: Money
+    provider_transaction_id: str | None = None
+    """The provider's id of the transaction, when it said one (for reconciliation)."""
+    occurred_at: datetime | None = None
+    """When the provider made it final (its time when it said one); the ledger activity
+    sets it to the posting time when None."""
 
 
 class FundMerchantInput(BaseModel):
@@ -249,6 +260,11 @@ class CollectionLedgerInput(BaseModel):
     provider: str
     amount: Money
     fee: Money | None = None
+    provider_transaction_id: str | None = None
+    """The provider's id of the transaction, when it said one (for reconciliation)."""
+    occurred_at: datetime | None = None
+    """When the provider made it final (its time when it said one); the ledger activity
+    sets it to the posting time when None."""
 
 
 def fee_at_rate(amount: Money, basis_points: int) -> Money:
@@ -269,6 +285,11 @@ class RefundLedgerInput(BaseModel):
     provider: str
     amount: Money
     origin: RefundOrigin = RefundOrigin.COLLECTION
+    provider_transaction_id: str | None = None
+    """The provider's id of the transaction, when it said one (for reconciliation)."""
+    occurred_at: datetime | None = None
+    """When the provider made it final (its time when it said one); the ledger activity
+    sets it to the posting time when None."""
 
 
 class CashOrderLedgerInput(BaseModel):
@@ -283,3 +304,8 @@ class CashOrderLedgerInput(BaseModel):
     provider: str
     amount: Money
     fee: Money | None = None
+    provider_transaction_id: str | None = None
+    """The provider's id of the transaction, when it said one (for reconciliation)."""
+    occurred_at: datetime | None = None
+    """When the provider made it final (its time when it said one); the ledger activity
+    sets it to the posting time when None."""

@@ -62,6 +62,11 @@ the ones that would exceed what was paid fail with ``InsufficientFunds`` naming 
 refundable account, with nothing written; a per-collection workflow would add a
 workflow, its signals and its history to every refund for the same guarantee.
 
+Steps that book a provider's final word (a payout's settle or release, a collection's
+settle, a refund's settle, release or reverse, a cash payment's settle, a card's capture
+or refund) also carry ``settlement``: the provider's transaction as the ledger records it
+(``provider_transactions``), which reconciliation matches to the provider's daily report.
+
 Adding a recipe for a later process (holds, captures, refunds):
 
 1. Give it an input model in ``domain/ledger.py`` and a function here returning a
@@ -77,8 +82,16 @@ Adding a recipe for a later process (holds, captures, refunds):
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from payments_engine.domain.card import CardLedgerInput, CardLedgerStepKind
+from payments_engine.domain.cash import cash_order_workflow_id
 from payments_engine.domain.errors import InvalidAmount
+from payments_engine.domain.ids import (
+    collection_workflow_id,
+    payout_workflow_id,
+    refund_workflow_id,
+)
 from payments_engine.domain.ledger import (
     EXTERNAL_BANK,
     EXTERNAL_REFUND_CAPACITY,
@@ -104,6 +117,8 @@ from payments_engine.domain.ledger import (
     provider_fees,
     refundable_account,
 )
+from payments_engine.domain.money import Money
+from payments_engine.domain.reconciliation import LineKind, LineStatus, ProviderTransaction
 
 KIND_FUNDING = "funding"
 KIND_PAYOUT_RESERVE = "payout_reserve"
@@ -200,6 +215,7 @@ def settle_payout(inp: PayoutLedgerInput) -> JournalEntryRequest:
         provider_clearing(inp.provider),
         requires=[_reservation(inp)],
         excludes=[payout_key(inp.payout_id, "release")],
+        status=LineStatus.SUCCEEDED,
     )
 
 
@@ -220,6 +236,7 @@ def release_payout(inp: PayoutLedgerInput) -> JournalEntryRequest:
         merchant_available(inp.merchant_id),
         requires=[_reservation(inp)],
         excludes=[payout_key(inp.payout_id, "settle")],
+        status=LineStatus.FAILED,
     )
 
 
@@ -242,8 +259,12 @@ def _payout_move(
     *,
     requires: list[Requirement] | None = None,
     excludes: list[str] | None = None,
+    status: LineStatus | None = None,
 ) -> JournalEntryRequest:
-    """The entry of one payout step: its amount from ``source`` to ``destination``."""
+    """The entry of one payout step: its amount from ``source`` to ``destination``.
+
+    ``status``: the final status at the provider this step books (settle, release).
+    """
     if inp.amount.amount <= 0:
         raise InvalidAmount(f"a payout amount must be greater than zero, got {inp.amount.amount}")
     return JournalEntryRequest(
@@ -257,6 +278,48 @@ def _payout_move(
         ],
         requires=requires or [],
         excludes=excludes or [],
+        settlement=None
+        if status is None
+        else provider_transaction(
+            inp.provider,
+            LineKind.PAYOUT,
+            payout_workflow_id(inp.payout_id),
+            status,
+            inp.amount,
+            0,
+            inp.provider_transaction_id,
+            inp.occurred_at,
+        ),
+    )
+
+
+def provider_transaction(
+    provider: str,
+    kind: LineKind,
+    reference: str,
+    status: LineStatus,
+    amount: Money,
+    fee: int,
+    provider_transaction_id: str | None,
+    occurred_at: datetime | None,
+) -> ProviderTransaction | None:
+    """The provider's transaction an entry books, for reconciliation; None without a time.
+
+    It belongs in the provider's report of the UTC date it became final.
+    """
+    if occurred_at is None:
+        return None
+    return ProviderTransaction(
+        provider=provider,
+        kind=kind,
+        reference=reference,
+        provider_transaction_id=provider_transaction_id,
+        status=status,
+        gross=amount.amount,
+        fee=fee,
+        currency=amount.currency,
+        occurred_at=occurred_at,
+        settlement_date=occurred_at.astimezone(UTC).date(),
     )
 
 
@@ -296,6 +359,16 @@ def settle_collection(inp: CollectionLedgerInput) -> JournalEntryRequest:
         currency=inp.amount.currency,
         postings=postings,
         may_go_negative=[clearing, EXTERNAL_REFUND_CAPACITY],
+        settlement=provider_transaction(
+            inp.provider,
+            LineKind.COLLECTION,
+            collection_workflow_id(inp.collection_id),
+            LineStatus.SUCCEEDED,
+            inp.amount,
+            fee,
+            inp.provider_transaction_id,
+            inp.occurred_at,
+        ),
     )
 
 
@@ -363,6 +436,16 @@ def settle_cash_payment(inp: CashOrderLedgerInput) -> JournalEntryRequest:
                 currency=inp.amount.currency,
             )
         ],
+        settlement=provider_transaction(
+            inp.provider,
+            LineKind.CASH_PAYMENT,
+            cash_order_workflow_id(inp.order_id),
+            LineStatus.SUCCEEDED,
+            inp.amount,
+            fee,
+            inp.provider_transaction_id,
+            inp.occurred_at,
+        ),
     )
 
 
@@ -402,6 +485,7 @@ def settle_refund(inp: RefundLedgerInput) -> JournalEntryRequest:
         provider_clearing(inp.provider),
         requires=[_refund_reservation(inp)],
         excludes=[refund_key(inp.refund_id, "release")],
+        status=LineStatus.SUCCEEDED,
     )
 
 
@@ -420,6 +504,7 @@ def release_refund(inp: RefundLedgerInput) -> JournalEntryRequest:
         refundable=+1,
         requires=[_refund_reservation(inp)],
         excludes=[refund_key(inp.refund_id, "settle")],
+        status=LineStatus.FAILED,
     )
 
 
@@ -446,6 +531,7 @@ def reverse_refund(inp: RefundLedgerInput) -> JournalEntryRequest:
             )
         ],
         may_go_negative=[clearing],
+        status=LineStatus.REVERSED,
     )
 
 
@@ -477,11 +563,12 @@ def _refund_entry(
     requires: list[Requirement] | None = None,
     excludes: list[str] | None = None,
     may_go_negative: list[str] | None = None,
+    status: LineStatus | None = None,
 ) -> JournalEntryRequest:
     """One refund step: its amount from ``source`` to ``destination``.
 
     ``refundable`` -1 takes the amount off the collection's refundable counter, +1 puts
-    it back, 0 leaves it.
+    it back, 0 leaves it. ``status``: the final status at the provider this step books.
     """
     amount = inp.amount.amount
     if amount <= 0:
@@ -509,6 +596,18 @@ def _refund_entry(
         requires=requires or [],
         excludes=excludes or [],
         may_go_negative=negative,
+        settlement=None
+        if status is None
+        else provider_transaction(
+            inp.provider,
+            LineKind.REFUND,
+            refund_workflow_id(inp.refund_id),
+            status,
+            inp.amount,
+            0,
+            inp.provider_transaction_id,
+            inp.occurred_at,
+        ),
     )
 
 
@@ -562,4 +661,29 @@ def card_entry(inp: CardLedgerInput) -> JournalEntryRequest:
         # A part of zero (a capture wholly from its hold) is left out: the ledger refuses it.
         postings=[Posting(account=account, amount=value) for account, value in moves if value],
         may_go_negative=may_go_negative,
+        settlement=_card_transaction(inp),
+    )
+
+
+def _card_transaction(inp: CardLedgerInput) -> ProviderTransaction | None:
+    """A capture or refund is the issuer's transaction (its token), for reconciliation.
+
+    The issuer's report names the card, not the transaction, as its reference: the two
+    are matched by the token, so our reference only has to be unique.
+    """
+    kind = {
+        CardLedgerStepKind.CAPTURE: LineKind.CARD_CAPTURE,
+        CardLedgerStepKind.REFUND: LineKind.CARD_REFUND,
+    }.get(inp.step.kind)
+    if kind is None:
+        return None
+    return provider_transaction(
+        inp.provider,
+        kind,
+        f"card-{inp.card_id}:{inp.step.key}",
+        LineStatus.SUCCEEDED,
+        Money(amount=inp.step.amount, currency=inp.currency),
+        0,
+        inp.step.key,
+        inp.occurred_at,
     )

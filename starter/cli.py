@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine
-from datetime import UTC
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -56,6 +57,12 @@ from payments_engine.domain.payout import (
     PayoutView,
     ResolvePayout,
 )
+from payments_engine.domain.reconciliation import (
+    ReconciliationPolicy,
+    ReconciliationRequest,
+    RunView,
+    schedule_id,
+)
 from payments_engine.domain.refund import RefundRequest, RefundStatus, RefundView
 from payments_engine.runtime.settings import Settings, SettingsError, load_settings
 from payments_engine.runtime.temporal import run
@@ -69,6 +76,11 @@ from payments_engine.starter.errors import (
     join,
     problems,
     without_type_prefixes,
+)
+from payments_engine.starter.reconcile_report import run_csv, run_html, run_json, run_table
+from payments_engine.starter.reconciliation import (
+    check_reporting_provider,
+    reconciling_providers,
 )
 from payments_engine.starter.tables import plain_table, print_table
 
@@ -92,12 +104,17 @@ cash_order_app = typer.Typer(
     help="Cash vouchers (Efecty, OXXO): create, follow, list, refund by bank transfer.",
 )
 ledger_app = typer.Typer(no_args_is_help=True, help="Fund merchants and read balances.")
+reconcile_app = typer.Typer(
+    no_args_is_help=True,
+    help="Match providers' daily settlement reports to the ledger; review and resolve findings.",
+)
 app.add_typer(payout_app, name="payout")
 app.add_typer(collection_app, name="collection")
 app.add_typer(refund_app, name="refund")
 app.add_typer(card_app, name="card")
 app.add_typer(cash_order_app, name="cash-order")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(reconcile_app, name="reconcile")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -1241,6 +1258,207 @@ def _print_summaries(kind: str, lines: list[tuple[str, Any]]) -> None:
             line.started_at.strftime("%Y-%m-%d %H:%M:%S"),
         )
     print_table(console, table)
+
+
+ProviderOption = Annotated[
+    str, typer.Option("--provider", help="The provider whose settlement report it is.")
+]
+DateOption = Annotated[
+    str | None,
+    typer.Option("--date", help="The report's UTC date, YYYY-MM-DD (default: yesterday, UTC)."),
+]
+
+
+def _report_day(text: str | None) -> date:
+    """``--date`` as a date; yesterday (UTC) without one. Exit 2 on a bad date."""
+    if text is None:
+        return datetime.now(UTC).date() - timedelta(days=1)
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        _refuse(f"date: {text[:20]!r} is not a date YYYY-MM-DD")
+
+
+def _report_provider(name: str) -> None:
+    """Exit 2 unless ``name`` publishes settlement reports."""
+    try:
+        check_reporting_provider(name)
+    except PaymentsError as exc:
+        _refuse(f"provider: {exc}")
+
+
+def _show_run(run: RunView) -> None:
+    print_table(console, run_table(run))
+
+
+@reconcile_app.command("run")
+def reconcile_run(
+    ctx: typer.Context,
+    provider: ProviderOption,
+    day: DateOption = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="A report file to use instead of the download (CSV, or .json), e.g. from"
+            " the provider's portal; the worker reads it, so give a path it can read.",
+        ),
+    ] = None,
+    review_amount: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Findings with at least this much at stake (minor units) need review."
+        ),
+    ] = 0,
+    alert_min: Annotated[
+        int, typer.Option(min=1, help="Alert when at least this many findings need review.")
+    ] = 1,
+    as_json: JsonOption = False,
+) -> None:
+    """Reconcile one provider's settlement report for one date, and show what differs."""
+    when = _report_day(day)
+    _report_provider(provider)
+    if file is not None and not file.is_file():
+        _refuse(f"file: no such file {str(file)[:200]!r}")
+    request = ReconciliationRequest(
+        provider=provider,
+        day=when,
+        file=None if file is None else str(file.resolve()),
+        policy=ReconciliationPolicy(
+            review_amount_minor=review_amount, alert_min_findings=alert_min
+        ),
+    )
+
+    async def _reconcile() -> None:
+        async with open_client(_settings(ctx), with_ledger=True) as client:
+            result = await client.reconciliation.run(request)
+            run_view = await client.reconciliation.report(provider, when)
+        if as_json:
+            _print_json(result)
+            return
+        if run_view is not None:
+            _show_run(run_view)
+        if result.evidence_sent:
+            console.print(
+                f"{len(result.evidence_sent)} line(s) handed to their waiting workflows as evidence"
+            )
+        if result.alerted:
+            console.print("alert raised: findings need review")
+
+    _run(_reconcile())
+
+
+@reconcile_app.command("report")
+def reconcile_report(
+    ctx: typer.Context,
+    provider: ProviderOption,
+    day: DateOption = None,
+    as_json: JsonOption = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print the findings as CSV.")] = False,
+    html_file: Annotated[
+        Path | None,
+        typer.Option("--html", help="Write a self-contained HTML report to this file."),
+    ] = None,
+) -> None:
+    """Show the stored run of a provider and date: totals and findings."""
+    when = _report_day(day)
+    _report_provider(provider)
+
+    async def _report() -> None:
+        async with open_client(_settings(ctx), with_ledger=True) as client:
+            run_view = await client.reconciliation.report(provider, when)
+        if run_view is None:
+            err_console.print(
+                f"no reconciliation of {provider} for {when.isoformat()}: run"
+                f" `payments reconcile run --provider {provider} --date {when.isoformat()}`"
+            )
+            raise typer.Exit(1)
+        if html_file is not None:
+            html_file.write_text(run_html(run_view), encoding="utf-8")
+            console.print(f"HTML report written to {html_file}")
+            return
+        if as_json:
+            console.print(run_json(run_view), markup=False, highlight=False, soft_wrap=True)
+        elif as_csv:
+            typer.echo(run_csv(run_view), nl=False)
+        else:
+            _show_run(run_view)
+
+    _run(_report())
+
+
+@reconcile_app.command("resolve")
+def reconcile_resolve(
+    ctx: typer.Context,
+    finding: Annotated[str, typer.Argument(help="The finding's id (rf_...).")],
+    note: Annotated[str, typer.Option(help="Why it is resolved: what was checked or done.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Resolve a finding by hand, with a note (the same note again changes nothing)."""
+    if not finding.startswith("rf_") or len(finding) > 40:
+        _refuse(f"finding: {finding[:40]!r} is not a finding id (rf_...)")
+    if not note.strip() or len(note) > 2000:
+        _refuse("note: say why, in 1 to 2000 characters")
+
+    async def _resolve() -> None:
+        async with open_client(_settings(ctx), with_ledger=True) as client:
+            resolved = await client.reconciliation.resolve(finding, note.strip())
+        if as_json:
+            _print_json(resolved)
+            return
+        console.print(
+            f"{resolved.id} ({resolved.kind}, {resolved.reference or '-'}) resolved:"
+            f" {resolved.note}",
+            markup=False,
+            highlight=False,
+        )
+
+    _run(_resolve())
+
+
+@reconcile_app.command("schedule")
+def reconcile_schedule(
+    ctx: typer.Context,
+    provider: Annotated[
+        list[str] | None,
+        typer.Option("--provider", help="A provider (repeatable); default: every one."),
+    ] = None,
+    at: Annotated[str, typer.Option(help="The daily time, HH:MM UTC.")] = "02:00",
+    catchup_hours: Annotated[
+        int, typer.Option(min=1, max=24 * 30, help="Catch up runs missed this long ago.")
+    ] = 24,
+    delete: Annotated[bool, typer.Option("--delete", help="Delete the schedules.")] = False,
+) -> None:
+    """Create or update the daily reconciliation schedules (one per provider)."""
+    names = provider or reconciling_providers()
+    for name in names:
+        _report_provider(name)
+    try:
+        hour_text, minute_text = at.split(":")
+        hour, minute = int(hour_text), int(minute_text)
+        if not (0 <= hour < 24 and 0 <= minute < 60) or len(at) != 5:
+            raise ValueError(at)
+    except ValueError:
+        _refuse(f"at: {at[:10]!r} is not a time HH:MM")
+
+    async def _schedule() -> None:
+        async with open_client(_settings(ctx)) as client:
+            for name in names:
+                if delete:
+                    gone = await client.reconciliation.unschedule(name)
+                    console.print(f"{schedule_id(name)}: {'deleted' if gone else 'none'}")
+                    continue
+                done = await client.reconciliation.schedule(
+                    name, hour=hour, minute=minute, catchup_window=timedelta(hours=catchup_hours)
+                )
+                verb = "created" if done.created else "updated"
+                console.print(
+                    f"{done.schedule_id}: {verb}, daily at {done.at}, reconciles the day before"
+                )
+
+    _run(_schedule())
 
 
 def _print_balances(balances: list[Any]) -> None:

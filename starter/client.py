@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from payments_engine.activities.providers.base import ProviderNotSupported
 from payments_engine.activities.providers.registry import payout_spec
 from payments_engine.db.ledger import Ledger
+from payments_engine.db.reconciliation import ReconciliationStore
 from payments_engine.db.session import create_engine, session_factory
 from payments_engine.domain import search_attributes as sa
 from payments_engine.domain.errors import (
@@ -48,6 +49,7 @@ from payments_engine.starter.cards import CardsClient
 from payments_engine.starter.cash_orders import CashOrdersClient
 from payments_engine.starter.collections import CollectionsClient
 from payments_engine.starter.listing import list_payments
+from payments_engine.starter.reconciliation import ReconciliationClient
 from payments_engine.starter.refunds import DEFAULT_REFUND_WINDOW, RefundsClient
 from payments_engine.workflows.payout import PayoutWorkflow
 
@@ -84,8 +86,9 @@ class PayoutSummary(BaseModel):
 class PaymentsClient:
     """Create and follow payouts on Temporal; fund and read the ledger.
 
-    Collections, refunds, cards and cash orders live in their namespaces:
-    ``client.collections``, ``client.refunds``, ``client.cards`` and ``client.cash_orders``.
+    Collections, refunds, cards, cash orders and reconciliation live in their namespaces:
+    ``client.collections``, ``client.refunds``, ``client.cards``, ``client.cash_orders``
+    and ``client.reconciliation``.
 
     Args:
         temporal: a client using the engine's data converter, payload codec included
@@ -127,6 +130,10 @@ class PaymentsClient:
         """Refunds of collections and (by bank transfer) of cash orders: ``create`` ..."""
         self.cards = CardsClient(temporal, task_queue)
         """Prepaid virtual cards: ``issue``, ``get``, ``fund``, ``set_limits``, ``freeze`` ..."""
+        self.reconciliation = ReconciliationClient(
+            temporal, task_queue, None if ledger is None else ReconciliationStore(ledger.engine)
+        )
+        """Settlement reports matched to the ledger: ``run``, ``report``, ``resolve`` ..."""
 
     @staticmethod
     def check_provider(name: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.measure import Measurement
 from rich.table import Table
 
@@ -19,8 +19,8 @@ def plain_table(*headers: str) -> Table:
     return table
 
 
-def print_table(console: Console, table: Table) -> None:
-    """Print ``table`` whole: fitted to a terminal, never folded into a pipe or a file.
+def print_table(console: Console, table: RenderableType) -> None:
+    """Print ``table`` (or a group of them) whole: never folded into a pipe or a file.
 
     Output read by a program (or a test, or pasted in docs) must not depend on the
     80 columns rich assumes when there is no terminal.

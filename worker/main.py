@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 from temporalio.client import Client
@@ -32,8 +34,10 @@ from payments_engine.activities.providers.base import (
     RefundProvider,
 )
 from payments_engine.activities.providers.registry import PROVIDERS
+from payments_engine.activities.reconciliation import ReconciliationActivities
 from payments_engine.activities.refunds import RefundActivities
 from payments_engine.db.ledger import Ledger
+from payments_engine.db.reconciliation import ReconciliationStore
 from payments_engine.db.session import create_engine, session_factory
 from payments_engine.runtime.search_attributes import register_search_attributes
 from payments_engine.runtime.settings import Settings, SettingsError, load_settings
@@ -42,11 +46,23 @@ from payments_engine.workflows.card import CardWorkflow
 from payments_engine.workflows.cash_order import CashOrderWorkflow
 from payments_engine.workflows.collection import CollectionWorkflow
 from payments_engine.workflows.payout import PayoutWorkflow
+from payments_engine.workflows.reconciliation import (
+    ReconciliationWorkflow,
+    ScheduledReconciliationWorkflow,
+)
 from payments_engine.workflows.refund import RefundWorkflow
 
 log = logging.getLogger("payments.worker")
 
-WORKFLOWS = [PayoutWorkflow, CollectionWorkflow, RefundWorkflow, CardWorkflow, CashOrderWorkflow]
+WORKFLOWS = [
+    PayoutWorkflow,
+    CollectionWorkflow,
+    RefundWorkflow,
+    CardWorkflow,
+    CashOrderWorkflow,
+    ReconciliationWorkflow,
+    ScheduledReconciliationWorkflow,
+]
 # Deterministic modules shared with the sandbox instead of re-imported for every new
 # workflow: the engine's pure types (and the activity modules whose names the workflows
 # reference), and the libraries they use to validate inputs on decode. The workflow
@@ -103,7 +119,11 @@ class Adapters:
     vouchers: dict[str, CashVoucherProvider] = field(default_factory=dict)
     collection_fee_bps: dict[str, int] = field(default_factory=dict)
     hooks: httpx.AsyncClient | None = None
-    """The merchant's hooks (stock of cash orders); None calls none."""
+    """The merchant's hooks (stock of cash orders, alerts); None calls none."""
+    reports: dict[str, httpx.AsyncClient] = field(default_factory=dict)
+    """Provider name -> its client, for the providers that publish settlement reports."""
+    workdir: Path | None = None
+    """Where reconciliation keeps reports and spills (the data dir); None: a temp dir."""
 
 
 def build_worker(client: Client, task_queue: str, adapters: Adapters, ledger: Ledger) -> Worker:
@@ -114,6 +134,12 @@ def build_worker(client: Client, task_queue: str, adapters: Adapters, ledger: Le
     cards = CardActivities(adapters.cards)
     cash_orders = CashOrderActivities(adapters.vouchers, adapters.hooks)
     ledger_activities = LedgerActivities(ledger, adapters.collection_fee_bps)
+    reconciliation = ReconciliationActivities(
+        adapters.reports,
+        ReconciliationStore(ledger.engine),
+        adapters.workdir or Path(tempfile.gettempdir()) / "payments-reconciliation",
+        adapters.hooks,
+    )
     return Worker(
         client,
         task_queue=task_queue,
@@ -148,6 +174,9 @@ def build_worker(client: Client, task_queue: str, adapters: Adapters, ledger: Le
             cards.close_card,
             cards.get_network_transaction,
             cards.notify_low_balance,
+            reconciliation.reconcile,
+            reconciliation.alert,
+            reconciliation.note_evidence,
         ],
         workflow_runner=WORKFLOW_RUNNER,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
@@ -193,6 +222,9 @@ async def running_worker(
             if spec.vouchers is not None:
                 adapters.vouchers[name] = spec.vouchers(http, provider)
                 adapters.collection_fee_bps[name] = provider.collection_fee_bps
+            if spec.settlement_report is not None:
+                adapters.reports[name] = http
+        adapters.workdir = settings.data_dir / "reconciliation"
         adapters.hooks = await stack.enter_async_context(merchant_hooks_client(settings))
         worker = build_worker(client, settings.task_queue, adapters, ledger)
         async with worker:

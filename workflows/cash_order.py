@@ -391,6 +391,10 @@ class CashOrderWorkflow:
                 if final.fee_minor is not None
                 else None
             ),
+            # No time: the network settles days after the payment, and its report
+            # lists the payment on the settlement day, which is when it is recorded.
+            provider_transaction_id=final.provider_transaction_id
+            or self._view.provider_transaction_id,
         )
         await workflow.execute_local_activity_method(
             LedgerActivities.book_cash_payment,

@@ -229,6 +229,8 @@ class CollectionWorkflow:
                     provider=request.provider,
                     amount=request.amount,
                     fee=fee,
+                    provider_transaction_id=final.provider_transaction_id,
+                    occurred_at=final.occurred_at,
                 ),
                 start_to_close_timeout=LEDGER_TIMEOUT,
                 retry_policy=LEDGER_RETRY,

@@ -385,6 +385,15 @@ class PayoutWorkflow:
         activity_method = (
             LedgerActivities.settle_payout if succeeded else LedgerActivities.release_funds
         )
+        if self._final is not None:
+            # The provider's id and time go on the books with the entry (reconciliation).
+            ledger_input = ledger_input.model_copy(
+                update={
+                    "provider_transaction_id": self._final.provider_transaction_id
+                    or self._view.provider_transaction_id,
+                    "occurred_at": self._final.occurred_at,
+                }
+            )
         await self._post(activity_method, ledger_input)
         self._set_status(PayoutStatus.SUCCEEDED if succeeded else PayoutStatus.FAILED)
 

@@ -122,6 +122,14 @@ class RefundWorkflow:
         if await self._submit(request):
             await self._provider.run(deadline, lambda: False)
         final = self._provider.final
+        if final is not None:
+            # The provider's id and time go on the books with the entry (reconciliation).
+            ledger_input = ledger_input.model_copy(
+                update={
+                    "provider_transaction_id": final.provider_transaction_id,
+                    "occurred_at": final.occurred_at,
+                }
+            )
         if final is None or final.outcome is TransferOutcome.FAILED:
             await self._post(LedgerActivities.release_refund, ledger_input)
             self._set_status(RefundStatus.FAILED)
@@ -130,7 +138,12 @@ class RefundWorkflow:
         self._processed = True
         self._set_status(RefundStatus.PROCESSED)
         if final.outcome is TransferOutcome.REVERSED or await self._watch_for_reversal():
-            await self._post(LedgerActivities.reverse_refund, ledger_input)
+            # A reversal heard of later is on the books from when it is posted.
+            reversed_at = final.occurred_at if final.outcome is TransferOutcome.REVERSED else None
+            await self._post(
+                LedgerActivities.reverse_refund,
+                ledger_input.model_copy(update={"occurred_at": reversed_at}),
+            )
             self._set_status(RefundStatus.REVERSED)
         return RefundResult(refund=self._view)
 

@@ -44,6 +44,7 @@ from payments_engine.domain.errors import (
 )
 from payments_engine.domain.events import ProviderEvent
 from payments_engine.domain.payout import SubmitPayoutInput
+from payments_engine.domain.reconciliation import ReportSpec
 from payments_engine.domain.refund import SubmitRefundInput
 from payments_engine.domain.webhooks import SignatureScheme
 
@@ -406,6 +407,8 @@ class ProviderSpec:
         vouchers: builds its cash-voucher adapter; None if it is not a cash network.
         voucher_rules: what its vouchers accept (with ``vouchers``), checked by the
             client before an order starts.
+        settlement_report: where and how it publishes its daily settlement report, for
+            reconciliation; None if it publishes none.
     """
 
     name: str
@@ -421,3 +424,4 @@ class ProviderSpec:
     authorizations: AuthorizationCodec | None = None
     vouchers: Callable[[httpx.AsyncClient, ProviderSettings], CashVoucherProvider] | None = None
     voucher_rules: VoucherRules | None = None
+    settlement_report: ReportSpec | None = None

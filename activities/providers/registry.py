@@ -91,3 +91,12 @@ def voucher_spec(name: str) -> ProviderSpec:
         ProviderNotSupported: no such provider, or it issues no cash vouchers.
     """
     return _capable(name, "vouchers", "issue cash vouchers")
+
+
+def report_spec(name: str) -> ProviderSpec:
+    """The provider called ``name``, if it publishes a daily settlement report.
+
+    Raises:
+        ProviderNotSupported: no such provider, or it publishes no settlement report.
+    """
+    return _capable(name, "settlement_report", "publish settlement reports")

@@ -80,7 +80,7 @@ FAULT_DOCS: dict[str, str] = {
     "currency_mixup": "the line of `reference` shows another currency (`currency`, or one chosen)",
     "duplicate_line": "the line of `reference` appears twice",
     "status_difference": "the line of `reference` shows another final status "
-    "(`status`, or one chosen)",
+    "(`status`, or one chosen); net follows",
     "next_day": "the line of `reference` moves to the next date's report",
     "truncated": "the CSV is cut in the middle of a line near the end (JSON cut too)",
 }
@@ -378,7 +378,8 @@ def _apply(lines: list[Line], fault: SettlementFault, report_format: ReportForma
                 other = fault.status or next(
                     word for word in report_format.statuses if word != line.status
                 )
-                result.append(replace(line, status=other))
+                # The provider's own sums follow its status: net is 0 unless it paid.
+                result.append(replace(line, status=other, moved=other == report_format.statuses[0]))
             case _:
                 result.append(line)
     return result

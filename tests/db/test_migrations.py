@@ -28,8 +28,11 @@ TABLES = {
     "ledger_postings",
     "webhook_events",
     "webhook_event_conflicts",
+    "provider_transactions",
+    "reconciliation_runs",
+    "reconciliation_findings",
 }
-HEAD = "0002"
+HEAD = "0003"
 
 
 def _schema(connection: Connection) -> dict[str, set[str | None]]:
@@ -69,6 +72,9 @@ async def test_upgrade_creates_the_tables_with_their_names(migrated_url: str) ->
         "uq_ledger_entries_idempotency_key",
         "uq_webhook_events_provider_event",
         "uq_webhook_event_conflicts_provider_body",
+        "uq_provider_transactions_provider_kind_ref",
+        "uq_reconciliation_runs_provider_day",
+        "uq_reconciliation_findings_finding_id",
     } <= schema["uniques"]
     assert {
         "ix_ledger_entries_reference",
@@ -77,10 +83,14 @@ async def test_upgrade_creates_the_tables_with_their_names(migrated_url: str) ->
         "ix_webhook_events_reference",
         "ix_webhook_events_state",
         "ix_webhook_events_state_next_attempt_at",
+        "ix_provider_transactions_provider_day",
+        "ix_reconciliation_findings_run_id_state",
+        "ix_reconciliation_findings_reference",
     } <= schema["indexes"]
     assert schema["fks"] == {
         "fk_ledger_postings_entry_id_ledger_entries",
         "fk_ledger_postings_account_id_ledger_accounts",
+        "fk_reconciliation_findings_run_id_reconciliation_runs",
     }
 
 

@@ -9,6 +9,7 @@ Its magic account numbers live with its simulator (``sandbox/bank``); the README
 
 from payments_engine.activities.providers.bank.adapter import BankRefunds, auth_headers
 from payments_engine.activities.providers.bank.settings import BankSettings
+from payments_engine.activities.providers.bank.settlements import SETTLEMENT_REPORT
 from payments_engine.activities.providers.bank.webhooks import translate
 from payments_engine.activities.providers.bank.wire import PROVIDER_NAME
 from payments_engine.activities.providers.base import ProviderSpec
@@ -22,4 +23,5 @@ SPEC = ProviderSpec(
     auth_headers=auth_headers,
     sandbox_path="/bank",
     refunds=BankRefunds,
+    settlement_report=SETTLEMENT_REPORT,
 )

@@ -9,6 +9,7 @@ OXXO); the README lists them.
 from payments_engine.activities.providers.base import ProviderSpec
 from payments_engine.activities.providers.efecty.adapter import EfectyVouchers, auth_headers
 from payments_engine.activities.providers.efecty.settings import EfectySettings
+from payments_engine.activities.providers.efecty.settlements import SETTLEMENT_REPORT
 from payments_engine.activities.providers.efecty.webhooks import translate
 from payments_engine.activities.providers.efecty.wire import PROVIDER_NAME
 from payments_engine.domain.cash import VoucherRules
@@ -37,4 +38,5 @@ SPEC = ProviderSpec(
     sandbox_path="/efecty",
     vouchers=EfectyVouchers,
     voucher_rules=RULES,
+    settlement_report=SETTLEMENT_REPORT,
 )

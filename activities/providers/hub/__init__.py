@@ -10,6 +10,7 @@ from payments_engine.activities.providers.hub.adapter import HubPayouts, auth_he
 from payments_engine.activities.providers.hub.collections import HubCollections
 from payments_engine.activities.providers.hub.refunds import HubRefunds
 from payments_engine.activities.providers.hub.settings import HubSettings
+from payments_engine.activities.providers.hub.settlements import SETTLEMENT_REPORT
 from payments_engine.activities.providers.hub.webhooks import translate
 from payments_engine.activities.providers.hub.wire import PROVIDER_NAME
 from payments_engine.domain.webhooks import HMAC_T_V1
@@ -24,4 +25,5 @@ SPEC = ProviderSpec(
     payouts=HubPayouts,
     collections=HubCollections,
     refunds=HubRefunds,
+    settlement_report=SETTLEMENT_REPORT,
 )

@@ -13,6 +13,7 @@ from payments_engine.activities.providers.issuer.authorizations import (
     render_answer,
 )
 from payments_engine.activities.providers.issuer.settings import IssuerSettings
+from payments_engine.activities.providers.issuer.settlements import SETTLEMENT_REPORT
 from payments_engine.activities.providers.issuer.webhooks import translate
 from payments_engine.activities.providers.issuer.wire import PROVIDER_NAME
 from payments_engine.domain.webhooks import STANDARD_WEBHOOKS
@@ -26,4 +27,5 @@ SPEC = ProviderSpec(
     sandbox_path="/issuer",
     cards=IssuerCards,
     authorizations=AuthorizationCodec(parse=parse_authorization, answer=render_answer),
+    settlement_report=SETTLEMENT_REPORT,
 )

@@ -9,6 +9,7 @@ from payments_engine.activities.providers.base import ProviderSpec
 from payments_engine.activities.providers.momo.adapter import MomoPayouts, auth_headers
 from payments_engine.activities.providers.momo.collections import MomoCollections
 from payments_engine.activities.providers.momo.settings import MomoSettings
+from payments_engine.activities.providers.momo.settlements import SETTLEMENT_REPORT
 from payments_engine.activities.providers.momo.webhooks import translate
 from payments_engine.activities.providers.momo.wire import PROVIDER_NAME
 from payments_engine.domain.webhooks import STANDARD_WEBHOOKS
@@ -22,4 +23,5 @@ SPEC = ProviderSpec(
     sandbox_path="/momo",
     payouts=MomoPayouts,
     collections=MomoCollections,
+    settlement_report=SETTLEMENT_REPORT,
 )

@@ -10,6 +10,7 @@ Efecty); the README lists them.
 from payments_engine.activities.providers.base import ProviderSpec
 from payments_engine.activities.providers.oxxo.adapter import OxxoVouchers, auth_headers
 from payments_engine.activities.providers.oxxo.settings import OxxoSettings
+from payments_engine.activities.providers.oxxo.settlements import SETTLEMENT_REPORT
 from payments_engine.activities.providers.oxxo.webhooks import translate
 from payments_engine.activities.providers.oxxo.wire import PROVIDER_NAME
 from payments_engine.domain.cash import VoucherRules
@@ -37,4 +38,5 @@ SPEC = ProviderSpec(
     sandbox_path="/oxxo",
     vouchers=OxxoVouchers,
     voucher_rules=RULES,
+    settlement_report=SETTLEMENT_REPORT,
 )

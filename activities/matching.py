@@ -1,0 +1,865 @@
+"""The DuckDB core of reconciliation: a provider's settlement report parsed and matched.
+
+A report of a million lines must not become a million Python objects: the file is read
+by DuckDB (``read_csv`` / ``read_json_objects``), checked and normalised in SQL, and
+matched to the ledger's records with hash joins. Python only sees what comes out: the
+first offending line when the report is invalid, the findings, the evidence and the
+totals.
+
+The connection is in memory with a memory limit and a spill directory, so a big report
+stays within bounded memory (DuckDB writes what does not fit to ``workdir``).
+
+Tables:
+    ledger: the ledger's records of the provider and date, filled by the caller
+        (:func:`create_ledger_table`); ``carried`` rows are records of the day before
+        that were missing from that day's report.
+    report: the normalised report (:func:`load_report`); ``line_no`` is the line of
+        the file (header = line 1) for CSV, the 1-based object index for JSON.
+
+Flow: :func:`open_duckdb`, :func:`create_ledger_table` (then fill it),
+:func:`load_report`, :func:`match`.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+from babel.numbers import get_currency_precision, list_currencies
+
+from payments_engine.domain.errors import ReportInvalid
+from payments_engine.domain.reconciliation import (
+    MAX_EVIDENCE,
+    CurrencyTotals,
+    Evidence,
+    Finding,
+    FindingKind,
+    LineKind,
+    LineStatus,
+    ReconciliationPolicy,
+    ReportSpec,
+    RunTotals,
+    finding_id,
+)
+
+__all__ = [
+    "LEDGER_COLUMNS",
+    "MatchResult",
+    "create_ledger_table",
+    "load_report",
+    "match",
+    "open_duckdb",
+]
+
+# -- connection and ledger ---------------------------------------------------------------
+
+CREATE_LEDGER = """
+CREATE OR REPLACE TABLE ledger (
+    provider_transaction_id VARCHAR,
+    reference VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    gross BIGINT NOT NULL,
+    fee BIGINT NOT NULL,
+    currency VARCHAR NOT NULL,
+    occurred_at TIMESTAMP NOT NULL,
+    settlement_date DATE NOT NULL,
+    carried BOOLEAN NOT NULL
+)
+"""
+
+LEDGER_COLUMNS: tuple[str, ...] = (
+    "provider_transaction_id",
+    "reference",
+    "kind",
+    "status",
+    "gross",
+    "fee",
+    "currency",
+    "occurred_at",
+    "settlement_date",
+    "carried",
+)
+"""The ``ledger`` table's columns, in order (for COPY and Arrow loads)."""
+
+
+def open_duckdb(
+    workdir: Path, *, memory_limit: str = "512MB", threads: int = 2
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that spills to ``workdir`` beyond ``memory_limit``.
+
+    Args:
+        workdir: the spill directory (created if missing); the caller removes it.
+        memory_limit: DuckDB's memory limit (``512MB``).
+        threads: worker threads.
+
+    Returns:
+        The connection; the caller closes it.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(
+        ":memory:",
+        config={
+            "memory_limit": memory_limit,
+            "threads": threads,
+            "temp_directory": str(workdir),
+            # rowid of a table made from a file then follows the file's order: line numbers.
+            "preserve_insertion_order": True,
+        },
+    )
+
+
+def create_ledger_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Create (or replace) the empty ``ledger`` table (columns :data:`LEDGER_COLUMNS`)."""
+    con.execute(CREATE_LEDGER)
+
+
+# -- report: reading -----------------------------------------------------------------------
+
+# Internal names of the ten cells, in ReportColumns.names() order.
+FIELDS: tuple[str, ...] = (
+    "txid",
+    "ref",
+    "type",
+    "gross",
+    "fee",
+    "net",
+    "currency",
+    "status",
+    "ttime",
+    "sdate",
+)
+
+# An empty CSV cell must stay '' (not NULL): NULL would hide which cells were there.
+_NO_NULL = "\x01\x02"
+
+# Strict CSV: a line with another number of cells than the header fails with DuckDB's
+# "CSV Error on Line: N", which numbers file lines (quoted newlines included) exactly.
+READ_CSV = """
+CREATE OR REPLACE TEMP TABLE report_cells AS
+SELECT * FROM read_csv(
+    $path, header = true, auto_detect = false, columns = {columns},
+    delim = ',', quote = '"', escape = '"', nullstr = $nullstr,
+    null_padding = false, strict_mode = true)
+"""
+
+# Raw JSON objects (no schema inference: a missing key must stay distinguishable from a
+# null one); malformed or truncated JSON fails here.
+READ_JSON = """
+CREATE OR REPLACE TEMP TABLE report_json AS
+SELECT json FROM read_json_objects($path, format = 'array')
+"""
+
+# The first object that is not an object with exactly the expected keys.
+JSON_BAD_KEYS = """
+SELECT rowid + 1 AS line_no, json_type(json) AS type, json_keys(json) AS keys
+FROM report_json
+WHERE json_type(json) <> 'OBJECT' OR list_sort(json_keys(json)) <> $expected
+ORDER BY rowid
+LIMIT 1
+"""
+
+# Amount cells: checked and converted to minor units in SQL (exp = the currency's
+# exponent; major = the cell is in major units). A major amount may carry more decimals
+# than the currency has only if they are zeros (the hub's UGX "1500.00").
+MACROS = (
+    r"""
+CREATE OR REPLACE TEMP MACRO pe_amount_problem(txt, exp, major) AS CASE
+    WHEN txt = '' THEN 'is empty'
+    WHEN regexp_full_match(txt, '-[0-9]+(\.[0-9]+)?') THEN 'is negative'
+    WHEN major AND NOT regexp_full_match(txt, '[0-9]+(\.[0-9]+)?')
+        THEN 'is not a decimal number'
+    WHEN NOT major AND NOT regexp_full_match(txt, '[0-9]+')
+        THEN 'is not a whole number of minor units'
+    WHEN major AND NOT regexp_full_match(substr(split_part(txt, '.', 2), exp + 1), '0*')
+        THEN 'has more decimals than the currency has (' || exp || ')'
+    WHEN length(ltrim(split_part(txt, '.', 1), '0')) + (CASE WHEN major THEN exp ELSE 0 END) > 18
+        THEN 'is too large'
+END
+""",
+    r"""
+CREATE OR REPLACE TEMP MACRO pe_minor(txt, exp, major) AS CASE
+    WHEN NOT major THEN TRY_CAST(txt AS BIGINT)
+    ELSE TRY_CAST(split_part(txt, '.', 1) AS BIGINT) * CAST(pow(10, exp) AS BIGINT)
+        + coalesce(TRY_CAST(rpad(substr(split_part(txt, '.', 2), 1, exp), exp, '0') AS BIGINT), 0)
+END
+""",
+    # ISO 8601 with Z or an offset, to naive UTC, by arithmetic: no dependence on the
+    # session's TimeZone (which the ICU extension would apply to a TIMESTAMPTZ cast).
+    r"""
+CREATE OR REPLACE TEMP MACRO pe_utc_parts(txt) AS regexp_extract(txt,
+    '^([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]([0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?)'
+    || '(?:([Zz])|([+-])([0-9]{2})(?::?([0-9]{2}))?)$',
+    ['day', 'clock', 'zulu', 'sign', 'hh', 'mm'])
+""",
+    r"""
+CREATE OR REPLACE TEMP MACRO pe_utc_of(p) AS CASE
+    WHEN p.day = '' THEN NULL
+    WHEN p.zulu <> '' THEN TRY_CAST(p.day || ' ' || p.clock AS TIMESTAMP)
+    WHEN TRY_CAST(p.hh AS INTEGER) > 23 OR coalesce(TRY_CAST(p.mm AS INTEGER), 0) > 59 THEN NULL
+    ELSE TRY_CAST(p.day || ' ' || p.clock AS TIMESTAMP) - to_minutes(
+        CAST((CASE WHEN p.sign = '-' THEN -1 ELSE 1 END)
+            * (CAST(p.hh AS INTEGER) * 60 + coalesce(TRY_CAST(p.mm AS INTEGER), 0)) AS BIGINT))
+END
+""",
+    r"""
+CREATE OR REPLACE TEMP MACRO pe_utc(txt) AS pe_utc_of(pe_utc_parts(txt))
+""",
+    r"""
+CREATE OR REPLACE TEMP MACRO pe_date(txt) AS CASE
+    WHEN regexp_full_match(txt, '[0-9]{4}-[0-9]{2}-[0-9]{2}') THEN TRY_CAST(txt AS DATE)
+END
+""",
+)
+
+CREATE_LOOKUPS = (
+    "CREATE OR REPLACE TEMP TABLE report_types (word VARCHAR, kind VARCHAR)",
+    "CREATE OR REPLACE TEMP TABLE report_statuses (word VARCHAR, status VARCHAR)",
+    "CREATE OR REPLACE TEMP TABLE report_currencies (code VARCHAR, exponent INTEGER)",
+)
+
+# The cells with the provider's words and the currency's exponent looked up (left joins:
+# a line with an unknown word keeps a NULL, which the checks name), each cell parsed once.
+# The rowid of the staging table is the line's position in the file.
+_PARSED = """
+SELECT *,
+    pe_amount_problem(gross, exponent, $major) AS gross_problem,
+    pe_amount_problem(fee, exponent, $major) AS fee_problem,
+    pe_amount_problem(net, exponent, $major) AS net_problem,
+    pe_minor(gross, exponent, $major) AS gross_minor,
+    pe_minor(fee, exponent, $major) AS fee_minor,
+    pe_minor(net, exponent, $major) AS net_minor,
+    pe_utc(ttime) AS utc_time,
+    pe_date(sdate) AS settlement
+FROM (
+    SELECT c.rowid + $first AS line_no, c.*, t.kind AS norm_kind, s.status AS norm_status,
+        x.exponent
+    FROM report_cells AS c
+    LEFT JOIN report_types AS t ON t.word = c.type
+    LEFT JOIN report_statuses AS s ON s.word = c.status
+    LEFT JOIN report_currencies AS x ON x.code = c.currency
+)
+"""
+
+# The first offending line, with the field and the reason: the checks in the order a
+# person fixes them. Top-1 by line_no streams (no materialised sort).
+FIRST_PROBLEM = f"""
+SELECT line_no, problem[1] AS field, problem[2] AS reason FROM (
+    SELECT line_no, CASE
+        WHEN ref = '' THEN ['ref', 'is empty']
+        WHEN norm_kind IS NULL THEN ['type', 'is not a type word of this provider']
+        WHEN norm_status IS NULL THEN ['status', 'is not a status word of this provider']
+        WHEN exponent IS NULL THEN ['currency', 'is not an ISO 4217 currency code']
+        WHEN gross_problem IS NOT NULL THEN ['gross', gross_problem]
+        WHEN fee_problem IS NOT NULL THEN ['fee', fee_problem]
+        WHEN net_problem IS NOT NULL THEN ['net', net_problem]
+        WHEN fee_minor > gross_minor THEN ['fee', 'is more than the gross amount']
+        WHEN norm_status = 'succeeded' AND net_minor <> gross_minor - fee_minor
+            THEN ['net', 'is not gross less fee']
+        WHEN norm_status <> 'succeeded' AND net_minor <> 0
+            THEN ['net', 'is not 0 on a line that moved no money']
+        WHEN utc_time IS NULL
+            THEN ['ttime', 'is not an ISO 8601 time with Z or an offset (2026-11-24T10:00:00Z)']
+        WHEN settlement IS NULL THEN ['sdate', 'is not a date (YYYY-MM-DD)']
+    END AS problem
+    FROM ({_PARSED})
+)
+WHERE problem IS NOT NULL
+ORDER BY line_no
+LIMIT 1
+"""
+
+# The normalised report; run only once FIRST_PROBLEM found nothing.
+NORMALISE = f"""
+CREATE OR REPLACE TABLE report AS
+SELECT
+    line_no,
+    nullif(txid, '') AS provider_transaction_id,
+    ref AS reference,
+    norm_kind AS kind,
+    norm_status AS status,
+    gross_minor AS gross,
+    fee_minor AS fee,
+    net_minor AS net,
+    currency,
+    utc_time AS transaction_time,
+    settlement AS settlement_date,
+    {{raw}} AS raw
+FROM ({_PARSED})
+-- the joins do not keep the file's order; readers of the table expect it
+ORDER BY line_no
+"""
+
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+_CSV_COUNTS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+_HEADER_BYTES = 64 * 1024
+
+
+def _quote_literal(text: str) -> str:
+    """``text`` as a SQL string literal (column names go into SQL text)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _currency_exponents() -> dict[str, int]:
+    """ISO 4217 codes (babel's CLDR list) and their exponents."""
+    return {code: int(get_currency_precision(code)) for code in sorted(list_currencies())}
+
+
+def _exponent(code: str) -> int:
+    """A currency's exponent for display (babel's default 2 for an unknown code)."""
+    return int(get_currency_precision(code))
+
+
+def _fill_lookups(con: duckdb.DuckDBPyConnection, spec: ReportSpec) -> None:
+    """The provider's words and the currencies as small tables to join on."""
+    for statement in CREATE_LOOKUPS:
+        con.execute(statement)
+    # One statement per table (lists unnested), not a statement per row.
+    fills = (
+        ("report_types", {word: LineKind(kind).value for word, kind in spec.types.items()}),
+        (
+            "report_statuses",
+            {word: LineStatus(status).value for word, status in spec.statuses.items()},
+        ),
+        ("report_currencies", _currency_exponents()),
+    )
+    for table, mapping in fills:
+        con.execute(
+            f"INSERT INTO {table} SELECT unnest($keys), unnest($values)",
+            {"keys": list(mapping), "values": list(mapping.values())},
+        )
+    for macro in MACROS:
+        con.execute(macro)
+
+
+def _check_columns(found: list[str], expected: tuple[str, ...], where: str) -> None:
+    """Raise naming the missing, unknown or repeated columns of ``found``."""
+    missing = [name for name in expected if name not in found]
+    unknown = [name for name in found if name not in expected]
+    repeated = sorted({name for name in found if found.count(name) > 1})
+    if not (missing or unknown or repeated):
+        return
+    parts = []
+    if missing:
+        parts.append("missing column(s) " + ", ".join(map(repr, missing)))
+    if unknown:
+        parts.append("unknown column(s) " + ", ".join(map(repr, unknown)))
+    if repeated:
+        parts.append("repeated column(s) " + ", ".join(map(repr, repeated)))
+    raise ReportInvalid(
+        f"{where}: {'; '.join(parts)}; expected the columns " + ", ".join(map(repr, expected))
+    )
+
+
+def _read_header(path: Path) -> list[str]:
+    """The CSV header's cells (only the first line is read)."""
+    with path.open("rb") as handle:
+        first = handle.readline(_HEADER_BYTES)
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ReportInvalid("line 1 (header): not UTF-8 text") from None
+    if not text.strip():
+        raise ReportInvalid("line 1 (header): the report is empty (no header line)")
+    return next(csv.reader([text.rstrip("\r\n")]))
+
+
+def _csv_error(exc: duckdb.Error) -> ReportInvalid:
+    """DuckDB's CSV error as a ReportInvalid naming the line."""
+    message = str(exc)
+    line = _CSV_LINE.search(message)
+    counts = _CSV_COUNTS.search(message)
+    where = f"line {line.group(1)}" if line else "the report"
+    if counts:
+        expected, found = int(counts.group(1)), int(counts.group(2))
+        if found < expected:
+            return ReportInvalid(
+                f"{where}: {found} cell(s) where the header has {expected}: "
+                "the line is cut short (a truncated report?)"
+            )
+        return ReportInvalid(f"{where}: {found} cells where the header has {expected}")
+    if "unterminated quote" in message:
+        return ReportInvalid(f"{where}: a quoted value is not closed (a truncated report?)")
+    first = next((part.strip() for part in message.splitlines() if part.strip()), message)
+    return ReportInvalid(f"{where}: the CSV cannot be read ({first[:200]})")
+
+
+def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, spec: ReportSpec) -> str:
+    """Read the CSV into ``report_cells``; return the SQL of its ``raw`` JSON."""
+    names = spec.columns.names()
+    header = _read_header(path)
+    _check_columns(header, names, "line 1 (header)")
+    field_of = dict(zip(names, FIELDS, strict=True))
+    # The header's order, which may differ from the spec's: cells are read by name.
+    columns = "{" + ", ".join(f"'{field_of[name]}': 'VARCHAR'" for name in header) + "}"
+    try:
+        con.execute(READ_CSV.format(columns=columns), {"path": str(path), "nullstr": _NO_NULL})
+    except duckdb.Error as exc:
+        raise _csv_error(exc) from None
+    pairs = ", ".join(
+        f"{_quote_literal(name)}, {field}" for name, field in zip(names, FIELDS, strict=True)
+    )
+    return f"CAST(json_object({pairs}) AS VARCHAR)"
+
+
+def _stage_json(con: duckdb.DuckDBPyConnection, path: Path, spec: ReportSpec) -> str:
+    """Read the JSON array into ``report_cells``; return the SQL of its ``raw`` JSON."""
+    names = spec.columns.names()
+    try:
+        con.execute(READ_JSON, {"path": str(path)})
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0][:200]
+        raise ReportInvalid(
+            f"the JSON report cannot be read (a truncated report?): {first}"
+        ) from None
+    bad = con.execute(JSON_BAD_KEYS, {"expected": sorted(names)}).fetchone()
+    if bad is not None:
+        line_no, kind, keys = bad
+        where = f"record {line_no}"
+        if kind != "OBJECT":
+            raise ReportInvalid(f"{where}: a JSON {str(kind).lower()} where an object is expected")
+        _check_columns(list(keys), names, where)
+    # Values as text: strings as they are, numbers as DuckDB prints them, null as ''.
+    cells = ", ".join(
+        f"coalesce(json_extract_string(json, {_quote_literal(_json_path(name))}), '') AS {field}"
+        for name, field in zip(names, FIELDS, strict=True)
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE report_cells AS SELECT {cells}, CAST(json AS VARCHAR) AS "
+        "original FROM report_json"
+    )
+    con.execute("DROP TABLE report_json")
+    return "original"
+
+
+def _json_path(name: str) -> str:
+    """A JSON path to the key ``name`` (quoted: a key may hold dots)."""
+    return '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def load_report(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    spec: ReportSpec,
+    *,
+    fmt: Literal["csv", "json"] = "csv",
+) -> int:
+    """Parse, check and normalise a settlement report into the table ``report``.
+
+    Args:
+        con: from :func:`open_duckdb`.
+        path: the report file.
+        spec: the provider's columns, amounts and words.
+        fmt: ``csv`` (a header line with the provider's column names) or ``json`` (an
+            array of objects keyed by the column names).
+
+    Returns:
+        The number of lines (records) of the report.
+
+    Raises:
+        ReportInvalid: naming the first offending line (file line, header = 1; the
+            record's 1-based index for JSON) or the columns, for an empty file, missing
+            or unknown columns, a truncated line, an unknown word or currency, an
+            impossible amount, a bad time or date, an empty reference.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        raise ReportInvalid(f"line 1: the report {path.name} is empty")
+    _fill_lookups(con, spec)
+    if fmt == "csv":
+        raw = _stage_csv(con, path, spec)
+        first, unit = 2, "line"
+    else:
+        raw = _stage_json(con, path, spec)
+        first, unit = 1, "record"
+    major = spec.amounts == "major"
+    params = {"first": first, "major": major}
+    problem = con.execute(FIRST_PROBLEM, params).fetchone()
+    if problem is not None:
+        raise _line_error(con, spec, unit, *problem)
+    con.execute(NORMALISE.format(raw=raw), params)
+    con.execute("DROP TABLE report_cells")
+    count = con.execute("SELECT count(*) FROM report").fetchone()
+    return int(count[0]) if count else 0
+
+
+def _line_error(
+    con: duckdb.DuckDBPyConnection,
+    spec: ReportSpec,
+    unit: str,
+    line_no: int,
+    field_name: str,
+    reason: str,
+) -> ReportInvalid:
+    """The ReportInvalid of one offending cell: line, provider's column, value, why."""
+    column = dict(zip(FIELDS, spec.columns.names(), strict=True))[field_name]
+    first = 2 if unit == "line" else 1
+    # The offending cell, fetched alone (a column name cannot be a parameter: FIELDS only).
+    row = con.execute(
+        f"SELECT {field_name} FROM report_cells WHERE rowid = $row", {"row": line_no - first}
+    ).fetchone()
+    value = "" if row is None else str(row[0])
+    shown = repr(value if len(value) <= 40 else value[:37] + "...")
+    message = f"{unit} {line_no}: {column} {shown} {reason}"
+    if field_name == "type":
+        message += "; expected one of " + ", ".join(map(repr, spec.types))
+    elif field_name == "status":
+        message += "; expected one of " + ", ".join(map(repr, spec.statuses))
+    return ReportInvalid(message)
+
+
+# -- matching -------------------------------------------------------------------------------
+
+# Keys: by the provider's id when the other side knows it, else by kind and reference.
+# Each side's ids are first reduced to a distinct set, so the joins stay equi-joins on
+# one column (hash joins; no OR condition).
+KEY_REPORT = """
+CREATE OR REPLACE TEMP TABLE match_report_keys AS
+SELECT r.line_no,
+    CASE WHEN known.txid IS NOT NULL THEN 'id:' || r.provider_transaction_id
+         ELSE 'ref:' || r.kind || ':' || r.reference END AS key
+FROM report AS r
+LEFT JOIN (
+    SELECT DISTINCT provider_transaction_id AS txid FROM ledger
+    WHERE provider_transaction_id IS NOT NULL
+) AS known ON known.txid = r.provider_transaction_id
+"""
+
+KEY_LEDGER = """
+CREATE OR REPLACE TEMP TABLE match_ledger_keys AS
+SELECT l.rowid AS ledger_row, l.carried,
+    CASE WHEN known.txid IS NOT NULL THEN 'id:' || l.provider_transaction_id
+         ELSE 'ref:' || l.kind || ':' || l.reference END AS key
+FROM ledger AS l
+LEFT JOIN (
+    SELECT DISTINCT provider_transaction_id AS txid FROM report
+    WHERE provider_transaction_id IS NOT NULL
+) AS known ON known.txid = l.provider_transaction_id
+"""
+
+# One row per key and side's first (lowest line; today's ledger record before a carried
+# one), classified. Extra ledger records of a key (which the ledger's uniqueness should
+# prevent) are kept unmatched with an ordinal, so that none is silently dropped.
+PAIRS = """
+CREATE OR REPLACE TEMP TABLE match_pairs AS
+WITH report_first AS (
+    SELECT key, min(line_no) AS line_no FROM match_report_keys GROUP BY key
+), ledger_first AS (
+    SELECT key,
+        coalesce(min(ledger_row) FILTER (WHERE NOT carried), min(ledger_row)) AS ledger_row
+    FROM match_ledger_keys GROUP BY key
+), firsts AS (
+    SELECT coalesce(rf.key, lf.key) AS key, rf.line_no, lf.ledger_row, 0 AS ordinal
+    FROM report_first AS rf FULL OUTER JOIN ledger_first AS lf ON lf.key = rf.key
+), extra_ledger AS (
+    SELECT lk.key, CAST(NULL AS BIGINT) AS line_no, lk.ledger_row,
+        row_number() OVER (PARTITION BY lk.key ORDER BY lk.ledger_row) AS ordinal
+    FROM match_ledger_keys AS lk
+    ANTI JOIN ledger_first AS lf ON lf.ledger_row = lk.ledger_row
+), pairs AS (
+    SELECT * FROM firsts UNION ALL SELECT * FROM extra_ledger
+)
+SELECT p.key, p.line_no, p.ledger_row, p.ordinal, coalesce(l.carried, false) AS carried,
+    CASE
+        WHEN r.line_no IS NOT NULL AND l.ledger_row IS NOT NULL THEN CASE
+            WHEN r.status <> l.status THEN 'status_mismatch'
+            WHEN r.currency <> l.currency THEN 'currency_mismatch'
+            WHEN r.gross <> l.gross THEN 'amount_mismatch'
+            WHEN r.fee <> l.fee THEN 'fee_mismatch'
+        END
+        -- only a line that moved money is a finding without a counterpart
+        WHEN r.line_no IS NOT NULL THEN
+            CASE WHEN r.status = 'succeeded' THEN 'missing_in_ledger' END
+        -- yesterday's record still missing: its finding of yesterday stays open
+        WHEN l.carried THEN NULL
+        WHEN l.status = 'succeeded' THEN
+            CASE WHEN l.occurred_at >= $timing_from THEN 'timing' ELSE 'missing_at_provider' END
+    END AS finding
+FROM pairs AS p
+LEFT JOIN (SELECT line_no, status, currency, gross, fee FROM report) AS r
+    ON r.line_no = p.line_no
+LEFT JOIN (
+    SELECT rowid AS ledger_row, status, currency, gross, fee, occurred_at, carried FROM ledger
+) AS l ON l.ledger_row = p.ledger_row
+"""
+
+# Extra copies of a key's line: the first is matched, each further one is a duplicate
+# (ordinal 1, 2, ... in line order). Windowed over the copies only.
+DUPLICATES = """
+CREATE OR REPLACE TEMP TABLE match_duplicates AS
+SELECT rk.key, rk.line_no, p.ledger_row,
+    row_number() OVER (PARTITION BY rk.key ORDER BY rk.line_no) AS ordinal
+FROM match_report_keys AS rk
+JOIN match_pairs AS p ON p.key = rk.key AND p.ordinal = 0
+WHERE rk.line_no <> p.line_no
+"""
+
+FINDINGS = """
+SELECT f.finding, f.key, f.ordinal, f.line_no,
+    r.provider_transaction_id, r.reference, r.kind, r.status, r.gross, r.fee, r.currency, r.raw,
+    l.provider_transaction_id, l.reference, l.kind, l.status, l.gross, l.fee, l.currency,
+    l.occurred_at, first.line_no
+FROM (
+    SELECT finding, key, ordinal, line_no, ledger_row FROM match_pairs
+    WHERE finding IS NOT NULL
+    UNION ALL
+    SELECT 'duplicate', key, ordinal, line_no, ledger_row FROM match_duplicates
+) AS f
+LEFT JOIN report AS r ON r.line_no = f.line_no
+LEFT JOIN (SELECT rowid AS ledger_row, * FROM ledger) AS l ON l.ledger_row = f.ledger_row
+LEFT JOIN (SELECT key, line_no FROM match_pairs WHERE ordinal = 0) AS first
+    ON f.finding = 'duplicate' AND first.key = f.key
+ORDER BY f.finding, coalesce(r.reference, l.reference), f.line_no NULLS LAST, f.ordinal
+"""
+
+MATCHED_COUNT = """
+SELECT count(*) FROM match_pairs
+WHERE line_no IS NOT NULL AND ledger_row IS NOT NULL AND finding IS NULL
+"""
+
+RESOLVED_CARRIED = """
+SELECT l.kind, l.reference
+FROM match_pairs AS p
+JOIN (SELECT rowid AS ledger_row, kind, reference FROM ledger WHERE carried) AS l
+    ON l.ledger_row = p.ledger_row
+WHERE p.line_no IS NOT NULL
+ORDER BY l.kind, l.reference
+"""
+
+EVIDENCE = """
+SELECT p.key, p.finding, r.reference, r.kind, r.provider_transaction_id, r.status, r.gross,
+    r.currency, r.transaction_time
+FROM match_pairs AS p
+JOIN (
+    SELECT line_no, reference, kind, provider_transaction_id, status, gross, currency,
+        transaction_time
+    FROM report
+) AS r ON r.line_no = p.line_no
+WHERE p.ledger_row IS NULL
+ORDER BY p.line_no
+LIMIT $limit
+"""
+
+REPORT_TOTALS = """
+SELECT currency, count(*), sum(gross), sum(fee), sum(net)
+FROM report GROUP BY currency ORDER BY currency
+"""
+
+LEDGER_TOTALS = """
+SELECT currency, count(*), sum(gross), sum(fee),
+    sum(CASE WHEN status = 'succeeded' THEN gross - fee ELSE 0 END)
+FROM ledger WHERE NOT carried GROUP BY currency ORDER BY currency
+"""
+
+DROP_MATCH_TABLES = (
+    "DROP TABLE IF EXISTS match_duplicates",
+    "DROP TABLE IF EXISTS match_pairs",
+    "DROP TABLE IF EXISTS match_ledger_keys",
+    "DROP TABLE IF EXISTS match_report_keys",
+)
+
+
+@dataclass
+class MatchResult:
+    """What :func:`match` found.
+
+    Attributes:
+        totals: counts and per-currency totals of both sides.
+        findings: every difference (state open), sorted by kind and reference.
+        resolved_carried: (kind, reference) of carried ledger records a line matched.
+        evidence: lines without a ledger record (any status), at most ``MAX_EVIDENCE``.
+    """
+
+    totals: RunTotals
+    findings: list[Finding] = field(default_factory=list)
+    resolved_carried: list[tuple[str, str]] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+def match(
+    con: duckdb.DuckDBPyConnection, provider: str, day: date, policy: ReconciliationPolicy
+) -> MatchResult:
+    """Match the ``report`` table to the ``ledger`` table and classify every difference.
+
+    Args:
+        con: a connection with ``report`` (:func:`load_report`) and a filled ``ledger``.
+        provider: the provider's name (finding ids, details).
+        day: the report's UTC date.
+        policy: the review threshold and the timing window.
+
+    Returns:
+        The totals, findings, carried records resolved and evidence.
+    """
+    timing_from = datetime.combine(day + timedelta(days=1), time()) - timedelta(
+        seconds=policy.timing_window_seconds
+    )
+    con.execute(KEY_REPORT)
+    con.execute(KEY_LEDGER)
+    con.execute(PAIRS, {"timing_from": timing_from})
+    con.execute(DUPLICATES)
+    findings = [_finding(provider, day, policy, row) for row in con.execute(FINDINGS).fetchall()]
+    matched = _scalar(con, MATCHED_COUNT)
+    resolved = [(str(kind), str(ref)) for kind, ref in con.execute(RESOLVED_CARRIED).fetchall()]
+    evidence = [
+        _evidence(provider, day, row)
+        for row in con.execute(EVIDENCE, {"limit": MAX_EVIDENCE}).fetchall()
+    ]
+    totals = RunTotals(
+        report_lines=_scalar(con, "SELECT count(*) FROM report"),
+        ledger_records=_scalar(con, "SELECT count(*) FROM ledger WHERE NOT carried"),
+        matched=matched,
+        with_findings=len(findings),
+        report=_currency_totals(con, REPORT_TOTALS),
+        ledger=_currency_totals(con, LEDGER_TOTALS),
+    )
+    for statement in DROP_MATCH_TABLES:
+        con.execute(statement)
+    return MatchResult(
+        totals=totals, findings=findings, resolved_carried=resolved, evidence=evidence
+    )
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _currency_totals(con: duckdb.DuckDBPyConnection, sql: str) -> list[CurrencyTotals]:
+    return [
+        CurrencyTotals(
+            currency=currency, lines=int(lines), gross=int(gross), fee=int(fee), net=int(net)
+        )
+        for currency, lines, gross, fee, net in con.execute(sql).fetchall()
+    ]
+
+
+def _major(amount: int, currency: str) -> str:
+    """``1,500 UGX``, ``1,500.00 KES``: major units with the currency's decimals."""
+    exponent = _exponent(currency)
+    return f"{Decimal(amount).scaleb(-exponent):,.{exponent}f} {currency}"
+
+
+def _detail(provider: str, kind: FindingKind, row: dict[str, Any]) -> str:
+    """The finding's one-line sentence for a person."""
+    ref = row["r_reference"] or row["l_reference"]
+    if kind is FindingKind.DUPLICATE:
+        return (
+            f"{provider} reports {ref} again on line {row['line_no']} "
+            f"(first on line {row['first_line']})"
+        )
+    if kind is FindingKind.MISSING_IN_LEDGER:
+        return (
+            f"{provider} reports {_major(row['r_gross'], row['r_currency'])} for {ref} "
+            f"({row['r_status']}); the ledger has no record of it"
+        )
+    if kind is FindingKind.MISSING_AT_PROVIDER:
+        return (
+            f"the ledger booked {_major(row['l_gross'], row['l_currency'])} for {ref}; "
+            f"{provider}'s report leaves it out"
+        )
+    if kind is FindingKind.TIMING:
+        at = row["l_occurred_at"].strftime("%H:%M:%S")
+        return (
+            f"the ledger booked {_major(row['l_gross'], row['l_currency'])} for {ref} at "
+            f"{at} UTC; expected in {provider}'s next report"
+        )
+    if kind is FindingKind.STATUS_MISMATCH:
+        return f"{provider} reports {ref} as {row['r_status']}; the ledger has it {row['l_status']}"
+    if kind is FindingKind.FEE_MISMATCH:
+        return (
+            f"{provider} reports a fee of {_major(row['r_fee'], row['r_currency'])} for {ref}; "
+            f"the ledger booked {_major(row['l_fee'], row['l_currency'])}"
+        )
+    # amount and currency mismatch: the same sentence shows both sides
+    return (
+        f"{provider} reports {_major(row['r_gross'], row['r_currency'])} for {ref}; "
+        f"the ledger booked {_major(row['l_gross'], row['l_currency'])}"
+    )
+
+
+_FINDING_COLUMNS = (
+    "finding",
+    "key",
+    "ordinal",
+    "line_no",
+    "r_txid",
+    "r_reference",
+    "r_kind",
+    "r_status",
+    "r_gross",
+    "r_fee",
+    "r_currency",
+    "raw",
+    "l_txid",
+    "l_reference",
+    "l_kind",
+    "l_status",
+    "l_gross",
+    "l_fee",
+    "l_currency",
+    "l_occurred_at",
+    "first_line",
+)
+
+
+def _at_stake(kind: FindingKind, row: dict[str, Any]) -> int:
+    """The gap for amount and fee, else the gross of the side that has it (report's first)."""
+    if kind is FindingKind.AMOUNT_MISMATCH:
+        return abs(int(row["r_gross"]) - int(row["l_gross"]))
+    if kind is FindingKind.FEE_MISMATCH:
+        return abs(int(row["r_fee"]) - int(row["l_fee"]))
+    gross = row["r_gross"] if row["r_gross"] is not None else row["l_gross"]
+    return int(gross or 0)
+
+
+def _finding(
+    provider: str, day: date, policy: ReconciliationPolicy, values: tuple[Any, ...]
+) -> Finding:
+    row = dict(zip(_FINDING_COLUMNS, values, strict=True))
+    kind = FindingKind(row["finding"])
+    at_stake = _at_stake(kind, row)
+    return Finding(
+        id=finding_id(provider, day, kind.value, row["key"], int(row["ordinal"])),
+        provider=provider,
+        day=day,
+        kind=kind,
+        reference=row["r_reference"] or row["l_reference"],
+        provider_transaction_id=row["r_txid"] or row["l_txid"],
+        line_no=row["line_no"],
+        currency=row["r_currency"] or row["l_currency"],
+        report_gross=row["r_gross"],
+        report_fee=row["r_fee"],
+        report_currency=row["r_currency"],
+        report_status=row["r_status"],
+        ledger_gross=row["l_gross"],
+        ledger_fee=row["l_fee"],
+        ledger_currency=row["l_currency"],
+        ledger_status=row["l_status"],
+        at_stake=at_stake,
+        detail=_detail(provider, kind, row),
+        raw=row["raw"],
+        review=kind is not FindingKind.TIMING and at_stake >= policy.review_amount_minor,
+    )
+
+
+def _evidence(provider: str, day: date, values: tuple[Any, ...]) -> Evidence:
+    key, finding, reference, kind, txid, status, gross, currency, when = values
+    return Evidence(
+        finding_id=(
+            finding_id(provider, day, FindingKind.MISSING_IN_LEDGER.value, key, 0)
+            if finding == FindingKind.MISSING_IN_LEDGER.value
+            else None
+        ),
+        reference=reference,
+        kind=LineKind(kind),
+        provider_transaction_id=txid,
+        status=LineStatus(status),
+        gross=int(gross),
+        currency=currency,
+        occurred_at=when.replace(tzinfo=UTC) if when is not None else None,
+    )
