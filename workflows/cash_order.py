@@ -121,7 +121,6 @@ class CashOrderWorkflow:
         """Set up state before any handler runs, so early notifications are not lost."""
         self._request = request
         self._view = CashOrderView.initial(request, workflow.now())
-        self._voucher: IssuedVoucher | None = None
         self._late_watch = False
         self._late_hints: list[ProviderEvent] = []
         self._late_seen: set[str] = set()
@@ -212,7 +211,6 @@ class CashOrderWorkflow:
             self._set_status(CashOrderStatus.FAILED)
             return None
         voucher = result.voucher
-        self._voucher = voucher
         self._view = self._view.model_copy(
             update={
                 "voucher_reference": voucher.voucher_reference,

@@ -248,12 +248,10 @@ class FaultBook:
         self._store = store
         self.generation = store.generation
         self._faults: dict[str, list[SettlementFault]] = {}
-        db = store._db  # noqa: SLF001 - the common store's file, shared by design
-        if db is not None:
-            for key, document in db.load(KIND):
-                faults = [SettlementFault.model_validate(item) for item in document["faults"]]
-                if faults:
-                    self._faults[key] = faults
+        for key, document in store.load_documents(KIND):
+            faults = [SettlementFault.model_validate(item) for item in document["faults"]]
+            if faults:
+                self._faults[key] = faults
 
     def get(self, day: date) -> list[SettlementFault]:
         """The faults of ``day``'s report."""
@@ -267,9 +265,7 @@ class FaultBook:
         else:
             self._faults.pop(key, None)
         kept = [fault.model_dump(exclude_defaults=True) for fault in faults]
-        journal = self._store._journal  # noqa: SLF001
-        journal.put(KIND, key, lambda: {"faults": kept})
-        journal.flush()
+        self._store.save_document(KIND, key, {"faults": kept})
 
 
 _BOOKS: "weakref.WeakKeyDictionary[SimulatorStore[Any, Any], FaultBook]" = (

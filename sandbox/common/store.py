@@ -179,6 +179,21 @@ class SimulatorStore(ABC, Generic[ConfigT, TransferT]):
         """Write what the current method changed to the state file, in one transaction."""
         self._journal.flush()
 
+    def load_documents(self, kind: str) -> list[tuple[str, Document]]:
+        """The documents of ``kind`` the state file holds (none without a file).
+
+        For machinery that keeps its own documents beside the store's (a report's
+        faults), restored on start and after a reset like the transfers.
+        """
+        if self._db is None:
+            return []
+        return list(self._db.load(kind))
+
+    def save_document(self, kind: str, id_: str, document: Document) -> None:
+        """Write one document of ``kind`` to the state file now (nothing without a file)."""
+        self._journal.put(kind, id_, lambda: document)
+        self._journal.flush()
+
     def balances(self) -> dict[str, int]:
         """The float per currency, in minor units."""
         return self.floats.balances()
