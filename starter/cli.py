@@ -1430,6 +1430,15 @@ def reconcile_schedule(
         int, typer.Option(min=1, max=24 * 30, help="Catch up runs missed this long ago.")
     ] = 24,
     delete: Annotated[bool, typer.Option("--delete", help="Delete the schedules.")] = False,
+    review_amount: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Findings with at least this much at stake (minor units) need review."
+        ),
+    ] = 0,
+    alert_min: Annotated[
+        int, typer.Option(min=1, help="Alert when at least this many findings need review.")
+    ] = 1,
 ) -> None:
     """Create or update the daily reconciliation schedules (one per provider)."""
     names = provider or reconciling_providers()
@@ -1451,7 +1460,13 @@ def reconcile_schedule(
                     console.print(f"{schedule_id(name)}: {'deleted' if gone else 'none'}")
                     continue
                 done = await client.reconciliation.schedule(
-                    name, hour=hour, minute=minute, catchup_window=timedelta(hours=catchup_hours)
+                    name,
+                    hour=hour,
+                    minute=minute,
+                    catchup_window=timedelta(hours=catchup_hours),
+                    policy=ReconciliationPolicy(
+                        review_amount_minor=review_amount, alert_min_findings=alert_min
+                    ),
                 )
                 verb = "created" if done.created else "updated"
                 console.print(
