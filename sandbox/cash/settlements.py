@@ -1,13 +1,15 @@
 """Report lines of the cash networks: every approved voucher, a cash payment.
 
-A cash network settles three business days after the payment is confirmed (weekends
-and the country's public holidays skipped).
+A cash network settles on the third business day after the day the payer paid, that day
+taken in the network's own time zone (weekends and the country's public holidays
+skipped), as the engine expects (``domain.cash.settlement_time``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from payments_engine.sandbox.cash.records import VoucherState
 from payments_engine.sandbox.cash.store import VoucherStore
@@ -16,12 +18,15 @@ from payments_engine.sandbox.common.settlements import (
     Line,
     ReportFormat,
     business_days_after,
-    utc_date,
 )
 
 
 def voucher_lines(
-    store: VoucherStore[Any], report_format: ReportFormat, country: str, success: str
+    store: VoucherStore[Any],
+    report_format: ReportFormat,
+    country: str,
+    success: str,
+    timezone: str,
 ) -> Iterator[Line]:
     """The approved vouchers of ``store`` as cash-payment lines.
 
@@ -30,11 +35,15 @@ def voucher_lines(
         report_format: the network's words.
         country: whose holidays the settlement skips.
         success: the network's word for a paid voucher.
+        timezone: the network's zone, whose date of the payment counts.
     """
+    zone = ZoneInfo(timezone)
     for voucher in store.transfers():
         if voucher.status is not VoucherState.APPROVED:
             continue
         when = voucher.confirmed_at or voucher.paid_at or voucher.updated_at
+        # Paid at 20:00 in Bogota is the next day in UTC: the local day counts.
+        paid_day = (voucher.paid_at or when).astimezone(zone).date()
         yield Line(
             transaction_id=voucher.network_id,
             reference=voucher.order.reference,
@@ -46,7 +55,5 @@ def voucher_lines(
             status=success,
             moved=True,
             transaction_time=when,
-            settlement_date=business_days_after(
-                utc_date(when), CASH_SETTLEMENT_BUSINESS_DAYS, country
-            ),
+            settlement_date=business_days_after(paid_day, CASH_SETTLEMENT_BUSINESS_DAYS, country),
         )

@@ -10,6 +10,7 @@ from payments_engine.sandbox.common.settlements import Line, Publisher, ReportFo
 from payments_engine.sandbox.efecty.efecty_api import EfectyError, guard
 from payments_engine.sandbox.efecty.state import get_state
 from payments_engine.sandbox.efecty.store import EfectyStore
+from payments_engine.sandbox.efecty.wire import TIMEZONE
 
 COUNTRY = "CO"
 
@@ -33,8 +34,9 @@ FORMAT = ReportFormat(
 
 
 def lines_of(store: EfectyStore) -> Iterator[Line]:
-    """Every approved voucher, settled three Colombian business days later."""
-    return voucher_lines(store, FORMAT, COUNTRY, "APROBADA")
+    """Every approved voucher, settled three Colombian business days after the
+    payment's Bogota date."""
+    return voucher_lines(store, FORMAT, COUNTRY, "APROBADA", TIMEZONE)
 
 
 publisher = Publisher("efecty", FORMAT, lines_of, get_state)

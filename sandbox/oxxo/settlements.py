@@ -10,6 +10,7 @@ from payments_engine.sandbox.common.settlements import Line, Publisher, ReportFo
 from payments_engine.sandbox.oxxo.oxxo_api import OxxoError, guard
 from payments_engine.sandbox.oxxo.state import get_state
 from payments_engine.sandbox.oxxo.store import OxxoStore
+from payments_engine.sandbox.oxxo.wire import TIMEZONE
 
 COUNTRY = "MX"
 
@@ -33,8 +34,9 @@ FORMAT = ReportFormat(
 
 
 def lines_of(store: OxxoStore) -> Iterator[Line]:
-    """Every approved voucher, settled three Mexican business days later."""
-    return voucher_lines(store, FORMAT, COUNTRY, "succeeded")
+    """Every approved voucher, settled three Mexican business days after the
+    payment's Mexico City date."""
+    return voucher_lines(store, FORMAT, COUNTRY, "succeeded", TIMEZONE)
 
 
 publisher = Publisher("oxxo", FORMAT, lines_of, get_state)

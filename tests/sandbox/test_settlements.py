@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from payments_engine.domain.cash import settlement_time
 from payments_engine.sandbox.app import create_sandbox_app
 from payments_engine.sandbox.cash.records import VoucherState
 from payments_engine.sandbox.cash.settlements import voucher_lines
@@ -263,8 +264,25 @@ def test_cash_lines_settle_three_business_days_later_in_whole_pesos() -> None:
     assert line.kind == "cash_payment" and line.status == "APROBADA"
     row = efecty_settlements.FORMAT.record(line)
     assert (row["valorBruto"], row["comision"], row["valorNeto"]) == ("120000", "2400", "117600")
-    (mx,) = voucher_lines(store, oxxo_settlements.FORMAT, "MX", "succeeded")  # type: ignore[arg-type]
+    (mx,) = voucher_lines(
+        store,  # type: ignore[arg-type]
+        oxxo_settlements.FORMAT,
+        "MX",
+        "succeeded",
+        "America/Mexico_City",
+    )
     assert oxxo_settlements.FORMAT.record(mx)["gross_amount"] == "120000.00"
+
+
+def test_a_cash_payment_settles_from_its_local_day_as_the_engine_expects() -> None:
+    # Monday 22:00 in Bogota is Tuesday 03:00 UTC: Monday counts, as for the engine.
+    monday_night = datetime(2025, 3, 11, 3, 0, tzinfo=UTC)
+    store = SimpleNamespace(
+        transfers=lambda: [_voucher(12000000, 0, monday_night, VoucherState.APPROVED)]
+    )
+    (line,) = efecty_settlements.lines_of(store)  # type: ignore[arg-type]
+    expected = settlement_time(monday_night, 3, "CO", "America/Bogota")
+    assert line.settlement_date == expected.date() == date(2025, 3, 13)
 
 
 # -- every provider answers, behind its own authentication ------------------------------
