@@ -14,7 +14,9 @@ Tables:
         (:func:`create_ledger_table`); ``carried`` rows are records of the day before
         that were missing from that day's report.
     report: the normalised report (:func:`load_report`); ``line_no`` is the line of
-        the file (header = line 1) for CSV, the 1-based object index for JSON.
+        the file (header = line 1) for CSV, the 1-based object index for JSON. A view
+        of ``report_data`` (the cells as read and their parsed values), so that the
+        ``raw`` JSON of a line is made only when read (findings); rows in no set order.
 
 Flow: :func:`open_duckdb`, :func:`create_ledger_table` (then fill it),
 :func:`load_report`, :func:`match`.
@@ -224,9 +226,88 @@ CREATE_LOOKUPS = (
     "CREATE OR REPLACE TEMP TABLE report_currencies (code VARCHAR, exponent INTEGER)",
 )
 
+# The fast path of the checks. A cell of the common shape is checked and converted with one
+# regular expression and casts; any other cell goes through the exact macros above. Each
+# fast check implies the exact one (``pe_amount_fits`` => no ``pe_amount_problem``), so a
+# line that passes them all is valid, and the exact checks run only on the few others.
+FAST_MACROS = (
+    # Ten-thousandths of a major amount of at most 14 digits and 4 decimals: a BIGINT.
+    r"""
+CREATE OR REPLACE TEMP MACRO pe_scaled(txt) AS
+    TRY_CAST(TRY_CAST(txt AS DECIMAL(18, 4)) * 10000 AS BIGINT)
+""",
+    # True only for a valid amount: a major one of at most 14 digits and 4 decimals whose
+    # decimals beyond the exponent (at most 4: ISO 4217's largest) are zeros, never too
+    # large (14 + 4 <= 18); a minor one of at most 18 digits.
+    r"""
+CREATE OR REPLACE TEMP MACRO pe_amount_fits(txt, exp, major) AS CASE
+    WHEN major THEN exp <= 4 AND regexp_full_match(txt, '[0-9]{1,14}(\.[0-9]{1,4})?')
+        AND pe_scaled(txt) % CAST(pow(10, 4 - exp) AS BIGINT) = 0
+    ELSE regexp_full_match(txt, '[0-9]{1,18}')
+END
+""",
+    # pe_minor's value, by arithmetic when the amount fits.
+    r"""
+CREATE OR REPLACE TEMP MACRO pe_minor_fast(txt, exp, major, fits) AS CASE
+    WHEN NOT coalesce(fits, false) THEN pe_minor(txt, exp, major)
+    WHEN major THEN pe_scaled(txt) // CAST(pow(10, 4 - exp) AS BIGINT)
+    ELSE TRY_CAST(txt AS BIGINT)
+END
+""",
+    # pe_utc's value; a UTC time with Z and no fraction (the usual) needs no extraction.
+    r"""
+CREATE OR REPLACE TEMP MACRO pe_utc_fast(txt) AS CASE
+    WHEN regexp_full_match(txt, '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z')
+        THEN TRY_CAST(substr(txt, 1, 10) || ' ' || substr(txt, 12, 8) AS TIMESTAMP)
+    ELSE pe_utc(txt)
+END
+""",
+)
+
 # The cells with the provider's words and the currency's exponent looked up (left joins:
-# a line with an unknown word keeps a NULL, which the checks name), each cell parsed once.
-# The rowid of the staging table is the line's position in the file.
+# a line with an unknown word keeps a NULL, which the checks name). {cells} is a query of
+# ``line_no`` and the ten cells.
+_LOOKED_UP = """
+SELECT c.*, t.kind AS norm_kind, s.status AS norm_status, x.exponent
+FROM ({cells}) AS c
+LEFT JOIN report_types AS t ON t.word = c.type
+LEFT JOIN report_statuses AS s ON s.word = c.status
+LEFT JOIN report_currencies AS x ON x.code = c.currency
+"""
+
+# The staged report: the cells as read (the findings' ``raw`` is made of them, and an error
+# message quotes them), the values parsed by the fast path, and ``suspect``: the line
+# failed a fast check, so it may be invalid (every invalid line is a suspect). One pass over
+# the cells; the rowid of the cells' table is the line's position in the file.
+STAGE = """
+CREATE OR REPLACE TEMP TABLE report_data AS
+SELECT * EXCLUDE (gross_fits, fee_fits, net_fits),
+    NOT coalesce(
+        ref <> '' AND norm_kind IS NOT NULL AND norm_status IS NOT NULL
+        AND exponent IS NOT NULL AND gross_fits AND fee_fits AND net_fits
+        AND fee_minor <= gross_minor
+        AND CASE WHEN norm_status = 'succeeded' THEN net_minor = gross_minor - fee_minor
+            ELSE net_minor = 0 END
+        AND utc_time IS NOT NULL AND settlement IS NOT NULL,
+        false) AS suspect
+FROM (
+    SELECT *,
+        pe_minor_fast(gross, exponent, $major, gross_fits) AS gross_minor,
+        pe_minor_fast(fee, exponent, $major, fee_fits) AS fee_minor,
+        pe_minor_fast(net, exponent, $major, net_fits) AS net_minor,
+        pe_utc_fast(ttime) AS utc_time,
+        pe_date(sdate) AS settlement
+    FROM (
+        SELECT *,
+            pe_amount_fits(gross, exponent, $major) AS gross_fits,
+            pe_amount_fits(fee, exponent, $major) AS fee_fits,
+            pe_amount_fits(net, exponent, $major) AS net_fits
+        FROM ({looked_up})
+    )
+)
+"""
+
+# The exact checks, run on the suspects only (a handful, or none).
 _PARSED = """
 SELECT *,
     pe_amount_problem(gross, exponent, $major) AS gross_problem,
@@ -237,19 +318,12 @@ SELECT *,
     pe_minor(net, exponent, $major) AS net_minor,
     pe_utc(ttime) AS utc_time,
     pe_date(sdate) AS settlement
-FROM (
-    SELECT c.rowid + $first AS line_no, c.*, t.kind AS norm_kind, s.status AS norm_status,
-        x.exponent
-    FROM report_cells AS c
-    LEFT JOIN report_types AS t ON t.word = c.type
-    LEFT JOIN report_statuses AS s ON s.word = c.status
-    LEFT JOIN report_currencies AS x ON x.code = c.currency
-)
+FROM ({looked_up})
 """
 
 # The first offending line, with the field and the reason: the checks in the order a
 # person fixes them. Top-1 by line_no streams (no materialised sort).
-FIRST_PROBLEM = f"""
+FIRST_PROBLEM = """
 SELECT line_no, problem[1] AS field, problem[2] AS reason FROM (
     SELECT line_no, CASE
         WHEN ref = '' THEN ['ref', 'is empty']
@@ -268,16 +342,20 @@ SELECT line_no, problem[1] AS field, problem[2] AS reason FROM (
             THEN ['ttime', 'is not an ISO 8601 time with Z or an offset (2026-11-24T10:00:00Z)']
         WHEN settlement IS NULL THEN ['sdate', 'is not a date (YYYY-MM-DD)']
     END AS problem
-    FROM ({_PARSED})
+    FROM ({parsed})
 )
 WHERE problem IS NOT NULL
 ORDER BY line_no
 LIMIT 1
 """
 
-# The normalised report; run only once FIRST_PROBLEM found nothing.
-NORMALISE = f"""
-CREATE OR REPLACE TABLE report AS
+# The cells of the staged report's suspects, for FIRST_PROBLEM.
+SUSPECTS = "SELECT line_no, {fields} FROM report_data WHERE suspect"
+
+# The normalised report: a view, so that ``raw`` (a JSON text of the line's cells, which
+# costs as much as the parse itself) is made only for the rows a query reads: findings.
+REPORT_VIEW = """
+CREATE OR REPLACE TEMP VIEW report AS
 SELECT
     line_no,
     nullif(txid, '') AS provider_transaction_id,
@@ -290,10 +368,8 @@ SELECT
     currency,
     utc_time AS transaction_time,
     settlement AS settlement_date,
-    {{raw}} AS raw
-FROM ({_PARSED})
--- the joins do not keep the file's order; readers of the table expect it
-ORDER BY line_no
+    {raw} AS raw
+FROM report_data
 """
 
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
@@ -334,7 +410,7 @@ def _fill_lookups(con: duckdb.DuckDBPyConnection, spec: ReportSpec) -> None:
             f"INSERT INTO {table} SELECT unnest($keys), unnest($values)",
             {"keys": list(mapping), "values": list(mapping.values())},
         )
-    for macro in MACROS:
+    for macro in (*MACROS, *FAST_MACROS):
         con.execute(macro)
 
 
@@ -478,13 +554,19 @@ def load_report(
         raw = _stage_json(con, path, spec)
         first, unit = 1, "record"
     major = spec.amounts == "major"
-    params = {"first": first, "major": major}
-    problem = con.execute(FIRST_PROBLEM, params).fetchone()
+    cells = "SELECT rowid + $first AS line_no, * FROM report_cells"
+    con.execute(
+        STAGE.format(looked_up=_LOOKED_UP.format(cells=cells)), {"first": first, "major": major}
+    )
+    con.execute("DROP TABLE report_cells")
+    suspects = _LOOKED_UP.format(cells=SUSPECTS.format(fields=", ".join(FIELDS)))
+    problem = con.execute(
+        FIRST_PROBLEM.format(parsed=_PARSED.format(looked_up=suspects)), {"major": major}
+    ).fetchone()
     if problem is not None:
         raise _line_error(con, spec, unit, *problem)
-    con.execute(NORMALISE.format(raw=raw), params)
-    con.execute("DROP TABLE report_cells")
-    count = con.execute("SELECT count(*) FROM report").fetchone()
+    con.execute(REPORT_VIEW.format(raw=raw))
+    count = con.execute("SELECT count(*) FROM report_data").fetchone()
     return int(count[0]) if count else 0
 
 
@@ -498,10 +580,9 @@ def _line_error(
 ) -> ReportInvalid:
     """The ReportInvalid of one offending cell: line, provider's column, value, why."""
     column = dict(zip(FIELDS, spec.columns.names(), strict=True))[field_name]
-    first = 2 if unit == "line" else 1
     # The offending cell, fetched alone (a column name cannot be a parameter: FIELDS only).
     row = con.execute(
-        f"SELECT {field_name} FROM report_cells WHERE rowid = $row", {"row": line_no - first}
+        f"SELECT {field_name} FROM report_data WHERE line_no = $line", {"line": line_no}
     ).fetchone()
     value = "" if row is None else str(row[0])
     shown = repr(value if len(value) <= 40 else value[:37] + "...")
@@ -515,106 +596,176 @@ def _line_error(
 
 # -- matching -------------------------------------------------------------------------------
 
-# Keys: by the provider's id when the other side knows it, else by kind and reference.
-# Each side's ids are first reduced to a distinct set, so the joins stay equi-joins on
-# one column (hash joins; no OR condition).
+# Keys: by the provider's id when the other side knows it, else by kind and reference. A key
+# is three columns (by_id, key_kind, key_value): ('id', '', txid) or ('ref', kind,
+# reference), never a concatenated string (building a million strings costs more than the
+# join). Its text, ``id:<txid>`` or ``ref:<kind>:<reference>``, is built only for findings
+# and evidence (their ids). key_hash picks out the keys that may repeat (below).
 KEY_REPORT = """
 CREATE OR REPLACE TEMP TABLE match_report_keys AS
-SELECT r.line_no,
-    CASE WHEN known.txid IS NOT NULL THEN 'id:' || r.provider_transaction_id
-         ELSE 'ref:' || r.kind || ':' || r.reference END AS key
-FROM report AS r
-LEFT JOIN (
-    SELECT DISTINCT provider_transaction_id AS txid FROM ledger
-    WHERE provider_transaction_id IS NOT NULL
-) AS known ON known.txid = r.provider_transaction_id
+SELECT *, hash(by_id, key_kind, key_value) AS key_hash FROM (
+    SELECT line_no, by_id,
+        CASE WHEN by_id THEN '' ELSE kind END AS key_kind,
+        CASE WHEN by_id THEN provider_transaction_id ELSE reference END AS key_value,
+        status, currency, gross, fee
+    FROM (
+        SELECT line_no, kind, reference, provider_transaction_id, status, currency, gross, fee,
+            coalesce(provider_transaction_id IN (
+                SELECT provider_transaction_id FROM ledger
+                WHERE provider_transaction_id IS NOT NULL
+            ), false) AS by_id
+        FROM report
+    )
+)
 """
 
 KEY_LEDGER = """
 CREATE OR REPLACE TEMP TABLE match_ledger_keys AS
-SELECT l.rowid AS ledger_row, l.carried,
-    CASE WHEN known.txid IS NOT NULL THEN 'id:' || l.provider_transaction_id
-         ELSE 'ref:' || l.kind || ':' || l.reference END AS key
-FROM ledger AS l
-LEFT JOIN (
-    SELECT DISTINCT provider_transaction_id AS txid FROM report
-    WHERE provider_transaction_id IS NOT NULL
-) AS known ON known.txid = l.provider_transaction_id
+SELECT *, hash(by_id, key_kind, key_value) AS key_hash FROM (
+    SELECT ledger_row, carried, by_id,
+        CASE WHEN by_id THEN '' ELSE kind END AS key_kind,
+        CASE WHEN by_id THEN provider_transaction_id ELSE reference END AS key_value,
+        status, currency, gross, fee, occurred_at
+    FROM (
+        SELECT rowid AS ledger_row, carried, kind, reference, provider_transaction_id, status,
+            currency, gross, fee, occurred_at,
+            coalesce(provider_transaction_id IN (
+                SELECT provider_transaction_id FROM report
+                WHERE provider_transaction_id IS NOT NULL
+            ), false) AS by_id
+        FROM ledger
+    )
+)
+"""
+
+# The hashes of the keys that may have more than one line or record on a side (a hash
+# shared by two keys only makes both take the general path). Grouping integers is cheap;
+# every other key is unique on both sides and pairs by a plain full outer join.
+MULTI = """
+CREATE OR REPLACE TEMP TABLE match_multi AS
+SELECT key_hash FROM match_report_keys GROUP BY key_hash HAVING count(*) > 1
+UNION
+SELECT key_hash FROM match_ledger_keys GROUP BY key_hash HAVING count(*) > 1
 """
 
 # One row per key and side's first (lowest line; today's ledger record before a carried
 # one), classified. Extra ledger records of a key (which the ledger's uniqueness should
-# prevent) are kept unmatched with an ordinal, so that none is silently dropped.
+# prevent) are kept unmatched with an ordinal, so that none is silently dropped. Keys
+# without repeats pair directly; the others (few) group first.
 PAIRS = """
 CREATE OR REPLACE TEMP TABLE match_pairs AS
-WITH report_first AS (
-    SELECT key, min(line_no) AS line_no FROM match_report_keys GROUP BY key
+WITH report_multi AS (
+    SELECT * FROM match_report_keys AS k SEMI JOIN match_multi AS m ON m.key_hash = k.key_hash
+), ledger_multi AS (
+    SELECT * FROM match_ledger_keys AS k SEMI JOIN match_multi AS m ON m.key_hash = k.key_hash
+), report_first AS (
+    SELECT by_id, key_kind, key_value, min(line_no) AS line_no
+    FROM report_multi GROUP BY by_id, key_kind, key_value
 ), ledger_first AS (
-    SELECT key,
+    SELECT by_id, key_kind, key_value,
         coalesce(min(ledger_row) FILTER (WHERE NOT carried), min(ledger_row)) AS ledger_row
-    FROM match_ledger_keys GROUP BY key
-), firsts AS (
-    SELECT coalesce(rf.key, lf.key) AS key, rf.line_no, lf.ledger_row, 0 AS ordinal
-    FROM report_first AS rf FULL OUTER JOIN ledger_first AS lf ON lf.key = rf.key
-), extra_ledger AS (
-    SELECT lk.key, CAST(NULL AS BIGINT) AS line_no, lk.ledger_row,
-        row_number() OVER (PARTITION BY lk.key ORDER BY lk.ledger_row) AS ordinal
-    FROM match_ledger_keys AS lk
-    ANTI JOIN ledger_first AS lf ON lf.ledger_row = lk.ledger_row
-), pairs AS (
-    SELECT * FROM firsts UNION ALL SELECT * FROM extra_ledger
+    FROM ledger_multi GROUP BY by_id, key_kind, key_value
+), multi_pairs AS (
+    SELECT rf.line_no, lf.ledger_row, 0 AS ordinal
+    FROM report_first AS rf FULL OUTER JOIN ledger_first AS lf
+        ON lf.by_id = rf.by_id AND lf.key_kind = rf.key_kind AND lf.key_value = rf.key_value
+    UNION ALL
+    SELECT CAST(NULL AS BIGINT), lm.ledger_row,
+        row_number() OVER (PARTITION BY lm.by_id, lm.key_kind, lm.key_value
+            ORDER BY lm.ledger_row)
+    FROM ledger_multi AS lm
+    ANTI JOIN ledger_first AS lf ON lf.ledger_row = lm.ledger_row
+), paired AS (
+    SELECT r.line_no, l.ledger_row, 0 AS ordinal,
+        r.status AS r_status, r.currency AS r_currency, r.gross AS r_gross, r.fee AS r_fee,
+        l.status AS l_status, l.currency AS l_currency, l.gross AS l_gross, l.fee AS l_fee,
+        l.occurred_at, l.carried
+    FROM (
+        SELECT * FROM match_report_keys AS k ANTI JOIN match_multi AS m
+            ON m.key_hash = k.key_hash
+    ) AS r
+    FULL OUTER JOIN (
+        SELECT * FROM match_ledger_keys AS k ANTI JOIN match_multi AS m
+            ON m.key_hash = k.key_hash
+    ) AS l ON l.by_id = r.by_id AND l.key_kind = r.key_kind AND l.key_value = r.key_value
+    UNION ALL
+    SELECT p.line_no, p.ledger_row, p.ordinal,
+        r.status, r.currency, r.gross, r.fee,
+        l.status, l.currency, l.gross, l.fee, l.occurred_at, l.carried
+    FROM multi_pairs AS p
+    LEFT JOIN report_multi AS r ON r.line_no = p.line_no
+    LEFT JOIN ledger_multi AS l ON l.ledger_row = p.ledger_row
 )
-SELECT p.key, p.line_no, p.ledger_row, p.ordinal, coalesce(l.carried, false) AS carried,
+SELECT line_no, ledger_row, ordinal, coalesce(carried, false) AS carried,
     CASE
-        WHEN r.line_no IS NOT NULL AND l.ledger_row IS NOT NULL THEN CASE
-            WHEN r.status <> l.status THEN 'status_mismatch'
-            WHEN r.currency <> l.currency THEN 'currency_mismatch'
-            WHEN r.gross <> l.gross THEN 'amount_mismatch'
-            WHEN r.fee <> l.fee THEN 'fee_mismatch'
+        WHEN line_no IS NOT NULL AND ledger_row IS NOT NULL THEN CASE
+            WHEN r_status <> l_status THEN 'status_mismatch'
+            WHEN r_currency <> l_currency THEN 'currency_mismatch'
+            WHEN r_gross <> l_gross THEN 'amount_mismatch'
+            WHEN r_fee <> l_fee THEN 'fee_mismatch'
         END
         -- only a line that moved money is a finding without a counterpart
-        WHEN r.line_no IS NOT NULL THEN
-            CASE WHEN r.status = 'succeeded' THEN 'missing_in_ledger' END
+        WHEN line_no IS NOT NULL THEN
+            CASE WHEN r_status = 'succeeded' THEN 'missing_in_ledger' END
         -- yesterday's record still missing: its finding of yesterday stays open
-        WHEN l.carried THEN NULL
-        WHEN l.status = 'succeeded' THEN
-            CASE WHEN l.occurred_at >= $timing_from THEN 'timing' ELSE 'missing_at_provider' END
+        WHEN carried THEN NULL
+        WHEN l_status = 'succeeded' THEN
+            CASE WHEN occurred_at >= $timing_from THEN 'timing' ELSE 'missing_at_provider' END
     END AS finding
-FROM pairs AS p
-LEFT JOIN (SELECT line_no, status, currency, gross, fee FROM report) AS r
-    ON r.line_no = p.line_no
-LEFT JOIN (
-    SELECT rowid AS ledger_row, status, currency, gross, fee, occurred_at, carried FROM ledger
-) AS l ON l.ledger_row = p.ledger_row
+FROM paired
 """
 
 # Extra copies of a key's line: the first is matched, each further one is a duplicate
-# (ordinal 1, 2, ... in line order). Windowed over the copies only.
+# (ordinal 1, 2, ... in line order), with the key's first ledger record. Only keys that
+# may repeat are windowed.
 DUPLICATES = """
 CREATE OR REPLACE TEMP TABLE match_duplicates AS
-SELECT rk.key, rk.line_no, p.ledger_row,
-    row_number() OVER (PARTITION BY rk.key ORDER BY rk.line_no) AS ordinal
-FROM match_report_keys AS rk
-JOIN match_pairs AS p ON p.key = rk.key AND p.ordinal = 0
-WHERE rk.line_no <> p.line_no
+SELECT d.line_no, d.first_line, d.ordinal, p.ledger_row
+FROM (
+    SELECT line_no, min(line_no) OVER key_lines AS first_line,
+        row_number() OVER (key_lines ORDER BY line_no) - 1 AS ordinal
+    FROM match_report_keys AS k SEMI JOIN match_multi AS m ON m.key_hash = k.key_hash
+    WINDOW key_lines AS (PARTITION BY by_id, key_kind, key_value)
+) AS d
+JOIN match_pairs AS p ON p.line_no = d.first_line
+WHERE d.ordinal > 0
 """
 
-FINDINGS = """
-SELECT f.finding, f.key, f.ordinal, f.line_no,
+# A key's text (finding ids): the line's key when there is a line, else the record's.
+_KEY_TEXT = """
+CASE WHEN {k}.by_id THEN 'id:' || {k}.key_value
+    ELSE 'ref:' || {k}.key_kind || ':' || {k}.key_value END
+"""
+
+# The pairs and duplicates that are findings (a few): a small table that the joins of
+# FINDINGS probe from, so that each big table is scanned once and not hashed.
+FINDING_ROWS = """
+CREATE OR REPLACE TEMP TABLE match_findings AS
+SELECT finding, ordinal, line_no, ledger_row, CAST(NULL AS BIGINT) AS first_line
+FROM match_pairs WHERE finding IS NOT NULL
+UNION ALL
+SELECT 'duplicate', ordinal, line_no, ledger_row, first_line FROM match_duplicates
+"""
+
+# ``raw`` is made by the view for the joined lines only.
+FINDINGS = f"""
+SELECT f.finding,
+    CASE WHEN f.line_no IS NOT NULL THEN {_KEY_TEXT.format(k="rk")}
+        ELSE {_KEY_TEXT.format(k="lk")} END AS key,
+    f.ordinal, f.line_no,
     r.provider_transaction_id, r.reference, r.kind, r.status, r.gross, r.fee, r.currency, r.raw,
     l.provider_transaction_id, l.reference, l.kind, l.status, l.gross, l.fee, l.currency,
-    l.occurred_at, first.line_no
-FROM (
-    SELECT finding, key, ordinal, line_no, ledger_row FROM match_pairs
-    WHERE finding IS NOT NULL
-    UNION ALL
-    SELECT 'duplicate', key, ordinal, line_no, ledger_row FROM match_duplicates
-) AS f
+    l.occurred_at, f.first_line
+FROM match_findings AS f
+LEFT JOIN match_report_keys AS rk ON rk.line_no = f.line_no
+LEFT JOIN match_ledger_keys AS lk ON lk.ledger_row = f.ledger_row
 LEFT JOIN report AS r ON r.line_no = f.line_no
-LEFT JOIN (SELECT rowid AS ledger_row, * FROM ledger) AS l ON l.ledger_row = f.ledger_row
-LEFT JOIN (SELECT key, line_no FROM match_pairs WHERE ordinal = 0) AS first
-    ON f.finding = 'duplicate' AND first.key = f.key
-ORDER BY f.finding, coalesce(r.reference, l.reference), f.line_no NULLS LAST, f.ordinal
+LEFT JOIN (
+    SELECT rowid AS ledger_row, provider_transaction_id, reference, kind, status, gross, fee,
+        currency, occurred_at
+    FROM ledger
+) AS l ON l.ledger_row = f.ledger_row
+ORDER BY f.finding, coalesce(r.reference, l.reference), f.line_no NULLS LAST, f.ordinal, key
 """
 
 MATCHED_COUNT = """
@@ -627,22 +778,27 @@ SELECT l.kind, l.reference
 FROM match_pairs AS p
 JOIN (SELECT rowid AS ledger_row, kind, reference FROM ledger WHERE carried) AS l
     ON l.ledger_row = p.ledger_row
-WHERE p.line_no IS NOT NULL
+WHERE p.line_no IS NOT NULL AND p.carried
 ORDER BY l.kind, l.reference
 """
 
-EVIDENCE = """
-SELECT p.key, p.finding, r.reference, r.kind, r.provider_transaction_id, r.status, r.gross,
-    r.currency, r.transaction_time
-FROM match_pairs AS p
+# The first lines without a ledger record (top-N first, then their columns).
+EVIDENCE = f"""
+SELECT {_KEY_TEXT.format(k="rk")} AS key, p.finding, r.reference, r.kind,
+    r.provider_transaction_id, r.status, r.gross, r.currency, r.transaction_time
+FROM (
+    SELECT line_no, finding FROM match_pairs
+    WHERE ledger_row IS NULL AND line_no IS NOT NULL
+    ORDER BY line_no
+    LIMIT $limit
+) AS p
+JOIN match_report_keys AS rk ON rk.line_no = p.line_no
 JOIN (
     SELECT line_no, reference, kind, provider_transaction_id, status, gross, currency,
         transaction_time
     FROM report
 ) AS r ON r.line_no = p.line_no
-WHERE p.ledger_row IS NULL
 ORDER BY p.line_no
-LIMIT $limit
 """
 
 REPORT_TOTALS = """
@@ -657,8 +813,10 @@ FROM ledger WHERE NOT carried GROUP BY currency ORDER BY currency
 """
 
 DROP_MATCH_TABLES = (
+    "DROP TABLE IF EXISTS match_findings",
     "DROP TABLE IF EXISTS match_duplicates",
     "DROP TABLE IF EXISTS match_pairs",
+    "DROP TABLE IF EXISTS match_multi",
     "DROP TABLE IF EXISTS match_ledger_keys",
     "DROP TABLE IF EXISTS match_report_keys",
 )
@@ -700,8 +858,10 @@ def match(
     )
     con.execute(KEY_REPORT)
     con.execute(KEY_LEDGER)
+    con.execute(MULTI)
     con.execute(PAIRS, {"timing_from": timing_from})
     con.execute(DUPLICATES)
+    con.execute(FINDING_ROWS)
     findings = [_finding(provider, day, policy, row) for row in con.execute(FINDINGS).fetchall()]
     matched = _scalar(con, MATCHED_COUNT)
     resolved = [(str(kind), str(ref)) for kind, ref in con.execute(RESOLVED_CARRIED).fetchall()]

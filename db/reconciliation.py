@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psycopg
 import pyarrow as pa
 from sqlalchemy import and_, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -45,8 +46,6 @@ from payments_engine.domain.reconciliation import (
     RunView,
 )
 
-# Rows per batch read from SQLite: ~100 MB of Python tuples at most, a few MB of Arrow.
-LOAD_BATCH_ROWS = 100_000
 # Ids per IN list: far below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
 IN_CHUNK = 500
 
@@ -75,39 +74,61 @@ _CSV_COLUMNS = (
     "'occurred_at': 'TIMESTAMP', 'settlement_date': 'DATE', 'carried': 'BOOLEAN'}"
 )
 
-# One statement for the day's rows and the carried ones, so the read is one snapshot.
-# Each half is an equality on (provider, settlement_date): a range of the index.
-# Parameters: provider, day, provider, day - 1, provider, day - 1.
-_SLICE_SQLITE = """
-SELECT provider_transaction_id, reference, kind, status, gross, fee, currency,
-       occurred_at, settlement_date, 0 AS carried
-  FROM provider_transactions INDEXED BY ix_provider_transactions_provider_day
- WHERE provider = ? AND settlement_date = ?
-UNION ALL
-SELECT provider_transaction_id, reference, kind, status, gross, fee, currency,
-       occurred_at, settlement_date, 1 AS carried
-  FROM provider_transactions INDEXED BY ix_provider_transactions_provider_day
- WHERE provider = ? AND settlement_date = ?
-   AND reference IN (
-       SELECT f.reference
-         FROM reconciliation_findings AS f
-         JOIN reconciliation_runs AS r ON r.id = f.run_id
-        WHERE r.provider = ? AND r.report_date = ?
-          AND f.state = 'open' AND f.kind IN ('missing_at_provider', 'timing'))
+# The SQLite slice is read in chunks of this many rows, each one string built by SQLite
+# (a few MB at ~130 bytes a row), so Python handles one object per chunk, not per value.
+LOAD_CHUNK_ROWS = 100_000
+
+# One chunk of one half of the SQLite slice, as NDJSON lines of JSON arrays built in C by
+# SQLite (json_array escapes the text and keeps NULL apart from ''): keyset-paginated on
+# the id, which the index holds after (provider, settlement_date), so each chunk is a
+# range of it. Every chunk is read in one transaction: one snapshot. The subquery's ORDER
+# BY feeds group_concat in id order. Parameters: provider, date, last id, limit.
+_CHUNK_SQLITE = """
+SELECT max(id), count(*), group_concat(line, '') FROM (
+    SELECT id,
+           json_array(provider_transaction_id, reference, kind, status, gross, fee,
+                      currency, occurred_at, settlement_date, {carried}) || char(10) AS line
+      FROM provider_transactions INDEXED BY ix_provider_transactions_provider_day
+     WHERE provider = ? AND settlement_date = ? AND id > ?{only}
+     ORDER BY id
+     LIMIT ?)
 """
-# occurred_at leaves as UTC wall time without zone, in ISO form whatever the session's
-# TimeZone and DateStyle; %s are bound client-side by psycopg (COPY takes no parameters).
+_OWN_SQLITE = _CHUNK_SQLITE.format(carried=0, only="")
+# The day before's records whose reference has an open finding that a late settlement
+# explains. Parameters: as above, with provider and date - 1 for the run before the limit.
+_CARRIED_SQLITE = _CHUNK_SQLITE.format(
+    carried=1,
+    only="""
+       AND reference IN (
+           SELECT f.reference
+             FROM reconciliation_findings AS f
+             JOIN reconciliation_runs AS r ON r.id = f.run_id
+            WHERE r.provider = ? AND r.report_date = ?
+              AND f.state = 'open' AND f.kind IN ('missing_at_provider', 'timing'))""",
+)
+# SQLAlchemy stores SQLite's datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC here) and
+# dates as 'YYYY-MM-DD': DuckDB casts both text forms itself.
+_READ_SQLITE_NDJSON = """
+INSERT INTO ledger
+SELECT j[1], j[2], j[3], j[4], j[5]::BIGINT, j[6]::BIGINT, j[7], j[8]::TIMESTAMP,
+       j[9]::DATE, j[10]::INTEGER::BOOLEAN
+  FROM read_json(?, format = 'newline_delimited', records = false,
+                 columns = {'j': 'VARCHAR[]'})
+"""
+
+# The session's DateStyle is set to ISO in the COPY's transaction, so occurred_at leaves
+# as 'YYYY-MM-DD HH:MM:SS[.ffffff]' UTC wall time and settlement_date as 'YYYY-MM-DD':
+# PostgreSQL's own output functions, far cheaper than to_char. %s are bound client-side
+# by psycopg (COPY takes no parameters).
 _SLICE_POSTGRES = """
 COPY (
 SELECT provider_transaction_id, reference, kind, status, gross, fee, currency,
-       to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
-       to_char(settlement_date, 'YYYY-MM-DD'), false
+       occurred_at AT TIME ZONE 'UTC', settlement_date, false
   FROM provider_transactions
  WHERE provider = %s AND settlement_date = %s
 UNION ALL
 SELECT provider_transaction_id, reference, kind, status, gross, fee, currency,
-       to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
-       to_char(settlement_date, 'YYYY-MM-DD'), true
+       occurred_at AT TIME ZONE 'UTC', settlement_date, true
   FROM provider_transactions
  WHERE provider = %s AND settlement_date = %s
    AND reference IN (
@@ -279,7 +300,7 @@ class ReconciliationStore:
             con: DuckDB connection holding the ``ledger`` table (created by the caller).
             provider: whose records.
             day: the settlement date.
-            workdir: where PostgreSQL's CSV is staged (removed afterwards).
+            workdir: where the rows are staged for DuckDB to read (removed afterwards).
 
         Returns:
             The number of rows of ``day`` (carried ones not counted).
@@ -289,19 +310,23 @@ class ReconciliationStore:
         dialect = self._engine.dialect.name
         if dialect == "sqlite":
             # SQLite stores dates as ISO text: compare text to text, so the index is used.
-            params: tuple[Any, ...] = (provider, day.isoformat(), provider, previous.isoformat())
             database = make_url(str(self._engine.url)).database
             if not database or database == ":memory:":
                 raise ValueError("load_ledger needs a SQLite database file, not :memory:")
-            # The whole read and the DuckDB inserts run off the event loop; DuckDB's
+            # The whole read and the DuckDB insert run off the event loop; DuckDB's
             # connection is touched by that one thread only while it runs.
             await asyncio.to_thread(
-                _load_from_sqlite, con, Path(database), (*params, provider, previous.isoformat())
+                _load_from_sqlite,
+                con,
+                Path(database),
+                (provider, day.isoformat()),
+                (provider, previous.isoformat()),
+                workdir,
             )
         elif dialect == "postgresql":
             # Dates, not strings: psycopg binds COPY's parameters client-side, as typed
             # literals ('…'::date).
-            params = (provider, day, provider, previous, provider, previous)
+            params: tuple[Any, ...] = (provider, day, provider, previous, provider, previous)
             await self._load_from_postgres(con, params, workdir)
         else:
             raise ValueError(f"unsupported database dialect {dialect!r}")
@@ -313,18 +338,15 @@ class ReconciliationStore:
         """COPY the slice to a CSV file in ``workdir``, then read it into ``ledger``."""
         workdir.mkdir(parents=True, exist_ok=True)
         staged = workdir / f"ledger-{uuid.uuid4().hex}.csv"
+        # COPY sends one message per row: a million of them through psycopg's async
+        # machinery cost ~3 us each, twice what the server needs to produce them. A sync
+        # connection of its own, in a thread, takes them at the server's pace; the
+        # engine's settings (host, credentials, connect_timeout...) make it.
+        args, kwargs = self._engine.dialect.create_connect_args(self._engine.url)
+        # The dialect's adapters belong to the async driver; defaults bind str and date.
+        connect = {name: value for name, value in kwargs.items() if name != "context"}
         try:
-            async with self._engine.connect() as conn:
-                raw = await conn.get_raw_connection()
-                driver: Any = raw.driver_connection
-                with staged.open("wb") as out:
-                    async with driver.cursor() as cursor:
-                        async with cursor.copy(_SLICE_POSTGRES, params) as copy:
-                            async for data in copy:
-                                out.write(data)
-                # The COPY opened a transaction behind SQLAlchemy's back: end it here
-                # rather than leave it to the pool's reset.
-                await driver.rollback()
+            await asyncio.to_thread(_copy_from_postgres, staged, params, args, connect)
             # Quoted empty strings are empty strings; only PostgreSQL's unquoted empty
             # field is NULL (DuckDB would read both as NULL by default).
             await asyncio.to_thread(
@@ -649,43 +671,76 @@ def _count_own(con: duckdb.DuckDBPyConnection) -> int:
     return int(count)
 
 
-def _load_from_sqlite(con: duckdb.DuckDBPyConnection, path: Path, params: tuple[str, ...]) -> None:
-    """Read the slice from the SQLite file in batches and append each to ``ledger``.
+def _copy_from_postgres(
+    staged: Path, params: tuple[Any, ...], args: Sequence[Any], kwargs: dict[str, Any]
+) -> None:
+    """Write the PostgreSQL slice to ``staged`` as CSV, on a connection of its own."""
+    with psycopg.connect(*args, **kwargs) as conn:
+        try:
+            # Local to the COPY's transaction (rolled back below): the CSV's timestamps
+            # and dates are ISO whatever the server's or role's DateStyle.
+            conn.execute("SELECT set_config('DateStyle', 'ISO', true)")
+            with staged.open("wb") as out, conn.cursor() as cursor:
+                with cursor.copy(_SLICE_POSTGRES, params) as copy:
+                    for data in copy:
+                        out.write(data)
+        finally:
+            # Nothing was written: end the read-only transaction rather than commit it.
+            conn.rollback()
+
+
+def _load_from_sqlite(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    own: tuple[str, ...],
+    carried: tuple[str, ...],
+    workdir: Path,
+) -> None:
+    """Stage the slice from the SQLite file as NDJSON in ``workdir``, read it into ``ledger``.
 
     A read-only connection of its own: the engine's pool holds one connection, which the
     read would otherwise keep from every writer for its whole length, and WAL lets the
     writers go on meanwhile.
+
+    Args:
+        con: DuckDB connection holding the ``ledger`` table.
+        path: the SQLite database file.
+        own: provider and date (ISO) of the day's rows.
+        carried: provider and date (ISO) of the day before, for the carried rows.
+        workdir: where the NDJSON is staged (removed afterwards).
     """
-    source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    staged = workdir / f"ledger-{uuid.uuid4().hex}.ndjson"
+    # isolation_level None: the explicit BEGIN below is the only transaction.
+    source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
     try:
-        cursor = source.execute(_SLICE_SQLITE, params)
-        while rows := cursor.fetchmany(LOAD_BATCH_ROWS):
-            batch = _arrow_batch(rows)
-            con.register("ledger_batch", batch)
-            try:
-                con.execute("INSERT INTO ledger SELECT * FROM ledger_batch")
-            finally:
-                con.unregister("ledger_batch")
-            del rows, batch
+        # One read transaction over every chunk: they all see the same snapshot.
+        source.execute("BEGIN")
+        with staged.open("w", encoding="utf-8", newline="") as out:
+            _write_chunks(source, _OWN_SQLITE, own, (), out)
+            _write_chunks(source, _CARRIED_SQLITE, carried, carried, out)
+        source.execute("COMMIT")
+        # The statement runs in one go, reading the file in parallel.
+        con.execute(_READ_SQLITE_NDJSON, [str(staged)])
     finally:
         source.close()
+        staged.unlink(missing_ok=True)
 
 
-def _arrow_batch(rows: list[tuple[Any, ...]]) -> pa.Table:
-    """Rows as SQLite returns them (text datetimes and dates, naive UTC) as an Arrow table."""
-    columns = list(zip(*rows, strict=True))
-    string, int64 = pa.string(), pa.int64()
-    arrays = [
-        pa.array(columns[0], string),
-        pa.array(columns[1], string),
-        pa.array(columns[2], string),
-        pa.array(columns[3], string),
-        pa.array(columns[4], int64),
-        pa.array(columns[5], int64),
-        pa.array(columns[6], string),
-        # SQLAlchemy writes 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC; Arrow parses that form.
-        pa.array(columns[7], string).cast(pa.timestamp("us")),
-        pa.array(columns[8], string).cast(pa.date32()),
-        pa.array(columns[9], pa.int8()).cast(pa.bool_()),
-    ]
-    return pa.Table.from_arrays(arrays, schema=LEDGER_SCHEMA)
+def _write_chunks(
+    source: sqlite3.Connection,
+    sql: str,
+    where: tuple[str, ...],
+    extra: tuple[str, ...],
+    out: Any,
+) -> None:
+    """Write every chunk of ``sql`` (see :data:`_CHUNK_SQLITE`) to ``out``."""
+    last = 0  # ids are positive: SQLite's rowids start at 1
+    while True:
+        newest, count, text = source.execute(
+            sql, (*where, last, *extra, LOAD_CHUNK_ROWS)
+        ).fetchone()
+        if not count:
+            return
+        out.write(text)
+        last = newest

@@ -551,3 +551,79 @@ def test_header_only_report_is_an_empty_day(con: duckdb.DuckDBPyConnection, tmp_
     result = run(con, tmp_path, [], [ledger_row("T1", "payout-1", status="failed")])
     assert result.findings == [] and result.totals.report_lines == 0
     assert result.totals.ledger_records == 1 and result.totals.report == []
+
+
+# -- fast path and general path agree ----------------------------------------------------
+
+
+def test_valid_cells_off_the_fast_path_are_parsed_exactly(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    # Valid, but not of the usual shape: each takes the exact (slower) path.
+    rows = [
+        hub_line("T1", "p1", "1500", "0", "1500"),
+        hub_line("T2", "c1", "100.5", "1.50", "99.000", kind="collection", currency="KES"),
+        hub_line("T3", "p3", "0001500.000000", "0.00", "1500.00"),
+        hub_line("T4", "p4", when="2026-11-24t10:00:00.250z"),
+        hub_line("T5", "p5", when="2026-11-24T12:00:00+0130"),
+        hub_line("T6", "p6", "1500.00"),
+    ]
+    assert load_report(con, write_csv(tmp_path / "r.csv", HUB, rows), HUB) == 6
+    got = con.execute(
+        "SELECT gross, fee, net, transaction_time FROM report ORDER BY line_no"
+    ).fetchall()
+    assert [row[:3] for row in got] == [
+        (1500, 0, 1500),
+        (10050, 150, 9900),
+        (1500, 0, 1500),
+        (1500, 0, 1500),
+        (1500, 0, 1500),
+        (1500, 0, 1500),
+    ]
+    assert got[3][3] == datetime(2026, 11, 24, 10, 0, 0, 250000)
+    assert got[4][3] == datetime(2026, 11, 24, 10, 30)
+
+
+def test_first_bad_line_is_named_after_many_good_ones(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    rows = [hub_line(f"T{i}", f"p{i}") for i in range(3000)]
+    rows[2500] = hub_line("T2500", "p2500", "1500.10")
+    rows[2700] = hub_line("T2700", "p2700", currency="XXY")
+    with pytest.raises(ReportInvalid) as caught:
+        load_report(con, write_csv(tmp_path / "r.csv", HUB, rows), HUB)
+    assert "line 2502: grossAmount '1500.10' has more decimals than the currency has (0)" in str(
+        caught.value
+    )
+
+
+def test_minor_amount_too_large_is_named(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    big = "1" + "0" * 18
+    rows = [hub_line("C1", "card-1", big, "0", big, kind="card_capture", currency="USD")]
+    with pytest.raises(ReportInvalid, match="line 2: grossAmount '1000000000000000000' is too"):
+        load_report(con, write_csv(tmp_path / "r.csv", ISSUER, rows), ISSUER)
+
+
+def test_extra_ledger_records_of_a_key_stay_unmatched(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    result = run(
+        con,
+        tmp_path,
+        [hub_line("T1", "payout-1"), hub_line("T2", "payout-2")],
+        [
+            ledger_row("T1", "payout-1", carried=True),
+            ledger_row("T1", "payout-1"),
+            ledger_row("T1", "payout-1b"),
+            ledger_row("T2", "payout-2"),
+        ],
+    )
+    assert result.totals.matched == 2
+    assert [(f.kind.value, f.reference, f.id) for f in result.findings] == [
+        (
+            "missing_at_provider",
+            "payout-1b",
+            finding_id("hub", DAY, "missing_at_provider", "id:T1", 2),
+        ),
+    ]
+    assert result.resolved_carried == []

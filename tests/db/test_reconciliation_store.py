@@ -385,3 +385,43 @@ async def test_mark_evidence_counts_the_findings_it_changed(store: Reconciliatio
     await run(store, [one, two, three])  # a re-run keeps the mark
     sent = {f.reference: f.evidence_sent for f in await store.open_findings(PROVIDER, DAY)}
     assert sent == {"e-1": True, "e-2": True, "e-3": False}
+
+
+async def test_load_ledger_keeps_awkward_text_and_times_exactly(
+    store: ReconciliationStore,
+    engine: AsyncEngine,
+    duck: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+) -> None:
+    # The rows travel as text (NDJSON from SQLite, CSV from PostgreSQL): quoting,
+    # escapes, NULL against 'NULL' and '', and every digit of the microseconds survive.
+    awkward = 'a "quoted", comma\nnew line \\ back\tslash é ✓'
+    await add_transactions(
+        engine,
+        {
+            "reference": "r-1",
+            "provider_transaction_id": awkward,
+            "occurred_at": datetime(2026, 3, 10, 0, 0, 0, 1, tzinfo=UTC),
+        },
+        {
+            "reference": "r-2",
+            "provider_transaction_id": "NULL",
+            "occurred_at": datetime(2026, 3, 10, 9, 30, 0, 500000, tzinfo=UTC),
+            "gross": 9_007_199_254_740_993,
+            "fee": -5,
+        },
+        {"reference": 'r-3 "', "provider_transaction_id": None},
+        {"reference": "r-4", "provider_transaction_id": ""},
+    )
+
+    assert await store.load_ledger(duck, PROVIDER, DAY, workdir=tmp_path / "w") == 4
+
+    rows = ledger_rows(duck)
+    assert [(r[0], r[1], r[4], r[5], r[7]) for r in rows] == [
+        (awkward, "r-1", 1000, 10, datetime(2026, 3, 10, 0, 0, 0, 1)),
+        ("NULL", "r-2", 9_007_199_254_740_993, -5, datetime(2026, 3, 10, 9, 30, 0, 500000)),
+        (None, 'r-3 "', 1000, 10, datetime(2026, 3, 10, 12, 0)),
+        ("", "r-4", 1000, 10, datetime(2026, 3, 10, 12, 0)),
+    ]
+    assert {(r[8], r[9]) for r in rows} == {(DAY, False)}
+    assert list((tmp_path / "w").iterdir()) == []
