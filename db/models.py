@@ -232,3 +232,54 @@ class ReconciliationFinding(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     evidence_sent: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PayoutBatchRow(Base):
+    """A batch file as stored: whose it is, its hash, and its totals per currency.
+
+    ``batch_id`` is the user's batch reference (or derives from the file's hash); the
+    same id with the same hash and merchant is the same batch.
+    """
+
+    __tablename__ = "payout_batches"
+    __table_args__ = (UniqueConstraint("batch_id", name="uq_payout_batches_batch_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(String(40))
+    merchant_id: Mapped[str] = mapped_column(String(64))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    lines: Mapped[int] = mapped_column(Integer)
+    totals: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PayoutBatchLineRow(Base):
+    """One line of a batch file and where it stands; paged by ``line_no``.
+
+    ``msisdn`` and ``name`` are personal data: kept for the payout, never logged.
+    """
+
+    __tablename__ = "payout_batch_lines"
+    __table_args__ = (
+        UniqueConstraint("batch_pk", "line_no", name="uq_payout_batch_lines_batch_pk_line_no"),
+        UniqueConstraint("batch_pk", "reference", name="uq_payout_batch_lines_batch_pk_reference"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    batch_pk: Mapped[int] = mapped_column(ForeignKey("payout_batches.id"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str] = mapped_column(String(64))
+    payout_id: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(40))
+    country: Mapped[str] = mapped_column(String(2))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    msisdn: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str | None] = mapped_column(String(100))
+    narration: Mapped[str | None] = mapped_column(String(140))
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    provider_transaction_id: Mapped[str | None] = mapped_column(String(200))
+    failure_code: Mapped[str | None] = mapped_column(String(100))
+    claim_token: Mapped[str | None] = mapped_column(String(100))
+    """The claim that took the line: a retried claim gets the same lines back."""
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -165,6 +165,14 @@ class PayoutView(BaseModel):
         )
 
 
+class PayoutReviewNotice(BaseModel):
+    """What a batch's payout tells its batch when it moves to needs_review."""
+
+    payout_id: str
+    provider_transaction_id: str | None = None
+    failure_code: str | None = None
+
+
 class PayoutResult(BaseModel):
     """The workflow's result: the final view of the payout."""
 

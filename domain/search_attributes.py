@@ -23,6 +23,7 @@ KIND_COLLECTION = "collection"
 KIND_REFUND = "refund"
 KIND_CARD = "card"
 KIND_CASH_ORDER = "cash_order"
+KIND_BATCH = "batch"
 
 ALL_KEYS = (
     PAYMENT_KIND,
@@ -95,6 +96,17 @@ def payment_search_attributes(
             SearchAttributePair(CURRENCY, currency),
             SearchAttributePair(AMOUNT_MINOR, amount),
             SearchAttributePair(MERCHANT_REFERENCE, reference),
+            SearchAttributePair(MERCHANT_ID, merchant_id),
+        ]
+    )
+
+
+def batch_search_attributes(*, batch_id: str, merchant_id: str) -> TypedSearchAttributes:
+    """The search attributes a batch starts with: its kind, id and merchant."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(PAYMENT_KIND, KIND_BATCH),
+            SearchAttributePair(MERCHANT_REFERENCE, batch_id),
             SearchAttributePair(MERCHANT_ID, merchant_id),
         ]
     )

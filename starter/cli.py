@@ -66,6 +66,7 @@ from payments_engine.domain.reconciliation import (
 from payments_engine.domain.refund import RefundRequest, RefundStatus, RefundView
 from payments_engine.runtime.settings import Settings, SettingsError, load_settings
 from payments_engine.runtime.temporal import run
+from payments_engine.starter import batch_cli
 from payments_engine.starter.cards import CardsClient
 from payments_engine.starter.cash_orders import DEFAULT_CASH_PROVIDER, CashOrdersClient
 from payments_engine.starter.client import PaymentsClient, open_client
@@ -1481,6 +1482,9 @@ def _print_balances(balances: list[Any]) -> None:
     for b in balances:
         table.add_row(b.account, b.currency, str(Money(amount=b.balance, currency=b.currency)))
     print_table(console, table)
+
+
+batch_cli.register(payout_app, _settings, _run, console, err_console)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from payments_engine.activities.providers.base import ProviderNotSupported
 from payments_engine.activities.providers.registry import payout_spec
+from payments_engine.db.batches import BatchStore
 from payments_engine.db.ledger import Ledger
 from payments_engine.db.reconciliation import ReconciliationStore
 from payments_engine.db.session import create_engine, session_factory
@@ -45,6 +46,7 @@ from payments_engine.domain.payout import (
 from payments_engine.runtime.codec import settings_fingerprint_key
 from payments_engine.runtime.settings import Settings
 from payments_engine.runtime.temporal import connect
+from payments_engine.starter.batches import BatchesClient
 from payments_engine.starter.cards import CardsClient
 from payments_engine.starter.cash_orders import CashOrdersClient
 from payments_engine.starter.collections import CollectionsClient
@@ -130,6 +132,13 @@ class PaymentsClient:
         """Refunds of collections and (by bank transfer) of cash orders: ``create`` ..."""
         self.cards = CardsClient(temporal, task_queue)
         """Prepaid virtual cards: ``issue``, ``get``, ``fund``, ``set_limits``, ``freeze`` ..."""
+        self.batches = BatchesClient(
+            temporal,
+            task_queue,
+            None if ledger is None else BatchStore(ledger.engine),
+            ledger,
+        )
+        """Batch payouts from a file: ``submit``, ``progress``, ``pause``, ``cancel`` ..."""
         self.reconciliation = ReconciliationClient(
             temporal, task_queue, None if ledger is None else ReconciliationStore(ledger.engine)
         )

@@ -21,30 +21,36 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from payments_engine.activities.batches import BatchActivities
 from payments_engine.activities.cards import CardActivities
 from payments_engine.activities.cash_orders import CashOrderActivities
 from payments_engine.activities.collections import CollectionActivities
+from payments_engine.activities.floats import FloatActivities
 from payments_engine.activities.ledger import LedgerActivities
 from payments_engine.activities.payouts import PayoutActivities
 from payments_engine.activities.providers.base import (
     CardIssuingProvider,
     CashVoucherProvider,
     CollectionProvider,
+    FloatProvider,
     PayoutProvider,
     RefundProvider,
 )
 from payments_engine.activities.providers.registry import PROVIDERS
 from payments_engine.activities.reconciliation import ReconciliationActivities
 from payments_engine.activities.refunds import RefundActivities
+from payments_engine.db.batches import BatchStore
 from payments_engine.db.ledger import Ledger
 from payments_engine.db.reconciliation import ReconciliationStore
 from payments_engine.db.session import create_engine, session_factory
 from payments_engine.runtime.search_attributes import register_search_attributes
 from payments_engine.runtime.settings import Settings, SettingsError, load_settings
 from payments_engine.runtime.temporal import connect, run
+from payments_engine.workflows.batch_payout import BatchPayoutWorkflow
 from payments_engine.workflows.card import CardWorkflow
 from payments_engine.workflows.cash_order import CashOrderWorkflow
 from payments_engine.workflows.collection import CollectionWorkflow
+from payments_engine.workflows.float_watch import FloatWatchWorkflow
 from payments_engine.workflows.payout import PayoutWorkflow
 from payments_engine.workflows.reconciliation import (
     ReconciliationWorkflow,
@@ -62,6 +68,8 @@ WORKFLOWS = [
     CashOrderWorkflow,
     ReconciliationWorkflow,
     ScheduledReconciliationWorkflow,
+    BatchPayoutWorkflow,
+    FloatWatchWorkflow,
 ]
 # Deterministic modules shared with the sandbox instead of re-imported for every new
 # workflow: the engine's pure types (and the activity modules whose names the workflows
@@ -120,6 +128,8 @@ class Adapters:
     collection_fee_bps: dict[str, int] = field(default_factory=dict)
     hooks: httpx.AsyncClient | None = None
     """The merchant's hooks (stock of cash orders, alerts); None calls none."""
+    floats: dict[str, FloatProvider] = field(default_factory=dict)
+    """Provider name -> its float reader, for the providers that state their float."""
     reports: dict[str, httpx.AsyncClient] = field(default_factory=dict)
     """Provider name -> its client, for the providers that publish settlement reports."""
     workdir: Path | None = None
@@ -134,6 +144,8 @@ def build_worker(client: Client, task_queue: str, adapters: Adapters, ledger: Le
     cards = CardActivities(adapters.cards)
     cash_orders = CashOrderActivities(adapters.vouchers, adapters.hooks)
     ledger_activities = LedgerActivities(ledger, adapters.collection_fee_bps)
+    batches = BatchActivities(BatchStore(ledger.engine), adapters.hooks)
+    floats = FloatActivities(adapters.floats, adapters.hooks)
     reconciliation = ReconciliationActivities(
         adapters.reports,
         ReconciliationStore(ledger.engine),
@@ -174,6 +186,14 @@ def build_worker(client: Client, task_queue: str, adapters: Adapters, ledger: Le
             cards.close_card,
             cards.get_network_transaction,
             cards.notify_low_balance,
+            floats.get_float,
+            floats.alert_low_float,
+            batches.describe_batch,
+            batches.claim_lines,
+            batches.release_lines,
+            batches.record_outcomes,
+            batches.cancel_pending,
+            batches.alert_breaker,
             reconciliation.reconcile,
             reconciliation.alert,
             reconciliation.note_evidence,
@@ -224,6 +244,8 @@ async def running_worker(
                 adapters.collection_fee_bps[name] = provider.collection_fee_bps
             if spec.settlement_report is not None:
                 adapters.reports[name] = http
+            if spec.floats is not None:
+                adapters.floats[name] = spec.floats(http, provider)
         adapters.workdir = settings.data_dir / "reconciliation"
         adapters.hooks = await stack.enter_async_context(merchant_hooks_client(settings))
         worker = build_worker(client, settings.task_queue, adapters, ledger)

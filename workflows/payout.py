@@ -32,8 +32,10 @@ the patch keep regular activities.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -49,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from payments_engine.domain.payout import (
         PayoutRequest,
         PayoutResult,
+        PayoutReviewNotice,
         PayoutStatus,
         PayoutView,
         ResolvePayout,
@@ -69,6 +72,9 @@ PATCH_VERIFIED_EVENTS = "verified-provider-events"
 
 # Ledger steps run as local activities (see the module docstring).
 PATCH_LEDGER_LOCAL = "ledger-local-activities"
+# A batch's payout tells its parent it needs review (see the module docstring).
+PATCH_TELL_PARENT = "tell-parent-on-review"
+PARENT_REVIEW_SIGNAL = "payout_needs_review"
 
 # Short, so that an attempt lost with a crashed worker is retried soon; a posting is
 # one small transaction.
@@ -127,6 +133,9 @@ class PayoutWorkflow:
         self._verified = True
         self._ledger_local = True
         self._submitted_at: datetime | None = None
+        self._told_parent = False
+        # Kept so the notice's task is not collected before it runs.
+        self._parent_notice: asyncio.Future[None] | None = None
         self._provider = ProviderWait(
             subject=f"payout {request.payout_id}",
             reference=request.workflow_id,
@@ -427,10 +436,27 @@ class PayoutWorkflow:
         if status is PayoutStatus.SUBMITTED and self._submitted_at is None:
             self._submitted_at = workflow.now()
         workflow.set_current_details(self._details())
+        if status is PayoutStatus.NEEDS_REVIEW:
+            self._tell_parent()
         # The client registers every search attribute at start; a payout started without
         # them (the time-skipping test server cannot define custom ones) keeps none.
         if sa.PAYMENT_STATUS in workflow.info().typed_search_attributes:
             workflow.upsert_search_attributes([sa.PAYMENT_STATUS.value_set(status.value)])
+
+    def _tell_parent(self) -> None:
+        """A batch's payout in needs_review tells the batch, once, without waiting."""
+        parent = workflow.info().parent
+        if parent is None or self._told_parent or not workflow.patched(PATCH_TELL_PARENT):
+            return
+        self._told_parent = True
+        notice = PayoutReviewNotice(
+            payout_id=self._request.payout_id,
+            provider_transaction_id=self._view.provider_transaction_id,
+            failure_code=self._view.failure_code,
+        )
+        # The latest run of the parent: a batch continues as new between pages.
+        handle = workflow.get_external_workflow_handle(parent.workflow_id)
+        self._parent_notice = asyncio.ensure_future(_signal_quietly(handle, notice))
 
     def _details(self) -> str:
         """The Web UI's current details: the business story, the number masked."""
@@ -446,6 +472,14 @@ class PayoutWorkflow:
         if view.provider_status and not view.status.is_final:
             return f"{text} (provider status {view.provider_status})"
         return text
+
+
+async def _signal_quietly(handle: workflow.ExternalWorkflowHandle[Any], notice: object) -> None:
+    """Signal the parent; a parent already gone has nothing to count."""
+    try:
+        await handle.signal(PARENT_REVIEW_SIGNAL, notice)
+    except Exception:  # noqa: BLE001 - a closed batch: the payout goes on alone
+        workflow.logger.info("payout's batch is gone: review notice not delivered")
 
 
 def _error_type(err: ActivityError | ApplicationError) -> str | None:

@@ -17,7 +17,7 @@ providers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,11 +38,14 @@ from payments_engine.domain.card import (
 from payments_engine.domain.cash import CreateVoucherInput, IssuedVoucher, VoucherRules
 from payments_engine.domain.collection import RequestCollectionInput
 from payments_engine.domain.errors import (
+    InvalidAmount,
     ProviderAuthError,
     ProviderConflict,
     ProviderRejected,
+    UnknownCurrency,
 )
 from payments_engine.domain.events import ProviderEvent
+from payments_engine.domain.money import currency_exponent, major_to_minor
 from payments_engine.domain.payout import SubmitPayoutInput
 from payments_engine.domain.reconciliation import ReportSpec
 from payments_engine.domain.refund import SubmitRefundInput
@@ -159,6 +162,34 @@ async def fetch(http: httpx.AsyncClient, path: str, provider: str) -> bytes | No
     if fault is not None:
         raise fault
     return response.content
+
+
+def float_balances(amounts: Iterable[tuple[str, str]], provider: str) -> dict[str, int]:
+    """A provider's float as it states it (currency, major-unit string) in minor units.
+
+    A currency the engine does not pay in is left out; a negative float (an overdraft,
+    written ``-12.50``) stays negative.
+
+    Args:
+        amounts: (currency code, major-unit amount) pairs, as the provider wrote them.
+        provider: its name, for messages.
+
+    Raises:
+        Transient: an amount is not a decimal of its currency: no reading this time.
+    """
+    balances: dict[str, int] = {}
+    for currency, amount in amounts:
+        try:
+            currency_exponent(currency)
+        except UnknownCurrency:
+            continue
+        negative = amount.startswith("-")
+        try:
+            minor = major_to_minor(amount[1:] if negative else amount, currency)
+        except InvalidAmount as exc:
+            raise Transient(f"{provider} stated an unreadable {currency} float: {exc}") from None
+        balances[currency] = -minor if negative else minor
+    return balances
 
 
 class ProviderSettings(BaseSettings):
@@ -350,6 +381,22 @@ class CashVoucherProvider(Protocol):
         ...
 
 
+class FloatProvider(Protocol):
+    """Reads the provider's float: the prefunded money it can pay out for us, per currency."""
+
+    async def get_float(self) -> dict[str, int]:
+        """Currency -> minor units available to pay out now, as the provider states them.
+
+        Currencies the engine does not pay in are left out; a provider that states no
+        float in a currency has none there.
+
+        Raises:
+            ProviderFault: Transient (throttled, unreachable, an unreadable answer) or
+                Refused (credentials, a request it will never answer).
+        """
+        ...
+
+
 @dataclass(frozen=True)
 class AuthorizationCodec:
     """How an issuer asks for an authorization and how it wants the answer.
@@ -409,6 +456,8 @@ class ProviderSpec:
             client before an order starts.
         settlement_report: where and how it publishes its daily settlement report, for
             reconciliation; None if it publishes none.
+        floats: builds its float reader (the prefunded balance it pays out from); None
+            if it states none.
     """
 
     name: str
@@ -425,3 +474,4 @@ class ProviderSpec:
     vouchers: Callable[[httpx.AsyncClient, ProviderSettings], CashVoucherProvider] | None = None
     voucher_rules: VoucherRules | None = None
     settlement_report: ReportSpec | None = None
+    floats: Callable[[httpx.AsyncClient, ProviderSettings], FloatProvider] | None = None

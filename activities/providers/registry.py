@@ -100,3 +100,12 @@ def report_spec(name: str) -> ProviderSpec:
         ProviderNotSupported: no such provider, or it publishes no settlement report.
     """
     return _capable(name, "settlement_report", "publish settlement reports")
+
+
+def float_spec(name: str) -> ProviderSpec:
+    """The provider called ``name``, if it states its float (prefunded balance).
+
+    Raises:
+        ProviderNotSupported: no such provider, or it states no float.
+    """
+    return _capable(name, "floats", "state its float")

@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Annotated, Any, Protocol, Self
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from payments_engine.domain.money import MAX_MINOR_DIGITS, parse_currency
 from payments_engine.sandbox.common.faults import Faults
 from payments_engine.sandbox.common.outbox import Delivery
 from payments_engine.sandbox.common.scenarios import MagicScenario
@@ -70,6 +71,25 @@ class AdminDelivery(BaseModel):
     def of(cls, delivery: Delivery) -> "AdminDelivery":
         """The admin view of a delivery."""
         return cls(**cls.fields_of(delivery))
+
+
+class FloatSetting(BaseModel):
+    """Body of ``PUT /float``: the float one currency must hold from now on.
+
+    Attributes:
+        currency: ISO 4217, a currency the engine pays in (``kes`` is read as KES).
+        amount: minor units, 0 or more.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    currency: str
+    amount: int = Field(ge=0, lt=10**MAX_MINOR_DIGITS)
+
+    @field_validator("currency")
+    @classmethod
+    def _served(cls, value: str) -> str:
+        return parse_currency(value)
 
 
 class TransferView(Protocol):
@@ -201,7 +221,7 @@ def add_scenario_route(
 def add_operation_routes(
     router: APIRouter, get_state: StateGetter, delivery_model: type[AdminDelivery]
 ) -> None:
-    """Add ``GET|PUT /faults``, ``GET /webhooks`` and ``POST /reset`` to ``router``.
+    """Add ``GET|PUT /faults``, ``GET|PUT /float``, ``GET /webhooks`` and ``POST /reset``.
 
     Args:
         router: the simulator's admin router.
@@ -223,6 +243,29 @@ def add_operation_routes(
         """Replace the faults; fields left out are switched off."""
         state.store.faults = faults
         return faults
+
+    @router.get("/float", response_model=dict[str, int])
+    async def get_float(
+        state: Annotated[SimulatorState[Any, Any], Depends(get_state)],
+    ) -> dict[str, int]:
+        """The float per currency, minor units (what its balance API shows in major)."""
+        state.store.advance()
+        balances: dict[str, int] = state.store.floats.balances()
+        return balances
+
+    @router.put("/float", response_model=dict[str, int])
+    async def put_float(
+        setting: FloatSetting, state: Annotated[SimulatorState[Any, Any], Depends(get_state)]
+    ) -> dict[str, int]:
+        """Set one currency's float (minor units); answer the float per currency.
+
+        Kept in the state file like any change of the float; ``POST /reset`` restores
+        the configured floats.
+        """
+        state.store.advance()
+        state.store.floats.set(setting.currency, setting.amount)
+        balances: dict[str, int] = state.store.floats.balances()
+        return balances
 
     @router.get("/webhooks", response_model=list[delivery_model])  # type: ignore[valid-type]
     async def list_webhooks(

@@ -37,6 +37,15 @@ class Floats:
         """Give ``amount`` back to the float."""
         self._set(currency, self._amounts.get(currency, 0) + amount)
 
+    def set(self, currency: str, amount: int) -> None:
+        """Make the float in ``currency`` exactly ``amount``, written through at once.
+
+        An operator's change (the admin API), made outside any store method: it is
+        flushed to the state file here. A reset restores the configured float.
+        """
+        self._set(currency, amount)
+        self._journal.flush()
+
     def balances(self) -> dict[str, int]:
         """The float per currency, sorted by currency."""
         return dict(sorted(self._amounts.items()))

@@ -31,8 +31,10 @@ TABLES = {
     "provider_transactions",
     "reconciliation_runs",
     "reconciliation_findings",
+    "payout_batches",
+    "payout_batch_lines",
 }
-HEAD = "0003"
+HEAD = "0004"
 
 
 def _schema(connection: Connection) -> dict[str, set[str | None]]:
@@ -75,6 +77,9 @@ async def test_upgrade_creates_the_tables_with_their_names(migrated_url: str) ->
         "uq_provider_transactions_provider_kind_ref",
         "uq_reconciliation_runs_provider_day",
         "uq_reconciliation_findings_finding_id",
+        "uq_payout_batches_batch_id",
+        "uq_payout_batch_lines_batch_pk_line_no",
+        "uq_payout_batch_lines_batch_pk_reference",
     } <= schema["uniques"]
     assert {
         "ix_ledger_entries_reference",
@@ -91,6 +96,7 @@ async def test_upgrade_creates_the_tables_with_their_names(migrated_url: str) ->
         "fk_ledger_postings_entry_id_ledger_entries",
         "fk_ledger_postings_account_id_ledger_accounts",
         "fk_reconciliation_findings_run_id_reconciliation_runs",
+        "fk_payout_batch_lines_batch_pk_payout_batches",
     }
 
 

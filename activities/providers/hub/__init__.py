@@ -1,5 +1,7 @@
 """The mobile-wallet hub (MFS Africa shape): payouts, collections and their refunds.
 
+It states its float (the prefunded balance it pays out from) at ``GET /v1/balance``.
+
 Its webhooks are signed ``X-Signature`` (``t=,v1=``).
 
 Its magic numbers live with its simulator (``sandbox/hub``); the README lists them.
@@ -8,6 +10,7 @@ Its magic numbers live with its simulator (``sandbox/hub``); the README lists th
 from payments_engine.activities.providers.base import ProviderSpec
 from payments_engine.activities.providers.hub.adapter import HubPayouts, auth_headers
 from payments_engine.activities.providers.hub.collections import HubCollections
+from payments_engine.activities.providers.hub.floats import HubFloats
 from payments_engine.activities.providers.hub.refunds import HubRefunds
 from payments_engine.activities.providers.hub.settings import HubSettings
 from payments_engine.activities.providers.hub.settlements import SETTLEMENT_REPORT
@@ -26,4 +29,5 @@ SPEC = ProviderSpec(
     collections=HubCollections,
     refunds=HubRefunds,
     settlement_report=SETTLEMENT_REPORT,
+    floats=HubFloats,
 )

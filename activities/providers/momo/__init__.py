@@ -1,6 +1,7 @@
 """An MTN MoMo-shaped provider: disbursements (payouts) and collections (request to pay);
 UUID reference ids, 202 without a body, one callback never retried (polling is the
-fallback), Standard Webhooks signatures. No refunds.
+fallback), Standard Webhooks signatures. No refunds. Its float is the disbursement
+account's balance.
 
 Its magic numbers live with its simulator (``sandbox/momo``); the README lists them.
 """
@@ -8,6 +9,7 @@ Its magic numbers live with its simulator (``sandbox/momo``); the README lists t
 from payments_engine.activities.providers.base import ProviderSpec
 from payments_engine.activities.providers.momo.adapter import MomoPayouts, auth_headers
 from payments_engine.activities.providers.momo.collections import MomoCollections
+from payments_engine.activities.providers.momo.floats import MomoFloats
 from payments_engine.activities.providers.momo.settings import MomoSettings
 from payments_engine.activities.providers.momo.settlements import SETTLEMENT_REPORT
 from payments_engine.activities.providers.momo.webhooks import translate
@@ -24,4 +26,5 @@ SPEC = ProviderSpec(
     payouts=MomoPayouts,
     collections=MomoCollections,
     settlement_report=SETTLEMENT_REPORT,
+    floats=MomoFloats,
 )

@@ -24,6 +24,7 @@ PROVIDER_NAME = "momo"
 
 TRANSFER_PATH = "/disbursement/v1_0/transfer"
 REQUEST_TO_PAY_PATH = "/collection/v1_0/requesttopay"
+BALANCE_PATH = "/disbursement/v1_0/account/balance"
 REFERENCE_HEADER = "X-Reference-Id"
 TARGET_ENVIRONMENT_HEADER = "X-Target-Environment"
 SUBSCRIPTION_KEY_HEADER = "Ocp-Apim-Subscription-Key"
@@ -110,3 +111,10 @@ class Transfer(_Wire):
         if self.status is not MomoStatus.FAILED:
             return None
         return FAILURE_CODES.get(self.reason or "", "provider_failed")
+
+
+class Balance(_Wire):
+    """Answer of ``GET /disbursement/v1_0/account/balance``: the float in one currency."""
+
+    available_balance: str = Field(alias="availableBalance")
+    currency: str
