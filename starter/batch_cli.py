@@ -11,6 +11,7 @@ import csv
 import signal
 import time
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,8 @@ from payments_engine.domain.batch import (
     BatchProgress,
     BatchStatus,
 )
+from payments_engine.domain.errors import PaymentsError
+from payments_engine.domain.floats import float_watch_schedule_id
 from payments_engine.domain.money import Money
 from payments_engine.domain.payout import DEFAULT_MERCHANT_ID, DEFAULT_PROVIDER
 from payments_engine.runtime.settings import Settings
@@ -215,6 +218,81 @@ def register(
             console.print(f"{count} line(s) written to {out}")
 
         run(_results())
+
+    @app.command("float")
+    def payout_float(
+        ctx: typer.Context,
+        provider: Annotated[str, typer.Option(help="The provider.")] = DEFAULT_PROVIDER,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """Show a provider's float (its prefunded balance) per currency, read now."""
+
+        async def _read() -> None:
+            async with open_client(settings(ctx)) as client:
+                result = await client.floats.read(provider)
+            if as_json:
+                console.print_json(result.model_dump_json())
+                return
+            for currency, amount in sorted(result.balances.items()):
+                console.print(f"{provider} {Money(amount=amount, currency=currency)}")
+
+        run(_read())
+
+    @app.command("float-watch")
+    def payout_float_watch(
+        ctx: typer.Context,
+        provider: Annotated[str, typer.Option(help="The provider.")] = DEFAULT_PROVIDER,
+        threshold: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--threshold",
+                help="CURRENCY=AMOUNT in major units, e.g. KES=500000.00 (repeatable).",
+            ),
+        ] = None,
+        every_minutes: Annotated[
+            int, typer.Option(min=1, max=24 * 60, help="Minutes between checks.")
+        ] = 60,
+        delete: Annotated[bool, typer.Option("--delete", help="Stop watching.")] = False,
+    ) -> None:
+        """Watch a provider's float on a schedule; alert when a currency falls below."""
+        thresholds: dict[str, int] = {}
+        for item in threshold or []:
+            currency, _, amount = item.partition("=")
+            try:
+                thresholds[currency.strip().upper()] = Money.from_major(
+                    amount.strip(), currency.strip()
+                ).amount
+            except (ValueError, PaymentsError) as exc:
+                err_console.print(
+                    f"[red]invalid input:[/] threshold {escape(item)!s}: {escape(str(exc))}"
+                )
+                raise typer.Exit(2) from None
+        if not delete and not thresholds:
+            err_console.print(
+                "[red]invalid input:[/] give at least one --threshold CURRENCY=AMOUNT"
+            )
+            raise typer.Exit(2)
+
+        async def _watch_float() -> None:
+            async with open_client(settings(ctx)) as client:
+                floats = client.floats
+                if delete:
+                    gone = await floats.unwatch(provider)
+                    console.print(
+                        f"{float_watch_schedule_id(provider)}: {'deleted' if gone else 'none'}"
+                    )
+                    return
+                created = await floats.watch(provider, thresholds, timedelta(minutes=every_minutes))
+            shown = ", ".join(
+                str(Money(amount=amount, currency=currency))
+                for currency, amount in sorted(thresholds.items())
+            )
+            console.print(
+                f"{float_watch_schedule_id(provider)}: {'created' if created else 'updated'},"
+                f" every {every_minutes} min, alerts below {shown}"
+            )
+
+        run(_watch_float())
 
 
 def _show_submitted(console: Console, submitted: SubmittedBatch) -> None:

@@ -11,7 +11,6 @@ results come from the database.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -36,13 +35,13 @@ from payments_engine.domain.batch import (
     batch_workflow_id,
 )
 from payments_engine.domain.errors import PaymentsError, ValidationFailed
-from payments_engine.domain.floats import FloatWatchRequest, FloatWatchResult
+from payments_engine.domain.floats import FloatWatchResult
 from payments_engine.domain.ledger import merchant_available
 from payments_engine.domain.money import Money
 from payments_engine.domain.payout import DEFAULT_MERCHANT_ID, DEFAULT_PROVIDER
 from payments_engine.starter.batch_file import BatchFile, read_batch_file
+from payments_engine.starter.floats import FloatsClient
 from payments_engine.workflows.batch_payout import BatchPayoutWorkflow
-from payments_engine.workflows.float_watch import FloatWatchWorkflow
 
 
 class BatchFileInvalid(ValidationFailed):
@@ -206,16 +205,11 @@ class BatchesClient:
         return short
 
     async def _floats(self, provider: str) -> FloatWatchResult | None:
-        """The provider's float, read by a worker (which holds its credentials)."""
+        """The provider's float, read by a worker; None if it states none."""
         spec = PROVIDERS.get(provider)
         if spec is None or spec.floats is None:
             return None
-        return await self._temporal.execute_workflow(
-            FloatWatchWorkflow.run,
-            FloatWatchRequest(provider=provider, thresholds={}),
-            id=f"float-check-{provider}-{uuid.uuid4().hex[:12]}",
-            task_queue=self._task_queue,
-        )
+        return await FloatsClient(self._temporal, self._task_queue).read(provider)
 
     async def _start(self, request: BatchRequest) -> None:
         """Start the batch's workflow unless it runs or ran already (the same file)."""

@@ -50,6 +50,7 @@ from payments_engine.starter.batches import BatchesClient
 from payments_engine.starter.cards import CardsClient
 from payments_engine.starter.cash_orders import CashOrdersClient
 from payments_engine.starter.collections import CollectionsClient
+from payments_engine.starter.floats import FloatsClient
 from payments_engine.starter.listing import list_payments
 from payments_engine.starter.reconciliation import ReconciliationClient
 from payments_engine.starter.refunds import DEFAULT_REFUND_WINDOW, RefundsClient
@@ -132,6 +133,8 @@ class PaymentsClient:
         """Refunds of collections and (by bank transfer) of cash orders: ``create`` ..."""
         self.cards = CardsClient(temporal, task_queue)
         """Prepaid virtual cards: ``issue``, ``get``, ``fund``, ``set_limits``, ``freeze`` ..."""
+        self.floats = FloatsClient(temporal, task_queue)
+        """Providers' floats: ``read`` now, ``watch`` on a schedule, ``unwatch``."""
         self.batches = BatchesClient(
             temporal,
             task_queue,
