@@ -181,7 +181,7 @@ class BatchRequest(BaseModel):
     breaker: BatchBreaker = Field(default_factory=BatchBreaker)
     page_size: int = Field(default=200, ge=1, le=5_000)
     lines_per_run: int = Field(
-        default=1_000,
+        default=500,
         ge=1,
         description="Lines a run starts before it continues as new (bounded history).",
     )
