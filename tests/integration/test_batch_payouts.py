@@ -8,6 +8,8 @@ and cancel all happen in seconds; the 10,000-line run is ``bench/batch_payout.py
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import signal
 import uuid
 from pathlib import Path
 
@@ -23,12 +25,12 @@ from payments_engine.domain.batch import (
     payout_id_for,
 )
 from payments_engine.domain.ids import payout_workflow_id
-from payments_engine.domain.ledger import FundMerchantInput
+from payments_engine.domain.ledger import FundMerchantInput, merchant_available
 from payments_engine.domain.money import Money
 from payments_engine.starter.batches import BatchFileInvalid
 from payments_engine.starter.client import PaymentsClient
 from payments_engine.starter.stack import EngineStack
-from tests.integration.support import eventually
+from tests.integration.support import CRASH_QUEUE, WorkerProcesses, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +92,7 @@ async def test_a_batch_pays_every_line_once_across_runs_and_the_same_file_pays_o
         data, merchant_id=merchant, concurrency=6, page_size=5, lines_per_run=8
     )
     assert submitted.created and submitted.lines == 24
-    assert submitted.batch_id == batch_id_for(None, __import__("hashlib").sha256(data).hexdigest())
+    assert submitted.batch_id == batch_id_for(None, hashlib.sha256(data).hexdigest())
     final = await ended(payments, submitted.batch_id)
     assert (final.status, final.succeeded, final.failed, final.done) == (
         BatchStatus.COMPLETED,
@@ -132,7 +134,7 @@ async def test_a_file_with_bad_lines_is_refused_with_every_reason_and_starts_not
     lines = {problem.line_no for problem in refused.value.problems}
     assert lines == {3, 4, 5}
     assert all("+25" not in problem.reason for problem in refused.value.problems)
-    batch_id = batch_id_for(None, __import__("hashlib").sha256(data).hexdigest())
+    batch_id = batch_id_for(None, hashlib.sha256(data).hexdigest())
     assert await payments.batches._require_store().get(batch_id) is None  # noqa: SLF001
 
 
@@ -209,3 +211,46 @@ async def test_pause_resume_and_cancel(
     assert sum(t is not None for t in seen.values()) == final.succeeded
     rows = [row async for row in payments.batches.results(batch_id)]
     assert sum(row[1] == BatchLineState.CANCELLED.value for row in rows) == final.cancelled
+
+
+CRASH_LINES = 30
+
+
+@pytest.mark.slow
+async def test_a_worker_killed_mid_batch_every_line_is_paid_once(
+    stack: EngineStack, workers: WorkerProcesses, sandbox_admin: httpx.AsyncClient
+) -> None:
+    merchant = await funded(stack)
+    before = await stack.ledger.balance(merchant_available(merchant), "KES")
+    # The batch and its payouts run on the crash queue, served only by worker processes.
+    crashing = PaymentsClient(stack.client, CRASH_QUEUE, stack.ledger)
+    tag = uuid.uuid4().hex[:6]
+    refs = [f"c{tag}-{n}" for n in range(CRASH_LINES)]
+    first = workers.start()
+    submitted = await crashing.batches.submit(
+        batch_file([(ref, KE_OK, "KE") for ref in refs]),
+        merchant_id=merchant,
+        concurrency=10,
+        page_size=10,
+        lines_per_run=10,
+    )
+    await eventually(
+        lambda: crashing.batches.progress(submitted.batch_id),
+        lambda p: p.done >= CRASH_LINES // 3,
+        timeout=120,
+        interval=0.2,
+    )
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    workers.start()
+    final = await ended(crashing, submitted.batch_id, timeout=240)
+    assert (final.status, final.succeeded, final.done) == (
+        BatchStatus.COMPLETED,
+        CRASH_LINES,
+        CRASH_LINES,
+    )
+    assert final.runs >= 3
+    seen = await transfers(sandbox_admin, submitted.batch_id, refs)
+    assert all(t is not None and t["submit_count"] == 1 for t in seen.values()), seen
+    after = await stack.ledger.balance(merchant_available(merchant), "KES")
+    assert before - after == CRASH_LINES * 10_00
