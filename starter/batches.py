@@ -11,10 +11,11 @@ results come from the database.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -42,6 +43,8 @@ from payments_engine.domain.payout import DEFAULT_MERCHANT_ID, DEFAULT_PROVIDER
 from payments_engine.starter.batch_file import BatchFile, read_batch_file
 from payments_engine.starter.floats import FloatsClient
 from payments_engine.workflows.batch_payout import BatchPayoutWorkflow
+
+log = logging.getLogger(__name__)
 
 
 class BatchFileInvalid(ValidationFailed):
@@ -205,11 +208,19 @@ class BatchesClient:
         return short
 
     async def _floats(self, provider: str) -> FloatWatchResult | None:
-        """The provider's float, read by a worker; None if it states none."""
+        """The provider's float, read by a worker; None if it states none or cannot now.
+
+        A float that cannot be read does not stop a batch the merchant's money covers:
+        the payouts themselves are refused by a provider that cannot pay them.
+        """
         spec = PROVIDERS.get(provider)
         if spec is None or spec.floats is None:
             return None
-        return await FloatsClient(self._temporal, self._task_queue).read(provider)
+        try:
+            return await FloatsClient(self._temporal, self._task_queue).read(provider)
+        except WorkflowFailureError as exc:
+            log.warning("the float of %s could not be read: %s", provider, exc.cause)
+            return None
 
     async def _start(self, request: BatchRequest) -> None:
         """Start the batch's workflow unless it runs or ran already (the same file)."""
