@@ -16,8 +16,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from payments_engine.activities.protocol import to_application_error
-from payments_engine.activities.providers.base import Transient, read_status
+from payments_engine.activities.hooks import raise_alert
 from payments_engine.db.batches import BatchStore
 from payments_engine.domain.batch import (
     BatchAlert,
@@ -32,7 +31,6 @@ from payments_engine.domain.batch import (
 )
 from payments_engine.domain.errors import PaymentsError
 
-ALERT_PATH = "/v1/alerts"
 ALERT_KIND = "batch_breaker"
 
 
@@ -129,25 +127,14 @@ class BatchActivities:
         """
         if self._hooks is None:
             return False
-        body = {
-            "kind": ALERT_KIND,
-            "subject": f"batch {alert.batch_id}: {alert.group} paused",
-            "message": (
-                f"{alert.failed} of the last {alert.window} payouts of {alert.group} in batch "
-                f"{alert.batch_id} failed: its remaining lines wait for an operator "
-                f"(payments payout batch-resume {alert.batch_id} --group {alert.group})"
-            ),
-            "details": alert.model_dump(mode="json"),
-        }
-        try:
-            response = await self._hooks.post(
-                ALERT_PATH, json=body, headers={"Idempotency-Key": alert.key}
-            )
-        except httpx.TransportError as exc:
-            raise to_application_error(
-                Transient(f"alert hook unreachable: {type(exc).__name__}")
-            ) from None
-        fault = read_status(response.status_code, "merchant alert hook", submitting=True)
-        if fault is not None:
-            raise to_application_error(fault) from None
+        await raise_alert(
+            self._hooks,
+            alert.key,
+            ALERT_KIND,
+            f"batch {alert.batch_id}: {alert.group} paused",
+            f"{alert.failed} of the last {alert.window} payouts of {alert.group} in batch "
+            f"{alert.batch_id} failed: its remaining lines wait for an operator "
+            f"(payments payout batch-resume {alert.batch_id} --group {alert.group})",
+            alert.model_dump(mode="json"),
+        )
         return True

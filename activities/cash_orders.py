@@ -15,6 +15,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from payments_engine.activities.hooks import call_hook
 from payments_engine.activities.protocol import (
     ask_status,
     not_configured,
@@ -25,8 +26,6 @@ from payments_engine.activities.providers.base import (
     CashVoucherProvider,
     ProviderFault,
     Refused,
-    Transient,
-    read_status,
 )
 from payments_engine.activities.providers.registry import voucher_spec
 from payments_engine.domain.cash import (
@@ -156,19 +155,7 @@ class CashOrderActivities:
         body = inp.model_dump(
             mode="json", exclude={"action", "reason" if inp.action is StockAction.HOLD else "until"}
         )
-        try:
-            response = await self._hooks.post(
-                HOOK_PATHS[inp.action],
-                json=body,
-                headers={"Idempotency-Key": inp.idempotency_key},
-            )
-        except httpx.TransportError as exc:
-            # The key makes a repeat harmless: the hook holds or releases once.
-            raise to_application_error(
-                Transient(f"stock hook unreachable: {type(exc).__name__}")
-            ) from None
-        # A 4xx is the hook's final word (bad body, bad token); a 5xx is retried.
-        fault = read_status(response.status_code, "merchant stock hook", submitting=True)
-        if fault is not None:
-            raise to_application_error(fault) from None
+        await call_hook(
+            self._hooks, HOOK_PATHS[inp.action], body, inp.idempotency_key, "merchant stock hook"
+        )
         return True

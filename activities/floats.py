@@ -13,17 +13,15 @@ from datetime import UTC, datetime
 import httpx
 from temporalio import activity
 
+from payments_engine.activities.hooks import raise_alert
 from payments_engine.activities.protocol import not_configured, to_application_error
 from payments_engine.activities.providers.base import (
     FloatProvider,
     ProviderFault,
-    Transient,
-    read_status,
 )
 from payments_engine.domain.floats import FloatAlert, FloatBalances, FloatInput
 from payments_engine.domain.money import Money
 
-ALERT_PATH = "/v1/alerts"
 ALERT_KIND = "low_float"
 
 
@@ -78,28 +76,14 @@ class FloatActivities:
         """
         if self._hooks is None:
             return False
-        body = {
-            "kind": ALERT_KIND,
-            "subject": f"low float {inp.provider} {inp.currency}",
-            "message": (
-                f"the {inp.provider} float in {inp.currency} is"
-                f" {Money(amount=inp.balance, currency=inp.currency)}, below its threshold of"
-                f" {Money(amount=inp.threshold, currency=inp.currency)}: fund it before payouts"
-                " fail"
-            ),
-            "details": inp.model_dump(mode="json"),
-        }
-        try:
-            response = await self._hooks.post(
-                ALERT_PATH, json=body, headers={"Idempotency-Key": inp.key}
-            )
-        except httpx.TransportError as exc:
-            # The key makes a repeat harmless: the hook records one alert.
-            raise to_application_error(
-                Transient(f"alert hook unreachable: {type(exc).__name__}")
-            ) from None
-        # A 4xx is the hook's final word (bad body, bad token); a 5xx is retried.
-        fault = read_status(response.status_code, "merchant alert hook", submitting=True)
-        if fault is not None:
-            raise to_application_error(fault) from None
+        await raise_alert(
+            self._hooks,
+            inp.key,
+            ALERT_KIND,
+            f"low float {inp.provider} {inp.currency}",
+            f"the {inp.provider} float in {inp.currency} is"
+            f" {Money(amount=inp.balance, currency=inp.currency)}, below its threshold of"
+            f" {Money(amount=inp.threshold, currency=inp.currency)}: fund it before payouts fail",
+            inp.model_dump(mode="json"),
+        )
         return True

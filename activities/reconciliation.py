@@ -31,6 +31,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from payments_engine.activities.hooks import raise_alert
 from payments_engine.activities.matching import (
     MatchResult,
     create_ledger_table,
@@ -77,7 +78,6 @@ class InThread(Protocol):
 
 
 CHUNK_BYTES = 256 * 1024
-ALERT_PATH = "/v1/alerts"
 ALERT_KIND = "reconciliation_findings"
 
 
@@ -188,26 +188,15 @@ class ReconciliationActivities:
         amounts = ", ".join(
             f"{amount} {code}" for code, amount in sorted(inp.review_amount.items())
         )
-        body = {
-            "kind": ALERT_KIND,
-            "subject": f"reconciliation {inp.provider} {inp.day.isoformat()}",
-            "message": (
-                f"{inp.review} finding(s) of the {inp.provider} settlement report of "
-                f"{inp.day.isoformat()} need review (at stake, minor units: {amounts or 'none'})"
-            ),
-            "details": inp.model_dump(mode="json"),
-        }
-        try:
-            response = await self._hooks.post(
-                ALERT_PATH, json=body, headers={"Idempotency-Key": inp.key}
-            )
-        except httpx.TransportError as exc:
-            raise to_application_error(
-                Transient(f"alert hook unreachable: {type(exc).__name__}")
-            ) from None
-        fault = read_status(response.status_code, "merchant alert hook", submitting=True)
-        if fault is not None:
-            raise to_application_error(fault) from None
+        await raise_alert(
+            self._hooks,
+            inp.key,
+            ALERT_KIND,
+            f"reconciliation {inp.provider} {inp.day.isoformat()}",
+            f"{inp.review} finding(s) of the {inp.provider} settlement report of "
+            f"{inp.day.isoformat()} need review (at stake, minor units: {amounts or 'none'})",
+            inp.model_dump(mode="json"),
+        )
         return True
 
     @activity.defn
