@@ -20,7 +20,7 @@ from payments_engine.starter.client import PaymentsClient
 from payments_engine.starter.stack import EngineStack
 from tests.integration.support import eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.store_agnostic]
 
 
 async def test_a_low_float_is_read_watched_and_alerted(

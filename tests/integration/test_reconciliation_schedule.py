@@ -33,7 +33,7 @@ from payments_engine.starter.client import PaymentsClient
 from payments_engine.starter.stack import EngineStack
 from tests.integration.support import eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.store_agnostic]
 
 PROVIDER = "hub"
 SCHEDULE_ID = "reconcile-daily-hub"
