@@ -146,7 +146,7 @@ def register(
                     return
                 await _write_results(client.batches, submitted.batch_id, out)
                 _show_final(console, progress)
-                console.print(f"results: {out}")
+                console.print(f"results: {escape(str(out))}", soft_wrap=True, highlight=False)
 
         run(_batch())
 
@@ -215,7 +215,9 @@ def register(
         async def _results() -> None:
             async with open_client(settings(ctx), with_ledger=True) as client:
                 count = await _write_results(client.batches, batch_id, out)
-            console.print(f"{count} line(s) written to {out}")
+            console.print(
+                f"{count} line(s) written to {escape(str(out))}", soft_wrap=True, highlight=False
+            )
 
         run(_results())
 
@@ -300,19 +302,29 @@ def _show_submitted(console: Console, submitted: SubmittedBatch) -> None:
         str(Money(amount=total.amount, currency=total.currency)) for total in submitted.totals
     )
     verb = "started" if submitted.created else "already submitted (the same batch: paid once)"
-    console.print(f"batch {submitted.batch_id}: {submitted.lines} lines, {totals}; {verb}")
+    console.print(
+        f"batch {submitted.batch_id}: {submitted.lines} lines, {totals}; {verb}",
+        soft_wrap=True,
+        highlight=False,
+    )
     if submitted.skipped:
         console.print(f"{len(submitted.skipped)} invalid line(s) skipped:")
         for problem in submitted.skipped:
-            console.print(f"  line {problem.line_no}: {escape(problem.reason)}", highlight=False)
+            console.print(
+                f"  line {problem.line_no}: {escape(problem.reason)}",
+                soft_wrap=True,
+                highlight=False,
+            )
     for shortfall in submitted.shortfalls:
-        console.print(f"[yellow]short:[/] {escape(shortfall)}")
+        console.print(f"[yellow]short:[/] {escape(shortfall)}", soft_wrap=True)
 
 
 def _follow_hint(console: Console, batch_id: str) -> None:
     console.print(
         f"detached: the batch goes on. Follow it with `payments payout batch-status {batch_id}"
-        " --watch`"
+        " --watch`",
+        soft_wrap=True,
+        highlight=False,
     )
 
 
@@ -320,7 +332,12 @@ async def _watch(batches: BatchesClient, batch_id: str, console: Console) -> Bat
     """Show live progress until the batch ends; None if the user detached (Ctrl-C)."""
     detached = asyncio.Event()
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, detached.set)
+    try:
+        loop.add_signal_handler(signal.SIGINT, detached.set)
+        handling = True
+    except (RuntimeError, NotImplementedError):
+        # Not the main thread (an embedding program): watch without a Ctrl-C handler.
+        handling = False
     started = time.monotonic()
     try:
         with Progress(
@@ -358,18 +375,30 @@ async def _watch(batches: BatchesClient, batch_id: str, console: Console) -> Bat
                     continue
                 return None
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        if handling:
+            loop.remove_signal_handler(signal.SIGINT)
 
 
 async def _write_results(batches: BatchesClient, batch_id: str, out: Path) -> int:
+    rows = batches.results(batch_id)
+    # The first row is read before the file is opened: an unknown batch leaves no file.
+    first = await anext(rows, None)
     count = 0
     with out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(RESULT_COLUMNS)
-        async for reference, state, transaction_id, failure in batches.results(batch_id):
-            writer.writerow((reference, state, transaction_id or "", failure or ""))
+        if first is not None:
+            writer.writerow(_result_row(first))
+            count = 1
+        async for row in rows:
+            writer.writerow(_result_row(row))
             count += 1
     return count
+
+
+def _result_row(row: tuple[str, str, str | None, str | None]) -> tuple[str, str, str, str]:
+    reference, state, transaction_id, failure = row
+    return (reference, state, transaction_id or "", failure or "")
 
 
 def _show_final(console: Console, progress: BatchProgress) -> None:
@@ -378,6 +407,7 @@ def _show_final(console: Console, progress: BatchProgress) -> None:
         f" {progress.succeeded} succeeded, {progress.failed} failed,"
         f" {progress.needs_review} in review, {progress.cancelled} cancelled,"
         f" {progress.running} running; runs {progress.runs}",
+        soft_wrap=True,
         highlight=False,
     )
     for group in progress.groups:
@@ -386,5 +416,6 @@ def _show_final(console: Console, progress: BatchProgress) -> None:
             console.print(
                 f"  {group.group} {state}: {group.failed_in_window} of its last"
                 f" {group.ended} failed",
+                soft_wrap=True,
                 highlight=False,
             )

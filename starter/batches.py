@@ -14,10 +14,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from payments_engine.activities.providers.registry import PROVIDERS
@@ -68,6 +74,12 @@ class BatchNotFound(PaymentsError, LookupError):
     """No batch has that id."""
 
     type = "BatchNotFound"
+
+
+class BatchEnded(PaymentsError):
+    """The batch has completed or was cancelled: there is nothing left to steer."""
+
+    type = "BatchEnded"
 
 
 @dataclass(frozen=True)
@@ -268,25 +280,46 @@ class BatchesClient:
 
     async def pause(self, batch_id: str) -> BatchProgress:
         """Start no new payout until resumed."""
-        return await self._handle(batch_id).execute_update(BatchPayoutWorkflow.pause)
+        return await self._steer(batch_id, BatchPayoutWorkflow.pause)
 
     async def resume(self, batch_id: str, group: str | None = None) -> BatchProgress:
         """Resume the batch, or one paused group of it."""
-        handle = self._handle(batch_id)
         if group is None:
-            return await handle.execute_update(BatchPayoutWorkflow.resume)
-        return await handle.execute_update(
-            BatchPayoutWorkflow.resume_group, GroupAction(group=group)
+            return await self._steer(batch_id, BatchPayoutWorkflow.resume)
+        return await self._steer(
+            batch_id, BatchPayoutWorkflow.resume_group, GroupAction(group=group)
         )
 
     async def cancel(self, batch_id: str, group: str | None = None) -> BatchProgress:
         """Cancel the batch, or one group of it: nothing new starts; started ones finish."""
-        handle = self._handle(batch_id)
         if group is None:
-            return await handle.execute_update(BatchPayoutWorkflow.cancel)
-        return await handle.execute_update(
-            BatchPayoutWorkflow.cancel_group, GroupAction(group=group)
+            return await self._steer(batch_id, BatchPayoutWorkflow.cancel)
+        return await self._steer(
+            batch_id, BatchPayoutWorkflow.cancel_group, GroupAction(group=group)
         )
+
+    async def _steer(self, batch_id: str, update: Any, *args: Any) -> BatchProgress:
+        """Run an operator's Update; its refusal or the batch's absence as a clear error.
+
+        Raises:
+            ValidationFailed: the batch refused (a group not paused, resumed after cancel).
+            BatchNotFound: no such batch.
+            BatchEnded: the batch has completed or was cancelled.
+        """
+        handle = self._handle(batch_id)
+        try:
+            result: BatchProgress = await handle.execute_update(update, *args)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.type == ValidationFailed.type:
+                raise ValidationFailed(cause.message) from None
+            raise
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            progress = await self.progress(batch_id)  # BatchNotFound when there is none
+            raise BatchEnded(f"batch {batch_id!r} has ended: {progress.status}") from None
+        return result
 
     async def wait(self, batch_id: str) -> BatchProgress:
         """Wait for the batch to end; its final progress."""
@@ -296,8 +329,15 @@ class BatchesClient:
     async def results(
         self, batch_id: str
     ) -> AsyncIterator[tuple[str, str, str | None, str | None]]:
-        """Per line: reference, state, provider transaction id, failure code."""
-        async for row in self._require_store().results(batch_id):
+        """Per line: reference, state, provider transaction id, failure code.
+
+        Raises:
+            BatchNotFound: no such batch is stored.
+        """
+        store = self._require_store()
+        if await store.get(batch_id) is None:
+            raise BatchNotFound(f"no batch {batch_id!r}")
+        async for row in store.results(batch_id):
             yield row
 
     def _handle(self, batch_id: str) -> WorkflowHandle[BatchPayoutWorkflow, BatchProgress]:
