@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ChildWorkflowError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
@@ -112,6 +112,7 @@ class BatchPayoutWorkflow:
         self._outcomes: list[LineOutcome] = []
         self._started_this_run = 0
         self._claims = 0
+        self._early_reviews: dict[str, PayoutReviewNotice] = {}
         self._alerts: set[asyncio.Task[None]] = set()
 
     @workflow.run
@@ -158,6 +159,11 @@ class BatchPayoutWorkflow:
         self._state.paused = True
         self._update(BatchStatus.PAUSED)
         return self._state.progress
+
+    @pause.validator
+    def _validate_pause(self) -> None:
+        if self._state.cancelling:
+            raise ValidationFailed("this batch was cancelled: there is nothing to pause")
 
     @workflow.update
     async def resume(self) -> BatchProgress:
@@ -213,7 +219,13 @@ class BatchPayoutWorkflow:
         """A child payout moved to needs_review: the line ended, for the batch."""
         line = self._running.pop(notice.payout_id, None)
         if line is None:
+            # Its notice can come before its start is confirmed: counted at the start.
+            self._early_reviews[notice.payout_id] = notice
             return
+        self._review(line, notice)
+
+    def _review(self, line: ClaimedLine, notice: PayoutReviewNotice) -> None:
+        """The line ended in needs_review; its payout may still be decided later."""
         self._state.review_ids.append(notice.payout_id)
         self._ended(
             line,
@@ -245,7 +257,11 @@ class BatchPayoutWorkflow:
                 batch_id=self._request.batch_id,
                 merchant_id=self._request.merchant_id,
                 after_line=self._state.cursor,
-                limit=self._request.page_size,
+                # Never more than the run may still start: its history stays bounded.
+                limit=min(
+                    self._request.page_size,
+                    self._request.lines_per_run - self._started_this_run,
+                ),
                 skip_groups=[*self._state.paused_groups, *self._state.cancelled_groups],
                 token=f"{workflow.info().run_id}:{self._claims}",
             ),
@@ -298,6 +314,9 @@ class BatchPayoutWorkflow:
                 id=request.workflow_id,
                 # Cancelling the batch stops new payouts, never one already started.
                 parent_close_policy=ParentClosePolicy.ABANDON,
+                # A payout that ran before (a restarted batch, or started by hand) is
+                # never run again: it is flagged for a person instead.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary="Payout "
                 + payout_summary(
                     request.amount, request.provider, mask_msisdn(request.recipient_msisdn)
@@ -314,6 +333,9 @@ class BatchPayoutWorkflow:
         task = asyncio.ensure_future(self._follow(line, handle))
         self._following.add(task)
         task.add_done_callback(self._following.discard)
+        early = self._early_reviews.pop(request.payout_id, None)
+        if early is not None and self._running.pop(request.payout_id, None) is not None:
+            self._review(line, early)
 
     def _taken(self, line: ClaimedLine) -> None:
         """A payout with the line's id exists already: never pay it again, flag it."""
