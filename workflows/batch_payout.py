@@ -112,7 +112,6 @@ class BatchPayoutWorkflow:
         self._outcomes: list[LineOutcome] = []
         self._started_this_run = 0
         self._claims = 0
-        self._early_reviews: dict[str, PayoutReviewNotice] = {}
         self._alerts: set[asyncio.Task[None]] = set()
 
     @workflow.run
@@ -148,7 +147,7 @@ class BatchPayoutWorkflow:
             if self._state.paused or self._state.cancelling or self._blocked(line):
                 self._buffer.insert(0, line)
                 continue
-            await self._start(line)
+            self._launch(line)
         return await self._finish()
 
     # -- operators ---------------------------------------------------------------------
@@ -217,12 +216,11 @@ class BatchPayoutWorkflow:
     @workflow.signal
     async def payout_needs_review(self, notice: PayoutReviewNotice) -> None:
         """A child payout moved to needs_review: the line ended, for the batch."""
+        # A line holds its slot from before its start is confirmed, so a notice that
+        # overtakes the start still finds it.
         line = self._running.pop(notice.payout_id, None)
-        if line is None:
-            # Its notice can come before its start is confirmed: counted at the start.
-            self._early_reviews[notice.payout_id] = notice
-            return
-        self._review(line, notice)
+        if line is not None:
+            self._review(line, notice)
 
     def _review(self, line: ClaimedLine, notice: PayoutReviewNotice) -> None:
         """The line ended in needs_review; its payout may still be decided later."""
@@ -294,7 +292,21 @@ class BatchPayoutWorkflow:
         blocked = (*self._state.paused_groups, *self._state.cancelled_groups)
         return any(group in blocked for group in line.groups)
 
+    def _launch(self, line: ClaimedLine) -> None:
+        """Take a slot and start the line's payout in the background.
+
+        Not awaited here: the loop goes on to the next line, so one workflow task sends
+        as many starts as there are free slots, not one.
+        """
+        self._running[line.request.payout_id] = line
+        self._started_this_run += 1
+        self._update(started=self._state.progress.started + 1)
+        task = asyncio.ensure_future(self._start(line))
+        self._following.add(task)
+        task.add_done_callback(self._following.discard)
+
     async def _start(self, line: ClaimedLine) -> None:
+        """Start the line's child payout, then follow it to its end."""
         request = line.request
         search = None
         if sa.PAYMENT_KIND in workflow.info().typed_search_attributes:
@@ -325,17 +337,10 @@ class BatchPayoutWorkflow:
             )
         except WorkflowAlreadyStartedError:
             # Started by someone else (or an earlier batch): never paid twice, checked.
-            self._taken(line)
+            if self._running.pop(request.payout_id, None) is not None:
+                self._taken(line)
             return
-        self._running[request.payout_id] = line
-        self._started_this_run += 1
-        self._update(started=self._state.progress.started + 1)
-        task = asyncio.ensure_future(self._follow(line, handle))
-        self._following.add(task)
-        task.add_done_callback(self._following.discard)
-        early = self._early_reviews.pop(request.payout_id, None)
-        if early is not None and self._running.pop(request.payout_id, None) is not None:
-            self._review(line, early)
+        await self._follow(line, handle)
 
     def _taken(self, line: ClaimedLine) -> None:
         """A payout with the line's id exists already: never pay it again, flag it."""
@@ -344,7 +349,6 @@ class BatchPayoutWorkflow:
             self._request.batch_id,
             line.line_no,
         )
-        self._update(started=self._state.progress.started + 1)
         self._ended(
             line,
             LineOutcome(
