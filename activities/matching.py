@@ -30,12 +30,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import duckdb
 from babel.numbers import get_currency_precision, list_currencies
 
 from payments_engine.domain.errors import ReportInvalid
+
+if TYPE_CHECKING:
+    import duckdb
 from payments_engine.domain.reconciliation import (
     MAX_EVIDENCE,
     CurrencyTotals,
@@ -104,6 +106,9 @@ def open_duckdb(
     Returns:
         The connection; the caller closes it.
     """
+    # Imported here: the CLI and every process that only imports this module stay light.
+    import duckdb
+
     workdir.mkdir(parents=True, exist_ok=True)
     return duckdb.connect(
         ":memory:",
@@ -474,6 +479,8 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, spec: ReportSpec) -> 
     field_of = dict(zip(names, FIELDS, strict=True))
     # The header's order, which may differ from the spec's: cells are read by name.
     columns = "{" + ", ".join(f"'{field_of[name]}': 'VARCHAR'" for name in header) + "}"
+    import duckdb
+
     try:
         con.execute(READ_CSV.format(columns=columns), {"path": str(path), "nullstr": _NO_NULL})
     except duckdb.Error as exc:
@@ -487,6 +494,8 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, spec: ReportSpec) -> 
 def _stage_json(con: duckdb.DuckDBPyConnection, path: Path, spec: ReportSpec) -> str:
     """Read the JSON array into ``report_cells``; return the SQL of its ``raw`` JSON."""
     names = spec.columns.names()
+    import duckdb
+
     try:
         con.execute(READ_JSON, {"path": str(path)})
     except duckdb.Error as exc:

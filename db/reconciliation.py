@@ -24,15 +24,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-import psycopg
-import pyarrow as pa
 from sqlalchemy import and_, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+if TYPE_CHECKING:
+    import duckdb
 
 from payments_engine.db.models import ReconciliationFinding, ReconciliationRun, utcnow
 from payments_engine.db.session import session_factory
@@ -54,20 +54,6 @@ IN_CHUNK = 500
 CARRIED_KINDS = (FindingKind.MISSING_AT_PROVIDER.value, FindingKind.TIMING.value)
 
 # The columns of DuckDB's ``ledger`` table, in order (the caller creates the table).
-LEDGER_SCHEMA = pa.schema(
-    [
-        pa.field("provider_transaction_id", pa.string()),
-        pa.field("reference", pa.string(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("status", pa.string(), nullable=False),
-        pa.field("gross", pa.int64(), nullable=False),
-        pa.field("fee", pa.int64(), nullable=False),
-        pa.field("currency", pa.string(), nullable=False),
-        pa.field("occurred_at", pa.timestamp("us"), nullable=False),
-        pa.field("settlement_date", pa.date32(), nullable=False),
-        pa.field("carried", pa.bool_(), nullable=False),
-    ]
-)
 _CSV_COLUMNS = (
     "{'provider_transaction_id': 'VARCHAR', 'reference': 'VARCHAR', 'kind': 'VARCHAR', "
     "'status': 'VARCHAR', 'gross': 'BIGINT', 'fee': 'BIGINT', 'currency': 'VARCHAR', "
@@ -675,6 +661,8 @@ def _copy_from_postgres(
     staged: Path, params: tuple[Any, ...], args: Sequence[Any], kwargs: dict[str, Any]
 ) -> None:
     """Write the PostgreSQL slice to ``staged`` as CSV, on a connection of its own."""
+    import psycopg  # only PostgreSQL deployments load it
+
     with psycopg.connect(*args, **kwargs) as conn:
         try:
             # Local to the COPY's transaction (rolled back below): the CSV's timestamps

@@ -180,6 +180,11 @@ class BatchRequest(BaseModel):
     concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=1_000)
     breaker: BatchBreaker = Field(default_factory=BatchBreaker)
     page_size: int = Field(default=200, ge=1, le=5_000)
+    lines: int = Field(
+        default=0,
+        ge=0,
+        description="Lines stored (known at submit, so progress counts them from the start).",
+    )
     lines_per_run: int = Field(
         default=500,
         ge=1,
@@ -220,7 +225,8 @@ class BatchProgress(BaseModel):
         started: payouts started.
         succeeded, failed, needs_review, cancelled: lines in those final states.
         running: payouts in flight.
-        paused_groups: groups the breaker (or an operator) paused.
+        paid: minor units paid (succeeded lines) per currency.
+        groups: the countries and providers, with their breakers.
         runs: the workflow's runs so far (continue-as-new).
         started_at: when the batch started (first run).
         updated_at: the last change.
@@ -235,6 +241,7 @@ class BatchProgress(BaseModel):
     needs_review: int = 0
     cancelled: int = 0
     running: int = 0
+    paid: dict[str, int] = Field(default_factory=dict)
     groups: list[GroupView] = Field(default_factory=list)
     runs: int = 1
     started_at: datetime

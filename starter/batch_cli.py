@@ -410,6 +410,12 @@ def _show_final(console: Console, progress: BatchProgress) -> None:
         soft_wrap=True,
         highlight=False,
     )
+    if progress.paid:
+        paid = ", ".join(
+            str(Money(amount=amount, currency=currency))
+            for currency, amount in sorted(progress.paid.items())
+        )
+        console.print(f"  paid {paid}", soft_wrap=True, highlight=False)
     for group in progress.groups:
         if group.paused or group.cancelled:
             state = "paused" if group.paused else "cancelled"

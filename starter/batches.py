@@ -175,7 +175,7 @@ class BatchesClient:
         stored = await store.create(
             batch_id, merchant_id, parsed.sha256, parsed.lines, parsed.totals
         )
-        await self._start(request)
+        await self._start(request.model_copy(update={"lines": stored.lines}))
         return SubmittedBatch(
             batch_id=batch_id,
             workflow_id=request.workflow_id,

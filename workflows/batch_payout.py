@@ -99,7 +99,7 @@ class BatchPayoutWorkflow:
             progress=BatchProgress(
                 batch_id=run.request.batch_id,
                 status=BatchStatus.RUNNING,
-                lines=0,
+                lines=run.request.lines,
                 started_at=now,
                 updated_at=now,
             )
@@ -383,7 +383,7 @@ class BatchPayoutWorkflow:
         elif payout_id in self._state.review_ids:
             # Reviewed and decided while this run still follows it: count the decision.
             self._state.review_ids.remove(payout_id)
-            self._decided(outcome)
+            self._decided(line, outcome)
 
     def _ended(self, line: ClaimedLine, outcome: LineOutcome) -> None:
         progress = self._state.progress
@@ -393,16 +393,26 @@ class BatchPayoutWorkflow:
             BatchLineState.NEEDS_REVIEW: {"needs_review": progress.needs_review + 1},
         }[outcome.state]
         self._update(**counts)
+        if outcome.state is BatchLineState.SUCCEEDED:
+            self._paid(line)
         self._outcomes.append(outcome)
         failed = outcome.state is BatchLineState.FAILED
         for group in line.groups:
             self._observe(group, failed)
 
-    def _decided(self, outcome: LineOutcome) -> None:
+    def _paid(self, line: ClaimedLine) -> None:
+        """Add the line's amount to what the batch paid, per currency."""
+        amount = line.request.amount
+        paid = dict(self._state.progress.paid)
+        paid[amount.currency] = paid.get(amount.currency, 0) + amount.amount
+        self._state.progress = self._state.progress.model_copy(update={"paid": paid})
+
+    def _decided(self, line: ClaimedLine, outcome: LineOutcome) -> None:
         progress = self._state.progress
         update: dict[str, int] = {"needs_review": progress.needs_review - 1}
         if outcome.state is BatchLineState.SUCCEEDED:
             update["succeeded"] = progress.succeeded + 1
+            self._paid(line)
         elif outcome.state is BatchLineState.FAILED:
             update["failed"] = progress.failed + 1
         else:

@@ -46,9 +46,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # Enough rounds to catch an exit that fails one time in a few dozen, few enough to keep
 # the whole suite within its 15 minutes on 2 cores (these rounds are its largest part).
-WORKER_RESTARTS = 10
-DEV_RESTARTS = 8
-CLI_ROUNDS = 30
+WORKER_RESTARTS = 6
+DEV_RESTARTS = 5
+CLI_ROUNDS = 16
 
 
 @pytest.fixture(scope="module")
