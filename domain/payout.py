@@ -20,6 +20,7 @@ from payments_engine.domain.msisdn import field_msisdn, mask_msisdn
 DEFAULT_MERCHANT_ID = "default"
 DEFAULT_RESOLUTION_DEADLINE_SECONDS = 24 * 3600
 DEFAULT_REVIEW_GRACE_SECONDS = 3600
+DEFAULT_FIRST_POLL_SECONDS = 30
 DEFAULT_PROVIDER = "hub"
 # A provider's name: the registry decides which exist (the client checks it before
 # starting); here only its shape, since workflows import this module.
@@ -71,6 +72,16 @@ class PayoutRequest(BaseModel):
             " the deadline (at once if the provider has no record of it)."
         ),
     )
+    first_poll_seconds: int = Field(
+        default=DEFAULT_FIRST_POLL_SECONDS,
+        ge=1,
+        le=DEFAULT_RESOLUTION_DEADLINE_SECONDS,
+        description=(
+            "Without a webhook, the provider is first asked after this long; the wait"
+            " doubles up to 15 minutes. Not part of what defines the payout (its"
+            " fingerprint)."
+        ),
+    )
 
     @field_validator("country")
     @classmethod
@@ -104,7 +115,9 @@ class PayoutRequest(BaseModel):
         it. Without ``key`` this is a plain SHA-256, which anyone can recompute from a
         guessed number: compare it in memory only, never store or show it.
         """
-        fields = self.model_dump(mode="json", exclude={"description"})
+        # How often to ask is not what was asked for; leaving it out also keeps the
+        # fingerprints stored before the field existed.
+        fields = self.model_dump(mode="json", exclude={"description", "first_poll_seconds"})
         canonical = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
         if key is None:
             return hashlib.sha256(canonical).hexdigest()

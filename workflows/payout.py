@@ -60,7 +60,6 @@ with workflow.unsafe.imports_passed_through():
         payout_summary,
     )
     from payments_engine.workflows.common import (
-        FIRST_POLL_INTERVAL,
         MAX_POLL_INTERVAL,
         REVIEW_POLL_INTERVAL,
         ProviderWait,
@@ -171,7 +170,11 @@ class PayoutWorkflow:
 
         await self._submit(request)
         if self._verified:
-            await self._provider.run(deadline, lambda: self._decision is not None)
+            await self._provider.run(
+                deadline,
+                lambda: self._decision is not None,
+                first_interval=timedelta(seconds=request.first_poll_seconds),
+            )
             self._final = self._provider.final
         elif self._final is None:
             await self._wait_for_final(deadline)
@@ -311,7 +314,7 @@ class PayoutWorkflow:
             workflow.set_current_details(self._details())
 
     async def _wait_for_final(self, deadline: datetime) -> None:
-        interval = FIRST_POLL_INTERVAL
+        interval = timedelta(seconds=self._request.first_poll_seconds)
         while self._final is None:
             remaining = deadline - workflow.now()
             if remaining <= timedelta(0):

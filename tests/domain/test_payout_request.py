@@ -84,6 +84,9 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
+LEGACY_FINGERPRINT = "0932a765855a218c8adb5ae4015398388ab4a5d1fce3b84c9467d0deebe402b0"
+
+
 def _request(**overrides: Any) -> PayoutRequest:
     fields: dict[str, Any] = {
         "payout_id": "po-1",
@@ -239,6 +242,19 @@ def test_fingerprint_equal_whatever_the_number_was_typed_as() -> None:
 def test_fingerprint_ignores_description() -> None:
     assert _request(description="one").fingerprint() == _request().fingerprint()
     assert _request(description="one").fingerprint() == _request(description="two").fingerprint()
+
+
+def test_fingerprint_ignores_how_soon_the_provider_is_asked() -> None:
+    assert _request(first_poll_seconds=3).fingerprint() == _request().fingerprint()
+    # What the same request's fingerprint was before the field existed (f1aa832): a
+    # payout stored then is still recognised when it is sent again.
+    assert _request().fingerprint() == LEGACY_FINGERPRINT
+
+
+@pytest.mark.parametrize("seconds", [0, -1, 86_401])
+def test_first_poll_is_within_a_day(seconds: int) -> None:
+    with pytest.raises(ValidationError, match="first_poll_seconds"):
+        _request(first_poll_seconds=seconds)
 
 
 @pytest.mark.parametrize(

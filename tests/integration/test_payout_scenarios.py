@@ -74,11 +74,12 @@ async def outcomes(stack: EngineStack) -> dict[Scenario, Outcome]:
         await stack.ledger.fund_merchant(
             FundMerchantInput(merchant_id=merchant_id, amount=FUNDS, reference=f"f-{merchant_id}")
         )
-        extra = (
-            {"resolution_deadline_seconds": NEEDS_REVIEW_DEADLINE_SECONDS}
-            if scenario is Scenario.NEVER_RESOLVES
-            else {}
-        )
+        extra: dict[str, int] = {}
+        if scenario is Scenario.NEVER_RESOLVES:
+            extra["resolution_deadline_seconds"] = NEEDS_REVIEW_DEADLINE_SECONDS
+        if scenario is Scenario.WEBHOOK_NEVER_SENT:
+            # Found by the first status poll; 30 s by default, asked sooner here.
+            extra["first_poll_seconds"] = 3
         requests[scenario] = payout(merchant_id, scenario, **extra)
         await payments.create_payout(requests[scenario])
     views = await asyncio.gather(

@@ -35,6 +35,7 @@ pytestmark = pytest.mark.integration
 
 FUNDS = Money(amount=10_000_00, currency="KES")
 NEEDS_REVIEW_DEADLINE_SECONDS = 4
+LOST_CALLBACK_POLL_SECONDS = 3
 CRASH_PAYOUTS = 8
 PAID = {
     Behaviour.SUCCESS,
@@ -97,15 +98,15 @@ async def outcomes(stack: EngineStack) -> dict[tuple[str, Behaviour], Outcome]:
     requests: dict[tuple[str, Behaviour], PayoutRequest] = {}
     for case in CASES:
         for behaviour in Behaviour:
-            extra = (
-                {"resolution_deadline_seconds": NEEDS_REVIEW_DEADLINE_SECONDS}
-                if behaviour is Behaviour.NEVER_RESOLVES
-                else {}
-            )
+            extra: dict[str, int] = {}
+            if behaviour is Behaviour.NEVER_RESOLVES:
+                extra["resolution_deadline_seconds"] = NEEDS_REVIEW_DEADLINE_SECONDS
+            if behaviour is Behaviour.CALLBACK_LOST:
+                # Found by the first status poll; 30 s by default, asked sooner here.
+                extra["first_poll_seconds"] = LOST_CALLBACK_POLL_SECONDS
             request = request_for(case, await funded_merchant(stack), behaviour, **extra)
             requests[case.name, behaviour] = request
             await payments.create_payout(request)
-    # The callback-lost payouts wait for the first status poll (30 s).
     views = await asyncio.gather(
         *(settled(payments, r.payout_id, timeout=90) for r in requests.values())
     )

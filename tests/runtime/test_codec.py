@@ -187,6 +187,10 @@ def test_keyring_parses_the_setting_and_never_shows_a_key() -> None:
     assert Keyring.parse(f"u:{base64.urlsafe_b64encode(key).decode().rstrip('=')}").get("u") == key
 
 
+_KEY_A = base64.b64encode(bytes(range(32))).decode()
+_KEY_B = base64.b64encode(bytes(range(32, 64))).decode()
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -194,8 +198,10 @@ def test_keyring_parses_the_setting_and_never_shows_a_key() -> None:
         ("k1", "entry 1 is not `id:base64key`"),
         ("k1:not base64!", "key 'k1' is not base64"),
         (f"k1:{base64.b64encode(b'short').decode()}", "key 'k1' must be 32 bytes"),
-        (f"{new_key_entry('k1')},{new_key_entry('k1')}", "key id 'k1' is given twice"),
-        (f"bad id:{base64.b64encode(os.urandom(32)).decode()}", "key id 'bad id' must be"),
+        # Fixed keys, not random ones: the test ids must be the same in every collection
+        # (pytest-xdist compares them across its workers).
+        (f"k1:{_KEY_A},k1:{_KEY_B}", "key id 'k1' is given twice"),
+        (f"bad id:{_KEY_A}", "key id 'bad id' must be"),
     ],
 )
 def test_malformed_keys_are_refused_naming_the_id_not_the_key(text: str, message: str) -> None:

@@ -202,6 +202,26 @@ async def test_webhook_never_arrives_resolved_by_polling(env: WorkflowEnvironmen
     assert script.calls == ["reserve", "submit", "poll", "poll", "poll", "settle"]
 
 
+async def test_first_poll_comes_after_the_requests_first_poll_seconds_then_doubles(
+    env: WorkflowEnvironment,
+) -> None:
+    script = Script(poll_statuses=[HubStatus.PENDING, HubStatus.PENDING, HubStatus.SUCCESS])
+    request = payout_request(first_poll_seconds=5)
+    async with worker(env.client, script):
+        handle = await env.client.start_workflow(
+            PayoutWorkflow.run, request, id=request.workflow_id, task_queue=TASK_QUEUE
+        )
+        result = await handle.result()
+    assert result.payout.status is PayoutStatus.SUCCEEDED
+    assert script.calls == ["reserve", "submit", "poll", "poll", "poll", "settle"]
+    timers = [
+        event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+        for event in (await handle.fetch_history()).events
+        if event.HasField("timer_started_event_attributes")
+    ]
+    assert timers == [timedelta(seconds=5), timedelta(seconds=10), timedelta(seconds=20)]
+
+
 async def test_never_resolving_payout_needs_review_then_operator_fails_it(
     env: WorkflowEnvironment,
 ) -> None:

@@ -202,7 +202,7 @@ async def test_timeout_scenario_executes_before_the_client_gives_up() -> None:
     async with (
         served(receiver, make_config(timeout_after_accept_seconds=3.0)) as url,
         httpx.AsyncClient(
-            base_url=url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=0.3
+            base_url=url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=5.0
         ) as client,
     ):
         sandbox_body = {
@@ -221,8 +221,10 @@ async def test_timeout_scenario_executes_before_the_client_gives_up() -> None:
             "reason": "late",
             "external_refund_id": "ref-slow",
         }
+        # Only this call gives up early (well before the hub's 3 s): the others may be
+        # slow on a loaded machine without the test failing.
         with pytest.raises(httpx.ReadTimeout):
-            await client.post("/hub/v1/refunds", json=body)
+            await client.post("/hub/v1/refunds", json=body, timeout=1.0)
 
         # The client never saw a refund id, yet the money already left the float.
         (admin,) = (await client.get("/admin/refunds")).json()
