@@ -25,6 +25,10 @@ checking the floor against the row as it locked it.
 
 Cost. A posting is a handful of Core statements on one connection (entry, locks, one
 query for every condition, postings, balances); account ids are cached once committed.
+They are written once, synchronously (``_write_entry``): PostgreSQL runs them through
+``AsyncConnection.run_sync``; SQLite runs the whole transaction in one call on the
+engine's writer thread (``db.session.SqliteWriter``), so the database's write lock is not
+held across event-loop round trips.
 """
 
 from __future__ import annotations
@@ -32,15 +36,17 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, case, cast, func, or_, select, update
+from sqlalchemy import BigInteger, Connection, case, cast, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from payments_engine.db.models import Account, JournalEntry, ProviderTransactionRow, utcnow
 from payments_engine.db.models import Posting as PostingRow
+from payments_engine.db.session import write
 from payments_engine.domain import recipes
 from payments_engine.domain.errors import InsufficientFunds, LedgerError, ReferenceConflict
 from payments_engine.domain.ledger import (
@@ -156,96 +162,25 @@ class Ledger:
         return await self.post(recipes.fund_merchant(inp))
 
     async def _insert(self, entry: JournalEntryRequest) -> PostedEntry:
-        created_at = utcnow()
-        deltas: dict[str, int] = {}
-        for posting in entry.postings:
-            deltas[posting.account] = deltas.get(posting.account, 0) + posting.amount
-        async with self._sessions() as session, session.begin():
-            # Core statements on the session's connection: the ORM adds nothing here but
-            # its cost, and every statement is one round trip while hot rows may be held.
-            conn = await session.connection()
-            dialect = conn.dialect.name
-            # The entry goes first: its unique key is what makes concurrent posters of the
-            # same key wait for, then fail against, the first one. On SQLite this first
-            # write also takes the database write lock, so everything after it is serial
-            # and reads the latest committed state.
-            try:
-                entry_id = (
-                    await conn.execute(
-                        _insert_for(dialect, JournalEntry)
-                        .values(
-                            idempotency_key=entry.idempotency_key,
-                            kind=entry.kind,
-                            reference=entry.reference,
-                            currency=entry.currency,
-                            created_at=created_at,
-                        )
-                        .returning(JournalEntry.id)
-                    )
-                ).scalar_one()
-            except IntegrityError as exc:
-                raise _DuplicateKey from exc
-
-            if dialect == "postgresql":
-                await _lock_keys(conn, [entry.idempotency_key, *entry.excludes])
-            await _check_conditions(conn, entry)
-
-            account_ids = {
-                code: self._account_ids[code, entry.currency]
-                for code in deltas
-                if (code, entry.currency) in self._account_ids
-            }
-            unknown = sorted(code for code in deltas if code not in account_ids)
-            if unknown:
-                account_ids.update(
-                    await _get_or_create_accounts(conn, dialect, unknown, entry.currency)
-                )
-
-            await conn.execute(
-                _insert_for(dialect, PostingRow),
-                [
-                    {
-                        "entry_id": entry_id,
-                        "account_id": account_ids[p.account],
-                        "amount": p.amount,
-                        "currency": entry.currency,
-                    }
-                    for p in entry.postings
-                ],
-            )
-            if entry.settlement is not None:
-                await _record_settlement(conn, dialect, entry.settlement, entry.idempotency_key)
-            # Last, so the hot account rows are held for as short as possible. The floor
-            # is part of the UPDATE: it is checked against the row as written (PostgreSQL
-            # re-reads a row it waited for), so no concurrent posting can overdraw it.
-            moves = {account_ids[code]: delta for code, delta in deltas.items() if delta}
-            floored = {
-                account_ids[code]
-                for code, delta in deltas.items()
-                if delta < 0 and code not in entry.may_go_negative
-            }
-            short = await _apply_moves(conn, dialect, moves, floored)
-            if short is not None:
-                code = next(c for c, i in account_ids.items() if i == short)
-                # The account and the amount only: no balance, no personal data.
-                raise InsufficientFunds(
-                    f"{code} cannot cover {-deltas[code]} {entry.currency} "
-                    f"(entry {entry.idempotency_key!r})",
-                    account=code,
-                )
-
+        known = {
+            code: self._account_ids[code, entry.currency]
+            for code in {p.account for p in entry.postings}
+            if (code, entry.currency) in self._account_ids
+        }
+        # On SQLite, one hop to the writer's thread for the whole transaction.
+        written = await write(self.engine, _write_entry, entry, known)
         # Committed: the accounts it created exist for good.
-        for code, account_id in account_ids.items():
+        for code, account_id in written.account_ids.items():
             self._account_ids[code, entry.currency] = account_id
         return PostedEntry(
-            entry_id=entry_id,
+            entry_id=written.entry_id,
             idempotency_key=entry.idempotency_key,
             kind=entry.kind,
             reference=entry.reference,
             currency=entry.currency,
             postings=list(entry.postings),
             created=True,
-            created_at=created_at,
+            created_at=written.created_at,
         )
 
     # -- reading -----------------------------------------------------------------------
@@ -378,12 +313,100 @@ class Ledger:
         return problems
 
 
+@dataclass(frozen=True)
+class _Written:
+    """What a posting transaction wrote: the entry's id and time, the accounts' ids."""
+
+    entry_id: int
+    created_at: datetime
+    account_ids: dict[str, int]
+
+
+def _write_entry(conn: Connection, entry: JournalEntryRequest, known: dict[str, int]) -> _Written:
+    """Write ``entry`` in the caller's transaction, if its conditions hold.
+
+    Synchronous Core statements on one connection: on PostgreSQL this runs through
+    ``AsyncConnection.run_sync``, on SQLite in one call on the writer's thread.
+    ``known`` holds account ids already committed (the caller's cache).
+
+    Raises:
+        _DuplicateKey: the key is posted (the transaction must be rolled back).
+        InsufficientFunds, LedgerError, ReferenceConflict: see :meth:`Ledger.post`.
+    """
+    created_at = utcnow()
+    dialect = conn.dialect.name
+    deltas: dict[str, int] = {}
+    for posting in entry.postings:
+        deltas[posting.account] = deltas.get(posting.account, 0) + posting.amount
+    # The entry goes first: its unique key is what makes concurrent posters of the same
+    # key wait for, then fail against, the first one. On SQLite this first write also
+    # takes the database write lock, so everything after it is serial and reads the
+    # latest committed state.
+    try:
+        entry_id = conn.execute(
+            _insert_for(dialect, JournalEntry)
+            .values(
+                idempotency_key=entry.idempotency_key,
+                kind=entry.kind,
+                reference=entry.reference,
+                currency=entry.currency,
+                created_at=created_at,
+            )
+            .returning(JournalEntry.id)
+        ).scalar_one()
+    except IntegrityError as exc:
+        raise _DuplicateKey from exc
+
+    if dialect == "postgresql":
+        _lock_keys(conn, [entry.idempotency_key, *entry.excludes])
+    _check_conditions(conn, entry)
+
+    account_ids = {code: known[code] for code in deltas if code in known}
+    unknown = sorted(code for code in deltas if code not in account_ids)
+    if unknown:
+        account_ids.update(_get_or_create_accounts(conn, dialect, unknown, entry.currency))
+
+    conn.execute(
+        _insert_for(dialect, PostingRow),
+        [
+            {
+                "entry_id": entry_id,
+                "account_id": account_ids[p.account],
+                "amount": p.amount,
+                "currency": entry.currency,
+            }
+            for p in entry.postings
+        ],
+    )
+    if entry.settlement is not None:
+        _record_settlement(conn, dialect, entry.settlement, entry.idempotency_key)
+    # Last, so the hot account rows are held for as short as possible. The floor is part
+    # of the UPDATE: it is checked against the row as written (PostgreSQL re-reads a row
+    # it waited for), so no concurrent posting can overdraw it.
+    moves = {account_ids[code]: delta for code, delta in deltas.items() if delta}
+    floored = {
+        account_ids[code]
+        for code, delta in deltas.items()
+        if delta < 0 and code not in entry.may_go_negative
+    }
+    short = _apply_moves(conn, dialect, moves, floored)
+    if short is not None:
+        code = next(c for c, i in account_ids.items() if i == short)
+        # The account and the amount only: no balance, no personal data.
+        raise InsufficientFunds(
+            f"{code} cannot cover {-deltas[code]} {entry.currency} "
+            f"(entry {entry.idempotency_key!r})",
+            account=code,
+        )
+    return _Written(entry_id=entry_id, created_at=created_at, account_ids=account_ids)
+
+
 def _lock_id(key: str) -> int:
     """A stable signed 64-bit advisory lock id of an idempotency key."""
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
 
-async def _lock_keys(conn: AsyncConnection, keys: Iterable[str]) -> None:
+def _lock_keys(conn: Connection, keys: Iterable[str]) -> None:
     """Take PostgreSQL transaction advisory locks on ``keys``, in one global order.
 
     An entry locks its own key and the keys it excludes. Two entries excluding each other
@@ -394,17 +417,17 @@ async def _lock_keys(conn: AsyncConnection, keys: Iterable[str]) -> None:
     """
     ids = sorted({_lock_id(k) for k in keys})
     if len(ids) == 1:
-        await conn.execute(select(func.pg_advisory_xact_lock(cast(ids[0], BigInteger))))
+        conn.execute(select(func.pg_advisory_xact_lock(cast(ids[0], BigInteger))))
         return
     ordered = (
         select(func.unnest(cast(ids, postgresql.ARRAY(BigInteger))).label("lock_id"))
         .order_by("lock_id")
         .subquery()
     )
-    await conn.execute(select(func.count(func.pg_advisory_xact_lock(ordered.c.lock_id))))
+    conn.execute(select(func.count(func.pg_advisory_xact_lock(ordered.c.lock_id))))
 
 
-async def _check_conditions(conn: AsyncConnection, entry: JournalEntryRequest) -> None:
+def _check_conditions(conn: Connection, entry: JournalEntryRequest) -> None:
     """Raise unless the required entries are posted as required and no excluded one is.
 
     One query reads what every required or excluded key moved, per account.
@@ -413,7 +436,7 @@ async def _check_conditions(conn: AsyncConnection, entry: JournalEntryRequest) -
     if not keys:
         return
     rows = (
-        await conn.execute(
+        conn.execute(
             select(
                 JournalEntry.idempotency_key,
                 JournalEntry.currency,
@@ -455,8 +478,8 @@ async def _check_conditions(conn: AsyncConnection, entry: JournalEntryRequest) -
         )
 
 
-async def _apply_moves(
-    conn: AsyncConnection, dialect: str, moves: dict[int, int], floored: set[int]
+def _apply_moves(
+    conn: Connection, dialect: str, moves: dict[int, int], floored: set[int]
 ) -> int | None:
     """Add ``moves`` (account id -> delta) to the balances; the id of an account too short.
 
@@ -475,7 +498,7 @@ async def _apply_moves(
             statement = update(Account).where(Account.id == account_id)
             if account_id in floored:
                 statement = statement.where(Account.balance + delta >= 0)
-            result = await conn.execute(statement.values(balance=Account.balance + delta))
+            result = conn.execute(statement.values(balance=Account.balance + delta))
             if account_id in floored and result.rowcount != 1:
                 return account_id
         return None
@@ -487,9 +510,7 @@ async def _apply_moves(
         )
     moved = set(
         (
-            await conn.execute(
-                statement.values(balance=Account.balance + delta_of).returning(Account.id)
-            )
+            conn.execute(statement.values(balance=Account.balance + delta_of).returning(Account.id))
         ).scalars()
     )
     # A row the floor kept out is not updated while the others are: the caller's raise
@@ -497,8 +518,8 @@ async def _apply_moves(
     return min(set(moves) - moved, default=None)
 
 
-async def _record_settlement(
-    conn: AsyncConnection, dialect: str, record: ProviderTransaction, entry_key: str
+def _record_settlement(
+    conn: Connection, dialect: str, record: ProviderTransaction, entry_key: str
 ) -> None:
     """Write the provider transaction an entry books; a later status replaces the earlier."""
     values = {
@@ -517,7 +538,7 @@ async def _record_settlement(
     }
     stmt = _insert_for(dialect, ProviderTransactionRow).values(**values)
     changed = {k: v for k, v in values.items() if k not in ("provider", "kind", "reference")}
-    await conn.execute(
+    conn.execute(
         stmt.on_conflict_do_update(index_elements=["provider", "kind", "reference"], set_=changed)
     )
 
@@ -534,8 +555,8 @@ def _insert_for(
     raise LedgerError(f"unsupported database dialect {dialect!r}")
 
 
-async def _get_or_create_accounts(
-    conn: AsyncConnection, dialect: str, codes: Sequence[str], currency: str
+def _get_or_create_accounts(
+    conn: Connection, dialect: str, codes: Sequence[str], currency: str
 ) -> dict[str, int]:
     """Ids of the accounts ``codes`` in ``currency``, creating the missing ones.
 
@@ -544,13 +565,13 @@ async def _get_or_create_accounts(
     inserts nothing and reads the winner's row.
     """
     now = utcnow()
-    await conn.execute(
+    conn.execute(
         _insert_for(dialect, Account)
         .values([{"code": c, "currency": currency, "balance": 0, "created_at": now} for c in codes])
         .on_conflict_do_nothing(index_elements=[Account.code, Account.currency])
     )
     rows = (
-        await conn.execute(
+        conn.execute(
             select(Account.code, Account.id).where(
                 Account.code.in_(codes), Account.currency == currency
             )

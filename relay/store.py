@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, case, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Executable, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from payments_engine.db.models import WebhookEvent, WebhookEventConflict
+from payments_engine.db.session import write
 from payments_engine.relay.delivery import DeliveryOutcome
 
 logger = logging.getLogger(__name__)
@@ -165,6 +166,14 @@ class EventStore:
         self._backoff = backoff
         self._lease = lease
 
+    @property
+    def _engine(self) -> AsyncEngine:
+        """The engine the sessions are bound to now (writes go through it directly)."""
+        bind = self._sessions.kw.get("bind")
+        if not isinstance(bind, AsyncEngine):
+            raise TypeError("the event store's sessions must be bound to an engine")
+        return bind
+
     def now(self) -> datetime:
         """Aware UTC now, by the store's clock."""
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -190,23 +199,22 @@ class EventStore:
         """
         digest = body_digest(body)
         now = self.now()
+        # A Core INSERT: the ORM's unit of work costs more than the write itself.
+        new_event = insert(WebhookEvent).values(
+            provider=provider,
+            event_id=event_id,
+            reference=reference,
+            state=EventState.RECEIVED.value,
+            signature_timestamp=signed_at,
+            raw_body=body,
+            body_sha256=digest,
+            received_at=now,
+            delivery_attempts=0,
+            next_attempt_at=now + self._lease,
+        )
         try:
-            async with self._sessions.begin() as session:
-                # A Core INSERT: the ORM's unit of work costs more than the write itself.
-                await session.execute(
-                    insert(WebhookEvent).values(
-                        provider=provider,
-                        event_id=event_id,
-                        reference=reference,
-                        state=EventState.RECEIVED.value,
-                        signature_timestamp=signed_at,
-                        raw_body=body,
-                        body_sha256=digest,
-                        received_at=now,
-                        delivery_attempts=0,
-                        next_attempt_at=now + self._lease,
-                    )
-                )
+            # One write transaction (on SQLite one hop to its writer, as the ledger's).
+            await write(self._engine, _execute, new_event)
             return Stored(Arrival.NEW, body, digest)
         except IntegrityError:
             # The unique (provider, event_id) is the dedupe, and inserting first is what
@@ -286,47 +294,48 @@ class EventStore:
     async def _record_attempt(
         self, provider: str, event_id: str, result: EventState | None
     ) -> None:
+        await write(self._engine, self._count_attempt, provider, event_id, result, self.now())
+
+    def _count_attempt(
+        self,
+        conn: Connection,
+        provider: str,
+        event_id: str,
+        result: EventState | None,
+        now: datetime,
+    ) -> None:
         this_event = (WebhookEvent.provider == provider, WebhookEvent.event_id == event_id)
-        now = self.now()
-        async with self._sessions.begin() as session:
-            if result is None:
-                attempts = await session.scalar(
-                    update(WebhookEvent)
-                    .where(*this_event)
-                    .values(delivery_attempts=WebhookEvent.delivery_attempts + 1)
-                    .returning(WebhookEvent.delivery_attempts)
-                    .execution_options(synchronize_session=False)
-                )
-                if attempts is not None:
-                    await session.execute(
-                        update(WebhookEvent)
-                        .where(*this_event, WebhookEvent.state == EventState.RECEIVED.value)
-                        .values(next_attempt_at=now + self._backoff.delay(attempts))
-                        .execution_options(synchronize_session=False)
-                    )
-                return
-            # A concurrent copy of the webhook may have settled the row already. Delivered
-            # wins: a copy that found the workflow closed (unmatched) may finish before the
-            # copy that signalled it, and must not hide that the event was delivered. One
-            # statement counts the attempt and settles the row where it may be settled.
-            settles = WebhookEvent.state.in_(
-                [EventState.RECEIVED.value, EventState.UNMATCHED.value]
-                if result is EventState.DELIVERED
-                else [EventState.RECEIVED.value]
-            )
-            values: dict[str, object] = {
-                "delivery_attempts": WebhookEvent.delivery_attempts + 1,
-                "state": case((settles, result.value), else_=WebhookEvent.state),
-                "next_attempt_at": case((settles, None), else_=WebhookEvent.next_attempt_at),
-            }
-            if result is EventState.DELIVERED:
-                values["delivered_at"] = case((settles, now), else_=WebhookEvent.delivered_at)
-            await session.execute(
+        if result is None:
+            attempts = conn.scalar(
                 update(WebhookEvent)
                 .where(*this_event)
-                .values(values)
-                .execution_options(synchronize_session=False)
+                .values(delivery_attempts=WebhookEvent.delivery_attempts + 1)
+                .returning(WebhookEvent.delivery_attempts)
             )
+            if attempts is not None:
+                conn.execute(
+                    update(WebhookEvent)
+                    .where(*this_event, WebhookEvent.state == EventState.RECEIVED.value)
+                    .values(next_attempt_at=now + self._backoff.delay(attempts))
+                )
+            return
+        # A concurrent copy of the webhook may have settled the row already. Delivered
+        # wins: a copy that found the workflow closed (unmatched) may finish before the
+        # copy that signalled it, and must not hide that the event was delivered. One
+        # statement counts the attempt and settles the row where it may be settled.
+        settles = WebhookEvent.state.in_(
+            [EventState.RECEIVED.value, EventState.UNMATCHED.value]
+            if result is EventState.DELIVERED
+            else [EventState.RECEIVED.value]
+        )
+        values: dict[str, object] = {
+            "delivery_attempts": WebhookEvent.delivery_attempts + 1,
+            "state": case((settles, result.value), else_=WebhookEvent.state),
+            "next_attempt_at": case((settles, None), else_=WebhookEvent.next_attempt_at),
+        }
+        if result is EventState.DELIVERED:
+            values["delivered_at"] = case((settles, now), else_=WebhookEvent.delivered_at)
+        conn.execute(update(WebhookEvent).where(*this_event).values(values))
 
     async def due(self, limit: int) -> list[DueEvent]:
         """The undelivered events due for redelivery, longest due first.
@@ -402,3 +411,7 @@ class EventStore:
             oldest_received_at=None if oldest is None else as_utc(oldest),
             conflicts=int(conflicts or 0),
         )
+
+
+def _execute(conn: Connection, statement: Executable) -> None:
+    conn.execute(statement)

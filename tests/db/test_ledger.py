@@ -7,17 +7,19 @@ Each test runs on SQLite and on PostgreSQL; the ``ledger`` fixture audits the le
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import Engine, event, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments_engine.db.ledger import Ledger
+from payments_engine.db.migrate import upgrade
 from payments_engine.db.models import Account
 from payments_engine.db.session import create_engine, session_factory
 from payments_engine.domain import recipes
@@ -426,12 +428,13 @@ STATEMENTS_PER_POSTING = {"sqlite": (3, 4), "postgresql": (5, 6)}
 
 async def test_a_posting_is_a_handful_of_statements(migrated_url: str) -> None:
     engine = create_engine(migrated_url)
-    statements: list[str] = []
+    statements: list[tuple[str, str]] = []
 
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    # On every engine: SQLite postings run on the writer's own (synchronous) engine.
     def _count(*args: Any) -> None:
-        statements.append(args[2])
+        statements.append((args[2], threading.current_thread().name))
 
+    event.listen(Engine, "before_cursor_execute", _count)
     try:
         ledger = Ledger(session_factory(engine))
         await fund(ledger, 1000)
@@ -443,9 +446,41 @@ async def test_a_posting_is_a_handful_of_statements(migrated_url: str) -> None:
             statements.clear()
             assert (await ledger.post(step(payout("p2", 100)))).created
             counts.append(len(statements))
+            if engine.dialect.name == "sqlite":
+                # The whole transaction in one call on the writer's thread.
+                assert {thread for _, thread in statements} == {"sqlite-writer_0"}
         assert tuple(counts) == STATEMENTS_PER_POSTING[engine.dialect.name], statements
     finally:
+        event.remove(Engine, "before_cursor_execute", _count)
         await engine.dispose()
+
+
+async def test_a_sqlite_posting_is_one_hop_to_the_writer_thread(sqlite_url: str) -> None:
+    """The event loop hands the posting over once, however many statements it has."""
+    await upgrade(sqlite_url)
+    engine = create_engine(sqlite_url)
+    try:
+        ledger = Ledger(session_factory(engine))
+        await fund(ledger, 1000)
+        loop = asyncio.get_running_loop()
+        hops: list[object] = []
+        original = loop.run_in_executor
+
+        def counting(executor: Any, func: Any, *args: Any) -> Any:
+            hops.append(func)
+            return original(executor, func, *args)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(loop, "run_in_executor", counting)
+            assert (await ledger.post(recipes.reserve_payout(payout("p1", 100)))).created
+        assert len(hops) == 1
+        assert await ledger.balance(RESERVED, "KES") == 100
+    finally:
+        await engine.dispose()
+    # Disposing the engine closed its writer: a new one serves a later posting.
+    ledger = Ledger(session_factory(engine))
+    assert (await ledger.post(recipes.settle_payout(payout("p1", 100)))).created
+    await engine.dispose()
 
 
 async def test_reserve_then_release(ledger: Ledger) -> None:
