@@ -276,11 +276,24 @@ async def reconcile_file(
     with tempfile.TemporaryDirectory(dir=workdir, prefix="duckdb-") as scratch:
         con = open_duckdb(Path(scratch), memory_limit=memory_limit)
         try:
-            lines = await in_thread(load_report, con, report, spec, fmt=_format_of(report))
-            _beat(f"parsed {lines} lines")
             create_ledger_table(con)
-            await store.load_ledger(con, provider, day, workdir=Path(scratch))
-            _beat("ledger loaded")
+            # The report is parsed while the ledger's slice is read (the database's
+            # side is one thread of SQLite or a COPY): each on its own DuckDB
+            # connection to the same in-process database, as DuckDB requires across
+            # threads. Both are awaited before anything else, even when one fails.
+            ledger_con = con.cursor()
+            try:
+                parsed, loaded = await asyncio.gather(
+                    in_thread(load_report, con, report, spec, fmt=_format_of(report)),
+                    store.load_ledger(ledger_con, provider, day, workdir=Path(scratch)),
+                    return_exceptions=True,
+                )
+            finally:
+                ledger_con.close()
+            for outcome in (parsed, loaded):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            _beat(f"parsed {parsed} lines, ledger loaded")
             result = await in_thread(match, con, provider, day, policy)
         finally:
             con.close()

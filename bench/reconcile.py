@@ -21,7 +21,8 @@ Each measurement runs in a fresh process, so its peak RSS (``VmHWM``) is its own
   of the file, the ledger's slice loaded from the database, the match, the findings
   stored in one transaction. The findings must equal the injected faults, by kind. The
   split (parse, ledger load, match, store) is timed around the very calls the pipeline
-  makes (its ``in_thread`` hook and a store subclass), not by calling them again;
+  makes (its ``in_thread`` hook and a store subclass), not by calling them again; the
+  parse and the ledger load run at the same time, so they overlap in it;
 * baseline: both sides already in DuckDB tables in memory (the report normalised to
   minor units, the ledger's slice), then ONE query, timed: a FULL OUTER JOIN on (kind,
   reference) classifying every pair (missing on either side, amount, fee, currency,
@@ -542,7 +543,10 @@ async def _end_to_end(spec: dict[str, Any]) -> dict[str, Any]:
         seconds = time.perf_counter() - started
     finally:
         await engine.dispose()
-    split["other"] = seconds - sum(split.values())
+    # Parse and ledger run at the same time: the longer of the two is their wall time.
+    overlapped = max(split.get("parse", 0.0), split.get("ledger", 0.0))
+    serial = sum(v for k, v in split.items() if k not in ("parse", "ledger"))
+    split["other"] = seconds - serial - overlapped
     return {
         "seconds": seconds,
         "peak_mib": peak_rss_mib(),
@@ -766,7 +770,10 @@ def report(all_figures: list[Figures], dataset: Dataset, runs: int) -> None:
             f" {'met' if peak < TARGET_PEAK_MIB else 'NOT met'})"
         )
     print()
-    print("end-to-end split, median seconds (share of the median total):")
+    print(
+        "end-to-end split, median seconds (share of the median total; parse and ledger"
+        " run at the same time):"
+    )
     print(f"{'database':<11}" + "".join(f"{name:>11}" for name in SPLIT))
     for figures in all_figures:
         total = figures.median("e2e", "seconds")
