@@ -138,10 +138,15 @@ async def active_card(
     limits: CardLimits | None = None,
     low_balance_threshold: int | None = None,
 ) -> Card:
-    """An issued card funded with ``balance`` (reference ``f0``)."""
+    """An issued card funded with ``balance`` (reference ``f0``), once it is active.
+
+    Funding may be answered before the issuer's card is issued: a test's first
+    authorization must not race the activation (it would be declined as inactive).
+    """
     card = await bench.start(limits=limits, low_balance_threshold=low_balance_threshold)
     if balance:
         await fund(card, "f0", balance)
+    await bench.settled(card, lambda view: view.state is CardState.ACTIVE)
     return card
 
 
