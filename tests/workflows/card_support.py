@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
@@ -27,15 +28,19 @@ from payments_engine.db.migrate import upgrade
 from payments_engine.db.session import create_engine, session_factory
 from payments_engine.domain import recipes
 from payments_engine.domain.card import (
+    AuthorizationRequest,
     Cardholder,
     CardholderStatus,
     CardInput,
     CardLedgerBatch,
     CardLimits,
+    CardState,
+    CardTransaction,
     CardView,
     CloseCardInput,
     CreateCardholderInput,
     CreateCardInput,
+    FundCardRequest,
     GetCardholderInput,
     GetNetworkTransactionInput,
     IdDocument,
@@ -61,6 +66,8 @@ from payments_engine.workflows.card import CardWorkflow
 CURRENCY = "KES"
 MERCHANT = "platform"
 SHOP = MerchantInfo(name="Naivas", mcc="5411", country="KE")
+PLATFORM_FUNDS = 1_000_000
+"""What the card tests fund the platform with before each test."""
 SETTLE_TIMEOUT = 10.0
 """Seconds :meth:`CardBench.settled` waits for a card and its ledger to agree."""
 QUERY_TIMEOUT = timedelta(seconds=2)
@@ -365,3 +372,75 @@ def transaction_event(
 def in_a_while(seconds: float) -> datetime:
     """A moment ``seconds`` from now (UTC)."""
     return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+# ------------------------------------------------- driving a card from a test
+
+Card = WorkflowHandle[CardWorkflow, Any]
+
+
+def kes(amount: int) -> Money:
+    """``amount`` minor units of the cards' currency."""
+    return Money(amount=amount, currency=CURRENCY)
+
+
+def purchase(
+    authorization_id: str,
+    amount: int,
+    *,
+    merchant: MerchantInfo = SHOP,
+    partial: bool = False,
+    respond_by: datetime | None = None,
+    currency: str = CURRENCY,
+) -> AuthorizationRequest:
+    return AuthorizationRequest(
+        authorization_id=authorization_id,
+        amount=Money(amount=amount, currency=currency),
+        merchant=merchant,
+        partial_allowed=partial,
+        respond_by=respond_by,
+    )
+
+
+async def authorize(card: Card, authorization_id: str, amount: int, **kw: Any) -> Any:
+    return await card.execute_update(
+        CardWorkflow.authorize, purchase(authorization_id, amount, **kw)
+    )
+
+
+async def fund(card: Card, reference: str, amount: int) -> CardView:
+    return await card.execute_update(
+        CardWorkflow.fund, FundCardRequest(reference=reference, amount=kes(amount))
+    )
+
+
+async def active_card(
+    bench: CardBench,
+    balance: int = 10_000,
+    *,
+    limits: CardLimits | None = None,
+    low_balance_threshold: int | None = None,
+) -> Card:
+    """An issued card funded with ``balance`` (reference ``f0``), once it is active.
+
+    Funding may be answered before the issuer's card is issued: a test's first
+    authorization must not race the activation (it would be declined as inactive).
+    """
+    card = await bench.start(limits=limits, low_balance_threshold=low_balance_threshold)
+    if balance:
+        await fund(card, "f0", balance)
+    await bench.settled(card, lambda view: view.state is CardState.ACTIVE)
+    return card
+
+
+async def checked(
+    bench: CardBench, card: Card, until: Any = lambda view: True, timeout: float = 10.0
+) -> CardView:
+    """The card once settled, checked against the ledger."""
+    view = await bench.settled(card, until, timeout)
+    await bench.assert_invariant(view)
+    return view
+
+
+async def transactions(card: Card) -> list[CardTransaction]:
+    return await card.query(CardWorkflow.get_transactions)

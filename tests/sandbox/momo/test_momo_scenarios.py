@@ -125,8 +125,12 @@ async def test_late_success_stays_pending_until_the_late_delay() -> None:
         assert [body["status"] for body in momo.callbacks()] == ["SUCCESSFUL"]
 
 
+HELD_SECONDS = 2.0
+
+
 async def test_timeout_after_accept_executes_before_answering() -> None:
-    async with running_momo(timeout_after_accept_seconds=0.4) as momo:
+    # Long enough that a loaded machine still looks at the transfer before the answer.
+    async with running_momo(timeout_after_accept_seconds=HELD_SECONDS) as momo:
         loop = asyncio.get_running_loop()
         started = loop.time()
         answer = asyncio.create_task(momo.transfer(party_id="254733123452"))
@@ -137,7 +141,7 @@ async def test_timeout_after_accept_executes_before_answering() -> None:
         assert await momo.balance("KES") == KES_FLOAT_AFTER_ONE
 
         reference_id, response = await answer
-        assert loop.time() - started >= 0.4
+        assert loop.time() - started >= HELD_SECONDS
         assert (response.status_code, response.content) == (202, b"")
         await momo.wait_for_status(reference_id, "SUCCESSFUL")
         await momo.wait_for_callbacks(1)
