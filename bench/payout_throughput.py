@@ -280,7 +280,7 @@ def baseline_worker(client: Client) -> Any:
     from temporalio.worker import Worker
 
     from bench import baseline as noop
-    from payments_engine.worker.main import WORKFLOW_RUNNER
+    from payments_engine.worker.main import WORKFLOW_RUNNER, WORKFLOW_TASK_POLLERS
 
     return Worker(
         client,
@@ -293,6 +293,7 @@ def baseline_worker(client: Client) -> Any:
             noop.baseline_settle_payout,
         ],
         workflow_runner=WORKFLOW_RUNNER,
+        workflow_task_poller_behavior=WORKFLOW_TASK_POLLERS,
     )
 
 

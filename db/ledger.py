@@ -25,10 +25,10 @@ checking the floor against the row as it locked it.
 
 Cost. A posting is a handful of Core statements on one connection (entry, locks, one
 query for every condition, postings, balances); account ids are cached once committed.
-They are written once, synchronously (``_write_entry``): PostgreSQL runs them through
-``AsyncConnection.run_sync``; SQLite runs the whole transaction in one call on the
-engine's writer thread (``db.session.SqliteWriter``), so the database's write lock is not
-held across event-loop round trips.
+They are written once, synchronously (``_write_entry``), the whole transaction in one
+call on a thread of the engine's writer (``db.session.write``), so neither SQLite's
+write lock nor PostgreSQL's row locks on the hot balances are held across event-loop
+round trips.
 """
 
 from __future__ import annotations
@@ -325,8 +325,8 @@ class _Written:
 def _write_entry(conn: Connection, entry: JournalEntryRequest, known: dict[str, int]) -> _Written:
     """Write ``entry`` in the caller's transaction, if its conditions hold.
 
-    Synchronous Core statements on one connection: on PostgreSQL this runs through
-    ``AsyncConnection.run_sync``, on SQLite in one call on the writer's thread.
+    Synchronous Core statements on one connection, in one call on a thread of the
+    engine's writer (``db.session.write``).
     ``known`` holds account ids already committed (the caller's cache).
 
     Raises:

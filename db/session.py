@@ -24,10 +24,14 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 10.0
 # PostgreSQL connections kept open per process, and how many more a burst may open. A
 # worker runs dozens of ledger steps at once and the relay takes webhooks in bursts: with
 # SQLAlchemy's default of 5 kept, every burst opened and closed connections (a new
-# PostgreSQL backend each), which cost more than the postings themselves. Four processes
-# at their peak stay below PostgreSQL's default of 100 connections.
+# PostgreSQL backend each), which cost more than the postings themselves. The hot writes
+# go through the writer's own connections (:func:`write`). Four processes at their peak
+# (19 connections each) stay below PostgreSQL's default of 100 connections.
 POSTGRES_POOL_SIZE = 10
-POSTGRES_MAX_OVERFLOW = 10
+POSTGRES_MAX_OVERFLOW = 5
+# Connections (and threads) of a process's PostgreSQL writer: postings of one merchant
+# queue on its balance rows anyway, so a few suffice.
+POSTGRES_WRITER_THREADS = 4
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -37,8 +41,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     writers queue in the pool, in order, instead of polling the file lock (its busy
     handler backs off up to 100 ms a try, which turns contention into seconds of
     latency). The hot writes (ledger postings, the relay's webhook rows) go through the
-    engine's :class:`SqliteWriter` instead (:func:`write`), which holds the lock for one
-    function call rather than across event-loop round trips. Across processes (CLI, a
+    engine's writer instead (:func:`write`), which holds the lock for one function call
+    rather than across event-loop round trips; on PostgreSQL too. Across processes (CLI, a
     second worker) writers wait on the lock up to the busy timeout, kept below the
     ledger activities' timeout so an attempt fails and is retried rather than being
     abandoned mid-statement.
@@ -77,26 +81,55 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 T = TypeVar("T")
 
 
-class SqliteWriter:
-    """Runs a whole SQLite write transaction in one hop to its own thread.
+class _ThreadWriter:
+    """Runs whole write transactions in one hop each to the writer's own threads.
 
-    Through aiosqlite every statement, and its BEGIN, fetch and COMMIT, is a round trip
-    between the event loop and the connection's thread, and SQLite's write lock is held
+    Through an async driver every statement, and its BEGIN, fetch and COMMIT, is a round
+    trip between the event loop and the database, and the transaction's locks are held
     across all of them: on a busy loop (a worker running dozens of workflows) that is a
-    few milliseconds each, so writers queued for whole seconds. Here the transaction
-    runs start to commit in one function call on a plain ``sqlite3`` connection, in one
-    thread, and holds the lock only as long as SQLite needs. Writers of this process
-    queue on that thread, in order; other connections (the async engine's, other
-    processes) wait on the file lock up to the busy timeout, as before.
+    few milliseconds each, so writers of the same rows queued for whole seconds. Here the
+    transaction runs start to commit in one function call on a synchronous connection, in
+    a thread that waits on the network or the disk with the GIL released, and holds its
+    locks only as long as the database needs.
+    """
+
+    def __init__(self, engine: Engine, threads: int, name: str) -> None:
+        self._engine = engine
+        self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work(connection, *args)`` in one transaction on one of the writer's threads.
+
+        The transaction commits when ``work`` returns and rolls back when it raises; the
+        exception reaches the caller as raised.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, self._transaction, work, args)
+
+    def _transaction(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
+        with self._engine.begin() as connection:
+            return work(connection, *args)
+
+    def close(self) -> None:
+        """Let the threads finish what they run, then close the connections."""
+        self._threads.shutdown(wait=True)
+        self._engine.dispose()
+
+
+class SqliteWriter(_ThreadWriter):
+    """The SQLite writer: one thread on one plain ``sqlite3`` connection.
+
+    SQLite takes one writer at a time: writers of this process queue on the thread, in
+    order; other connections (the async engine's, other processes) wait on the file lock
+    up to the busy timeout, as before.
 
     Args:
         url: the async engine's URL (``sqlite+aiosqlite:///path``).
     """
 
     def __init__(self, url: str) -> None:
-        sync_url = make_url(url).set(drivername="sqlite")
-        self._engine = create_sync_engine(
-            sync_url,
+        engine = create_sync_engine(
+            make_url(url).set(drivername="sqlite"),
             poolclass=QueuePool,
             pool_size=1,
             max_overflow=0,
@@ -106,62 +139,57 @@ class SqliteWriter:
                 "check_same_thread": False,
             },
         )
-        event.listen(self._engine, "connect", _sqlite_pragmas)
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-
-    @property
-    def engine(self) -> Engine:
-        """The synchronous engine the writer's transactions run on."""
-        return self._engine
-
-    async def run(self, work: Callable[..., T], *args: Any) -> T:
-        """Run ``work(connection, *args)`` in one transaction on the writer's thread.
-
-        The transaction commits when ``work`` returns and rolls back when it raises; the
-        exception reaches the caller as raised.
-        """
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._transaction, work, args)
-
-    def _transaction(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
-        with self._engine.begin() as connection:
-            return work(connection, *args)
-
-    def close(self) -> None:
-        """Let the thread finish what it runs, then close the connection."""
-        self._thread.shutdown(wait=True)
-        self._engine.dispose()
+        event.listen(engine, "connect", _sqlite_pragmas)
+        super().__init__(engine, threads=1, name="sqlite-writer")
 
 
-_writers: weakref.WeakKeyDictionary[Engine, SqliteWriter] = weakref.WeakKeyDictionary()
+class PostgresWriter(_ThreadWriter):
+    """The PostgreSQL writer: ``POSTGRES_WRITER_THREADS`` threads, a connection each.
+
+    Postings of one merchant update the same balance rows; each holds their row locks
+    from its UPDATE to its COMMIT, two round trips here instead of two event-loop turns.
+
+    Args:
+        url: the async engine's URL (``postgresql+psycopg://...``); the writer uses
+            psycopg's synchronous side.
+    """
+
+    def __init__(self, url: str) -> None:
+        engine = create_sync_engine(
+            make_url(url).set(drivername="postgresql+psycopg"),
+            poolclass=QueuePool,
+            pool_size=POSTGRES_WRITER_THREADS,
+            max_overflow=0,
+            pool_pre_ping=True,
+        )
+        super().__init__(engine, threads=POSTGRES_WRITER_THREADS, name="postgres-writer")
+
+
+_writers: weakref.WeakKeyDictionary[Engine, _ThreadWriter] = weakref.WeakKeyDictionary()
 _writers_lock = threading.Lock()
 
 
-def sqlite_writer(engine: AsyncEngine) -> SqliteWriter:
-    """The writer of a SQLite engine: one per engine, closed when the engine is disposed."""
+def writer(engine: AsyncEngine) -> _ThreadWriter:
+    """The writer of an engine: one per engine, closed when the engine is disposed."""
     with _writers_lock:
-        writer = _writers.get(engine.sync_engine)
-        if writer is None:
-            writer = SqliteWriter(engine.url.render_as_string(hide_password=False))
-            _writers[engine.sync_engine] = writer
+        found = _writers.get(engine.sync_engine)
+        if found is None:
+            url = engine.url.render_as_string(hide_password=False)
+            sqlite = engine.dialect.name == "sqlite"
+            found = SqliteWriter(url) if sqlite else PostgresWriter(url)
+            _writers[engine.sync_engine] = found
             event.listen(engine.sync_engine, "engine_disposed", _close_writer)
-        return writer
+        return found
 
 
 def _close_writer(engine: Engine) -> None:
     with _writers_lock:
-        writer = _writers.pop(engine, None)
-    if writer is not None:
-        writer.close()
+        found = _writers.pop(engine, None)
+    if found is not None:
+        found.close()
 
 
 async def write(engine: AsyncEngine, work: Callable[..., T], *args: Any) -> T:
-    """Run ``work(connection, *args)`` in one write transaction on ``engine``'s database.
-
-    SQLite: in one hop on the engine's :class:`SqliteWriter`. Others: through
-    ``AsyncConnection.run_sync``, one round trip per statement as before.
-    """
-    if engine.dialect.name == "sqlite":
-        return await sqlite_writer(engine).run(work, *args)
-    async with engine.begin() as conn:
-        return await conn.run_sync(work, *args)
+    """Run ``work(connection, *args)`` in one write transaction on ``engine``'s database,
+    in one hop to the engine's writer (:class:`SqliteWriter`, :class:`PostgresWriter`)."""
+    return await writer(engine).run(work, *args)

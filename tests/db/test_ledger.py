@@ -19,7 +19,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments_engine.db.ledger import Ledger
-from payments_engine.db.migrate import upgrade
 from payments_engine.db.models import Account
 from payments_engine.db.session import create_engine, session_factory
 from payments_engine.domain import recipes
@@ -430,7 +429,7 @@ async def test_a_posting_is_a_handful_of_statements(migrated_url: str) -> None:
     engine = create_engine(migrated_url)
     statements: list[tuple[str, str]] = []
 
-    # On every engine: SQLite postings run on the writer's own (synchronous) engine.
+    # On every engine: postings run on the writer's own (synchronous) engine.
     def _count(*args: Any) -> None:
         statements.append((args[2], threading.current_thread().name))
 
@@ -446,19 +445,21 @@ async def test_a_posting_is_a_handful_of_statements(migrated_url: str) -> None:
             statements.clear()
             assert (await ledger.post(step(payout("p2", 100)))).created
             counts.append(len(statements))
+            # The whole transaction in one call on a writer's thread.
+            threads = {thread for _, thread in statements}
             if engine.dialect.name == "sqlite":
-                # The whole transaction in one call on the writer's thread.
-                assert {thread for _, thread in statements} == {"sqlite-writer_0"}
+                assert threads == {"sqlite-writer_0"}
+            else:
+                assert len(threads) == 1 and threads.pop().startswith("postgres-writer_")
         assert tuple(counts) == STATEMENTS_PER_POSTING[engine.dialect.name], statements
     finally:
         event.remove(Engine, "before_cursor_execute", _count)
         await engine.dispose()
 
 
-async def test_a_sqlite_posting_is_one_hop_to_the_writer_thread(sqlite_url: str) -> None:
+async def test_a_posting_is_one_hop_to_the_writer_thread(migrated_url: str) -> None:
     """The event loop hands the posting over once, however many statements it has."""
-    await upgrade(sqlite_url)
-    engine = create_engine(sqlite_url)
+    engine = create_engine(migrated_url)
     try:
         ledger = Ledger(session_factory(engine))
         await fund(ledger, 1000)
@@ -599,9 +600,10 @@ async def test_fund_merchant_is_idempotent(ledger: Ledger) -> None:
 # -- races -----------------------------------------------------------------------------
 #
 # Each racer posts through its own session (Ledger.post opens one per call). With one
-# engine, SQLite racers queue for its single pooled connection; with several engines they
-# are separate connections contending for the database file's write lock. On PostgreSQL
-# every racer is a real concurrent transaction (pools sized for all of them).
+# engine, SQLite racers queue for its writer's single connection; with several engines
+# they are separate connections contending for the database file's write lock. On
+# PostgreSQL racers are real concurrent transactions, on each engine's writer
+# connections (four engines: 16 at once).
 
 RACERS = 20
 
