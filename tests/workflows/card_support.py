@@ -355,6 +355,14 @@ async def card_bench(client: Client, tmp_path: Path) -> AsyncIterator[CardBench]
         await engine.dispose()
 
 
+@asynccontextmanager
+async def funded_card_bench(client: Client, tmp_path: Path) -> AsyncIterator[CardBench]:
+    """:func:`card_bench` whose platform holds ``PLATFORM_FUNDS``."""
+    async with card_bench(client, tmp_path) as bench:
+        await bench.fund_platform(PLATFORM_FUNDS)
+        yield bench
+
+
 def transaction_event(
     card_reference: str, token: str, event_id: str | None = None
 ) -> ProviderEvent:

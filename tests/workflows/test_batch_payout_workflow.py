@@ -29,7 +29,6 @@ from typing import Any
 import pytest
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -72,7 +71,7 @@ from payments_engine.domain.payout import (
 from payments_engine.worker.main import WORKFLOW_RUNNER
 from payments_engine.workflows.batch_payout import BatchPayoutWorkflow
 from payments_engine.workflows.payout import PayoutWorkflow
-from tests.helpers import venv_binary
+from tests.helpers import time_skipping_server
 from tests.workflows.test_payout_workflow import report
 
 RESULT_TIMEOUT = 20.0
@@ -85,10 +84,7 @@ OK, FAIL, SLOW, REVIEW = 0, 1, 3, 7
 @pytest.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping test server shared by this module's tests."""
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=venv_binary("temporal-test-server"),
-    ) as environment:
+    async with time_skipping_server() as environment:
         yield environment
 
 

@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from payments_engine.domain.card import RECENT_TRANSACTIONS, CardInput, NetworkTransactionType
 from payments_engine.domain.ledger import card_settlement
 from payments_engine.workflows.card import CONTINUE_AS_NEW_EVENTS, CardWorkflow
-from tests.helpers import venv_binary
+from tests.helpers import time_skipping_server
 from tests.workflows.card_support import (
     CURRENCY,
     PLATFORM_FUNDS,
@@ -31,8 +30,8 @@ from tests.workflows.card_support import (
     CardBench,
     active_card,
     authorize,
-    card_bench,
     checked,
+    funded_card_bench,
     transactions,
 )
 
@@ -44,19 +43,15 @@ REFUND = NetworkTransactionType.REFUND
 @pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping test server of the test's own."""
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=venv_binary("temporal-test-server"),
-    ) as environment:
+    async with time_skipping_server() as environment:
         yield environment
 
 
 @pytest.fixture
 async def bench(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[CardBench]:
     """A card worker on a fresh ledger whose platform holds ``PLATFORM_FUNDS``."""
-    async with card_bench(env.client, tmp_path) as card_bench_:
-        await card_bench_.fund_platform(PLATFORM_FUNDS)
-        yield card_bench_
+    async with funded_card_bench(env.client, tmp_path) as funded:
+        yield funded
 
 
 @dataclass

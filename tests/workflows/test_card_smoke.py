@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from payments_engine.domain.card import (
@@ -19,16 +18,13 @@ from payments_engine.domain.card import (
 from payments_engine.domain.events import ProviderEvent, TransferOutcome
 from payments_engine.domain.money import Money
 from payments_engine.workflows.card import CardWorkflow
-from tests.helpers import venv_binary
+from tests.helpers import time_skipping_server
 from tests.workflows.card_support import CURRENCY, SHOP, card_bench
 
 
 @pytest.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=venv_binary("temporal-test-server"),
-    ) as environment:
+    async with time_skipping_server() as environment:
         yield environment
 
 

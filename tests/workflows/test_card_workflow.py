@@ -30,7 +30,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -54,7 +53,7 @@ from payments_engine.domain.events import ProviderEvent, TransferOutcome
 from payments_engine.domain.ledger import card_settlement
 from payments_engine.domain.money import Money
 from payments_engine.workflows.card import CardWorkflow
-from tests.helpers import venv_binary
+from tests.helpers import time_skipping_server
 from tests.workflows.card_support import (
     CURRENCY,
     PLATFORM_FUNDS,
@@ -62,9 +61,9 @@ from tests.workflows.card_support import (
     CardBench,
     active_card,
     authorize,
-    card_bench,
     checked,
     fund,
+    funded_card_bench,
     kes,
     purchase,
     transaction_event,
@@ -82,19 +81,15 @@ KAMPALA = MerchantInfo(name="Capital Shoppers", mcc="5411", country="UG")
 @pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping test server of the test's own."""
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=venv_binary("temporal-test-server"),
-    ) as environment:
+    async with time_skipping_server() as environment:
         yield environment
 
 
 @pytest.fixture
 async def bench(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[CardBench]:
     """A card worker on a fresh ledger whose platform holds ``PLATFORM_FUNDS``."""
-    async with card_bench(env.client, tmp_path) as card_bench_:
-        await card_bench_.fund_platform(PLATFORM_FUNDS)
-        yield card_bench_
+    async with funded_card_bench(env.client, tmp_path) as funded:
+        yield funded
 
 
 # ------------------------------------------------------------------ helpers

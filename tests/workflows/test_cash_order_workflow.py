@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from temporalio import activity
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -62,7 +61,7 @@ from payments_engine.domain.money import Money
 from payments_engine.domain.payout import TransferStatusInput, TransferStatusResult
 from payments_engine.worker.main import WORKFLOW_RUNNER
 from payments_engine.workflows.cash_order import CashOrderWorkflow
-from tests.helpers import venv_binary
+from tests.helpers import time_skipping_server
 
 AMOUNT = Money(amount=150_000_00, currency="COP")
 FEE = 4_350_00
@@ -74,10 +73,7 @@ THREE_DAYS = timedelta(hours=72)
 @pytest.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping test server shared by this module's tests."""
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=venv_binary("temporal-test-server"),
-    ) as environment:
+    async with time_skipping_server() as environment:
         yield environment
 
 

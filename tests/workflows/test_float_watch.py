@@ -36,7 +36,7 @@ from payments_engine.domain.floats import (
 )
 from payments_engine.worker.main import WORKFLOW_RUNNER
 from payments_engine.workflows.float_watch import FloatWatchWorkflow
-from tests.helpers import venv_binary
+from tests.helpers import time_skipping_server
 
 RESULT_TIMEOUT = 30.0
 
@@ -44,10 +44,7 @@ RESULT_TIMEOUT = 30.0
 @pytest.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping test server shared by this module's tests."""
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=venv_binary("temporal-test-server"),
-    ) as environment:
+    async with time_skipping_server() as environment:
         yield environment
 
 

@@ -19,7 +19,6 @@ import pytest
 from temporalio import activity
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -41,7 +40,7 @@ from payments_engine.domain.payout import (
 )
 from payments_engine.worker.main import WORKFLOW_RUNNER
 from payments_engine.workflows.payout import PayoutWorkflow
-from tests.helpers import venv_binary
+from tests.helpers import time_skipping_server
 
 TASK_QUEUE = "payout-workflow-tests"
 
@@ -49,10 +48,7 @@ TASK_QUEUE = "payout-workflow-tests"
 @pytest.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping test server shared by this module's tests."""
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=venv_binary("temporal-test-server"),
-    ) as environment:
+    async with time_skipping_server() as environment:
         yield environment
 
 

@@ -48,7 +48,7 @@ from payments_engine.workflows.reconciliation import (
     ReconciliationWorkflow,
     ScheduledReconciliationWorkflow,
 )
-from tests.helpers import venv_binary
+from tests.helpers import time_skipping_server
 
 DAY = date(2026, 3, 14)
 SHA = "ab12cd34ef56ab78cd90ef12ab34cd56" + "0" * 32
@@ -59,10 +59,7 @@ HISTORIES = Path(__file__).parent / "histories"
 @pytest.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping test server shared by this module's tests."""
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=venv_binary("temporal-test-server"),
-    ) as environment:
+    async with time_skipping_server() as environment:
         yield environment
 
 

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -35,7 +34,7 @@ from payments_engine.domain.refund import (
 )
 from payments_engine.worker.main import WORKFLOW_RUNNER
 from payments_engine.workflows.refund import RefundWorkflow
-from tests.helpers import venv_binary
+from tests.helpers import time_skipping_server
 
 TASK_QUEUE = "refund-workflow-tests"
 AMOUNT = Money(amount=400_00, currency="KES")
@@ -51,10 +50,7 @@ OUTCOMES = {
 @pytest.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping test server shared by this module's tests."""
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=venv_binary("temporal-test-server"),
-    ) as environment:
+    async with time_skipping_server() as environment:
         yield environment
 
 
