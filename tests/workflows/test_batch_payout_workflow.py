@@ -81,9 +81,10 @@ MERCHANT = "batchco"
 OK, FAIL, SLOW, REVIEW = 0, 1, 3, 7
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping test server shared by this module's tests."""
+    """A time-skipping test server of the test's own (a workflow another test left
+    running would stop its clock from skipping)."""
     async with time_skipping_server() as environment:
         yield environment
 

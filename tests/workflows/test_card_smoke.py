@@ -22,8 +22,10 @@ from tests.helpers import time_skipping_server
 from tests.workflows.card_support import CURRENCY, SHOP, card_bench
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping test server of the test's own (a workflow another test left
+    running would stop its clock from skipping)."""
     async with time_skipping_server() as environment:
         yield environment
 
@@ -37,6 +39,9 @@ async def test_a_card_lives(env: WorkflowEnvironment, tmp_path: Path) -> None:
             FundCardRequest(reference="f1", amount=Money(amount=10_000, currency=CURRENCY)),
         )
         assert view.balance == 10_000
+        # Funding may be answered before the issuer's card is issued; an authorization
+        # before that is declined as inactive.
+        await bench.settled(handle, lambda card: card.state is CardState.ACTIVE)
         decision = await handle.execute_update(
             CardWorkflow.authorize,
             AuthorizationRequest(

@@ -70,9 +70,10 @@ RESULT_TIMEOUT = 30.0
 THREE_DAYS = timedelta(hours=72)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping test server shared by this module's tests."""
+    """A time-skipping test server of the test's own (a workflow another test left
+    running would stop its clock from skipping)."""
     async with time_skipping_server() as environment:
         yield environment
 

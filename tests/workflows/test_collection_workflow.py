@@ -43,9 +43,10 @@ AMOUNT = Money(amount=1_500_00, currency="KES")
 RESULT_TIMEOUT = 30.0
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping test server shared by this module's tests."""
+    """A time-skipping test server of the test's own (a workflow another test left
+    running would stop its clock from skipping)."""
     async with time_skipping_server() as environment:
         yield environment
 

@@ -45,9 +45,10 @@ from tests.helpers import time_skipping_server
 TASK_QUEUE = "payout-workflow-tests"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping test server shared by this module's tests."""
+    """A time-skipping test server of the test's own (a workflow another test left
+    running would stop its clock from skipping)."""
     async with time_skipping_server() as environment:
         yield environment
 
