@@ -90,9 +90,10 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 )
 # Pollers of workflow tasks: ten, not the SDK's five. A fifth of them poll the shared
 # queue that every new workflow's first task comes from (the rest this worker's sticky
-# queue): with one, a burst of new payouts on a busy worker queued 3-4 s for its first
-# task, the p99 of bench/payout_throughput.py. (The SDK's autoscaling pollers removed
-# that too, but left a query of 20 callers at once unanswered for 30 s in a test.)
+# queue): with that one poller, a burst of new payouts on a busy worker queued 3-4 s for
+# its first task, the p99 of bench/payout_throughput.py; ten make it two. (The SDK's
+# autoscaling pollers removed that too, but left a query of 20 callers at once
+# unanswered for 30 s in a test.)
 WORKFLOW_TASK_POLLERS = PollerBehaviorSimpleMaximum(10)
 # Lets running activities finish (and record their result) before the process exits.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
