@@ -37,6 +37,7 @@ import logging
 import math
 import os
 import platform
+import signal
 import statistics
 import sys
 import tempfile
@@ -244,8 +245,6 @@ def serve_sandbox(config: Any, port: int) -> None:
 
 def _until_terminated(service: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """Run ``service(stop)`` in this (child) process; SIGTERM sets ``stop``."""
-    import signal
-
     from payments_engine.runtime.temporal import run
 
     async def main() -> None:
@@ -937,13 +936,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = parse_args(argv)
     handler = logging.StreamHandler()
     handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
-    problems = asyncio.run(bench(args))
+    # SIGTERM stops the bench as Ctrl-C does: its child processes and Temporal server are
+    # stopped on the way out instead of being left running.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        problems = asyncio.run(bench(args))
+    except KeyboardInterrupt:
+        print("benchmark interrupted", file=sys.stderr)
+        return 130
     if problems:
         print(f"benchmark INVALID ({len(problems)} problems):", file=sys.stderr)
         for problem in problems[:20]:
