@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -71,7 +71,6 @@ from payments_engine.domain.payout import (
 from payments_engine.worker.main import WORKFLOW_RUNNER
 from payments_engine.workflows.batch_payout import BatchPayoutWorkflow
 from payments_engine.workflows.payout import PayoutWorkflow
-from tests.helpers import time_skipping_server
 from tests.workflows.test_payout_workflow import report
 
 RESULT_TIMEOUT = 20.0
@@ -79,14 +78,6 @@ AMOUNT = Money(amount=150_00, currency="KES")
 MERCHANT = "batchco"
 
 OK, FAIL, SLOW, REVIEW = 0, 1, 3, 7
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping test server of the test's own (a workflow another test left
-    running would stop its clock from skipping)."""
-    async with time_skipping_server() as environment:
-        yield environment
 
 
 def number(line_no: int, outcome: int) -> str:

@@ -22,7 +22,6 @@ from temporalio.testing import WorkflowEnvironment
 from payments_engine.domain.card import RECENT_TRANSACTIONS, CardInput, NetworkTransactionType
 from payments_engine.domain.ledger import card_settlement
 from payments_engine.workflows.card import CONTINUE_AS_NEW_EVENTS, CardWorkflow
-from tests.helpers import time_skipping_server
 from tests.workflows.card_support import (
     CURRENCY,
     PLATFORM_FUNDS,
@@ -38,13 +37,6 @@ from tests.workflows.card_support import (
 CAPTURE = NetworkTransactionType.CAPTURE
 REVERSAL = NetworkTransactionType.REVERSAL
 REFUND = NetworkTransactionType.REFUND
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping test server of the test's own."""
-    async with time_skipping_server() as environment:
-        yield environment
 
 
 @pytest.fixture

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from payments_engine.domain.card import (
@@ -18,16 +16,7 @@ from payments_engine.domain.card import (
 from payments_engine.domain.events import ProviderEvent, TransferOutcome
 from payments_engine.domain.money import Money
 from payments_engine.workflows.card import CardWorkflow
-from tests.helpers import time_skipping_server
 from tests.workflows.card_support import CURRENCY, SHOP, card_bench
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping test server of the test's own (a workflow another test left
-    running would stop its clock from skipping)."""
-    async with time_skipping_server() as environment:
-        yield environment
 
 
 async def test_a_card_lives(env: WorkflowEnvironment, tmp_path: Path) -> None:

@@ -10,12 +10,8 @@ server jumps over the timeouts of activities still running, even years ahead. Mo
 (deadlines, expiries, the day boundary) are based on ``env.get_current_time()``, never
 on the machine's clock.
 
-Each test has a test server of its own (one starts in about 0.1 s). The server does not
-skip time while an activity runs or while a workflow has a task no worker polls for: on
-a shared server, a single card an earlier test left running on its gone worker's task
-queue fails every later ``env.sleep`` with "Timeout expired" after 30 s (the flaky CI
-runs showed exactly that). The long lives of a card (thousands of updates,
-continue-as-new) are in ``test_card_runs.py``.
+Each test has a test server of its own (``conftest.py`` says why). The long lives of a
+card (thousands of updates, continue-as-new) are in ``test_card_runs.py``.
 """
 
 from __future__ import annotations
@@ -53,7 +49,6 @@ from payments_engine.domain.events import ProviderEvent, TransferOutcome
 from payments_engine.domain.ledger import card_settlement
 from payments_engine.domain.money import Money
 from payments_engine.workflows.card import CardWorkflow
-from tests.helpers import time_skipping_server
 from tests.workflows.card_support import (
     CURRENCY,
     PLATFORM_FUNDS,
@@ -76,13 +71,6 @@ REFUND = NetworkTransactionType.REFUND
 NETWORK_EXPIRY = NetworkTransactionType.EXPIRY
 CASINO = MerchantInfo(name="Lucky Bets", mcc="7995", country="KE")
 KAMPALA = MerchantInfo(name="Capital Shoppers", mcc="5411", country="UG")
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping test server of the test's own."""
-    async with time_skipping_server() as environment:
-        yield environment
 
 
 @pytest.fixture

@@ -61,21 +61,12 @@ from payments_engine.domain.money import Money
 from payments_engine.domain.payout import TransferStatusInput, TransferStatusResult
 from payments_engine.worker.main import WORKFLOW_RUNNER
 from payments_engine.workflows.cash_order import CashOrderWorkflow
-from tests.helpers import time_skipping_server
 
 AMOUNT = Money(amount=150_000_00, currency="COP")
 FEE = 4_350_00
 BOGOTA = ZoneInfo("America/Bogota")
 RESULT_TIMEOUT = 30.0
 THREE_DAYS = timedelta(hours=72)
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping test server of the test's own (a workflow another test left
-    running would stop its clock from skipping)."""
-    async with time_skipping_server() as environment:
-        yield environment
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,19 +35,10 @@ from payments_engine.domain.money import Money
 from payments_engine.domain.payout import TransferStatusInput, TransferStatusResult
 from payments_engine.worker.main import WORKFLOW_RUNNER
 from payments_engine.workflows.collection import CollectionWorkflow
-from tests.helpers import time_skipping_server
 
 TASK_QUEUE = "collection-workflow-tests"
 AMOUNT = Money(amount=1_500_00, currency="KES")
 RESULT_TIMEOUT = 30.0
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping test server of the test's own (a workflow another test left
-    running would stop its clock from skipping)."""
-    async with time_skipping_server() as environment:
-        yield environment
 
 
 def report(

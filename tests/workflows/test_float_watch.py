@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -36,17 +36,8 @@ from payments_engine.domain.floats import (
 )
 from payments_engine.worker.main import WORKFLOW_RUNNER
 from payments_engine.workflows.float_watch import FloatWatchWorkflow
-from tests.helpers import time_skipping_server
 
 RESULT_TIMEOUT = 30.0
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping test server of the test's own (a workflow another test left
-    running would stop its clock from skipping)."""
-    async with time_skipping_server() as environment:
-        yield environment
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,17 +39,8 @@ from payments_engine.domain.payout import (
 )
 from payments_engine.worker.main import WORKFLOW_RUNNER
 from payments_engine.workflows.payout import PayoutWorkflow
-from tests.helpers import time_skipping_server
 
 TASK_QUEUE = "payout-workflow-tests"
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping test server of the test's own (a workflow another test left
-    running would stop its clock from skipping)."""
-    async with time_skipping_server() as environment:
-        yield environment
 
 
 AMOUNT = Money(amount=150_00, currency="KES")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -48,20 +48,11 @@ from payments_engine.workflows.reconciliation import (
     ReconciliationWorkflow,
     ScheduledReconciliationWorkflow,
 )
-from tests.helpers import time_skipping_server
 
 DAY = date(2026, 3, 14)
 SHA = "ab12cd34ef56ab78cd90ef12ab34cd56" + "0" * 32
 RESULT_TIMEOUT = 20.0
 HISTORIES = Path(__file__).parent / "histories"
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping test server of the test's own (a workflow another test left
-    running would stop its clock from skipping)."""
-    async with time_skipping_server() as environment:
-        yield environment
 
 
 @workflow.defn(name="EvidenceTarget", sandboxed=False)

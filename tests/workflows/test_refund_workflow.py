@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +33,6 @@ from payments_engine.domain.refund import (
 )
 from payments_engine.worker.main import WORKFLOW_RUNNER
 from payments_engine.workflows.refund import RefundWorkflow
-from tests.helpers import time_skipping_server
 
 TASK_QUEUE = "refund-workflow-tests"
 AMOUNT = Money(amount=400_00, currency="KES")
@@ -45,14 +43,6 @@ OUTCOMES = {
     "failed": TransferOutcome.FAILED,
     "reversed": TransferOutcome.REVERSED,
 }
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping test server of the test's own (a workflow another test left
-    running would stop its clock from skipping)."""
-    async with time_skipping_server() as environment:
-        yield environment
 
 
 def report(reference: str, status: str, event_id: str | None = None) -> ProviderEvent:
