@@ -11,6 +11,7 @@ unless Temporal is a local dev server: see :attr:`Settings.temporal_is_local`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from payments_engine.activities.providers.base import ProviderSettings
 
 DEFAULT_DATA_DIR = Path(".payments")
+
+# DuckDB's own size syntax, restricted to units a person means: "512MB", "2 GiB".
+_MEMORY_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.I)
+_UNIT_BYTES = {
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+# Below this a reconciliation of a big report fails instead of spilling.
+MIN_RECONCILE_MEMORY_BYTES = 64 * 2**20
 
 
 class SettingsError(ValueError):
@@ -122,6 +138,13 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL; default sqlite+aiosqlite in the data dir.",
     )
 
+    reconcile_memory_limit: str = Field(
+        default="512MB",
+        description=(
+            "Memory a reconciliation run's DuckDB may use (e.g. 512MB, 2GiB; at least 64MiB);"
+            " beyond it, it spills to <data dir>/reconciliation."
+        ),
+    )
     refund_window_days: int = Field(
         default=180, ge=1, description="How long after a collection it may be refunded."
     )
@@ -208,6 +231,18 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (e.g. openssl rand -base64 32)")
         return value
+
+    @field_validator("reconcile_memory_limit")
+    @classmethod
+    def _memory_size(cls, value: str) -> str:
+        match = _MEMORY_SIZE.match(value)
+        if match is None:
+            raise ValueError("must be a size such as 512MB or 2GiB (units KB..TB, KiB..TiB)")
+        number, unit = match.groups()
+        if float(number) * _UNIT_BYTES[unit.lower()] < MIN_RECONCILE_MEMORY_BYTES:
+            raise ValueError("must be at least 64MiB")
+        # DuckDB reads the units case-insensitively; this is the canonical spelling.
+        return f"{number}{unit.upper().replace('I', 'i')}"
 
     @model_validator(mode="after")
     def _codec_keys_unless_local(self) -> Settings:

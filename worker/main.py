@@ -141,6 +141,8 @@ class Adapters:
     """Provider name -> its client, for the providers that publish settlement reports."""
     workdir: Path | None = None
     """Where reconciliation keeps reports and spills (the data dir); None: a temp dir."""
+    reconcile_memory_limit: str = "512MB"
+    """DuckDB's memory limit of one reconciliation run (``PAYMENTS_RECONCILE_MEMORY_LIMIT``)."""
 
 
 def build_worker(client: Client, task_queue: str, adapters: Adapters, ledger: Ledger) -> Worker:
@@ -158,6 +160,7 @@ def build_worker(client: Client, task_queue: str, adapters: Adapters, ledger: Le
         ReconciliationStore(ledger.engine),
         adapters.workdir or Path(tempfile.gettempdir()) / "payments-reconciliation",
         adapters.hooks,
+        memory_limit=adapters.reconcile_memory_limit,
     )
     return Worker(
         client,
@@ -255,6 +258,7 @@ async def running_worker(
             if spec.floats is not None:
                 adapters.floats[name] = spec.floats(http, provider)
         adapters.workdir = settings.data_dir / "reconciliation"
+        adapters.reconcile_memory_limit = settings.reconcile_memory_limit
         adapters.hooks = await stack.enter_async_context(merchant_hooks_client(settings))
         worker = build_worker(client, settings.task_queue, adapters, ledger)
         async with worker:

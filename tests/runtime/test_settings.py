@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from pydantic import SecretStr, ValidationError
 from typer.testing import CliRunner
@@ -105,3 +108,37 @@ def test_cli_with_bad_settings_exits_2_with_one_line(monkeypatch: pytest.MonkeyP
         "invalid settings: PAYMENTS_SANDBOX_PORT: Input should be a valid integer"
     )
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("512MB", "512MB"), ("2gib", "2GiB"), (" 1.5 GB ", "1.5GB"), ("64MiB", "64MiB")],
+)
+def test_reconcile_memory_limit_takes_a_size_in_duckdbs_units(given: str, kept: str) -> None:
+    assert Settings(reconcile_memory_limit=given).reconcile_memory_limit == kept
+
+
+@pytest.mark.parametrize(
+    ("given", "reason"),
+    [
+        ("lots", "must be a size such as 512MB"),
+        ("512", "must be a size such as 512MB"),
+        ("-1GB", "must be a size such as 512MB"),
+        ("63MiB", "must be at least 64MiB"),
+        ("60MB", "must be at least 64MiB"),
+    ],
+)
+def test_a_bad_reconcile_memory_limit_is_refused_at_start_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, given: str, reason: str
+) -> None:
+    monkeypatch.setenv("PAYMENTS_RECONCILE_MEMORY_LIMIT", given)
+    with pytest.raises(SettingsError, match=f"^PAYMENTS_RECONCILE_MEMORY_LIMIT: .*{reason}"):
+        load_settings()
+
+
+def test_the_readme_documents_every_setting_and_no_other() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `(PAYMENTS_[A-Z0-9_]+)` \|", readme, re.MULTILINE))
+    engine = {f"PAYMENTS_{name.upper()}" for name in Settings.model_fields if name != "providers"}
+    assert engine - documented == set(), "settings missing from the README's table"
+    assert documented - set(Settings.variables()) == set(), "README rows that are no setting"
