@@ -20,13 +20,8 @@ from rich.console import Console
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from payments_engine.domain.search_attributes import dev_server_flags
 from payments_engine.runtime.codec import with_dev_secrets
-from payments_engine.runtime.codec_server import (
-    CodecServerError,
-    start_codec_server,
-    ui_codec_endpoint,
-)
+from payments_engine.runtime.codec_server import CodecServerError, start_codec_server
 from payments_engine.runtime.search_attributes import (
     ensure_search_attributes,
     register_search_attributes,
@@ -34,8 +29,9 @@ from payments_engine.runtime.search_attributes import (
 from payments_engine.runtime.serving import RunningServer
 from payments_engine.runtime.settings import Settings
 from payments_engine.runtime.temporal import connect
+from payments_engine.starter.dev_server import start_temporal, stop_leftover, stop_process
 from payments_engine.starter.ports import Port, check_free
-from payments_engine.starter.stack import engine_stack, installed_binary, with_session_secrets
+from payments_engine.starter.stack import engine_stack, with_session_secrets
 
 log = logging.getLogger("payments.dev")
 
@@ -44,39 +40,6 @@ TEMPORAL_STARTUP_SECONDS = 60.0
 
 class DevError(RuntimeError):
     """The embedded stack could not start."""
-
-
-def start_temporal(settings: Settings) -> subprocess.Popen[bytes]:
-    """Start ``temporal server start-dev`` persisting to the data dir.
-
-    Its Web UI decodes payloads through the codec server (``--ui-codec-endpoint``).
-    """
-    host, _, port = settings.temporal_address.rpartition(":")
-    command = [
-        installed_binary("temporal"),
-        "server",
-        "start-dev",
-        "--ip",
-        host if host not in ("", "localhost") else "127.0.0.1",
-        "--port",
-        port,
-        "--ui-port",
-        str(settings.temporal_ui_port),
-        "--db-filename",
-        str((settings.data_dir / "temporal.db").resolve()),
-        "--namespace",
-        settings.temporal_namespace,
-        "--log-level",
-        "warn",
-        "--ui-codec-endpoint",
-        ui_codec_endpoint(settings),
-        *dev_server_flags(),
-    ]
-    log_file = (settings.data_dir / "temporal.log").open("ab")
-    # Its own process group: Ctrl-C reaches us first, and we stop it last.
-    return subprocess.Popen(
-        command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
-    )
 
 
 async def wait_for_temporal(settings: Settings, process: subprocess.Popen[bytes] | None) -> Client:
@@ -133,18 +96,6 @@ def _check_alive(settings: Settings, process: subprocess.Popen[bytes] | None) ->
         )
 
 
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """Stop the dev server gracefully, killing it if it hangs."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 async def run_dev(settings: Settings, console: Console) -> None:
     """Run the whole engine until SIGINT or SIGTERM."""
     settings = with_session_secrets(settings)
@@ -158,6 +109,14 @@ async def run_dev(settings: Settings, console: Console) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
+    if settings.temporal_embedded:
+        # A payments dev killed outright cannot stop its server; this start does.
+        leftover = stop_leftover(settings.data_dir)
+        if leftover is not None:
+            console.print(
+                f"[dim]stopped the Temporal dev server (pid {leftover}) that an earlier"
+                " payments dev left running[/]"
+            )
     # Before anything starts: a taken port is one plain line, not a half-started engine.
     check_free(dev_ports(settings))
     # Codec keys, codec server token, fingerprint key: kept in the data dir across restarts.
@@ -171,7 +130,7 @@ async def run_dev(settings: Settings, console: Console) -> None:
         if settings.temporal_embedded:
             console.print("[dim]starting the Temporal dev server...[/]")
             temporal = start_temporal(settings)
-            stack.callback(stop_process, temporal)
+            stack.callback(stop_process, temporal, settings.data_dir)
         client = await wait_for_temporal(settings, temporal)
         if settings.temporal_embedded:
             # Registered on its command line: checked here, so "running" is never printed

@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,127 @@ def test_restart_with_transfers_in_flight_ends_every_payout_as_the_hub_decided(
         assert record["submit_count"] == 1
         assert record["executed"] is (expected == "succeeded")
         assert record["transactionId"] == before[f"payout-{payout_id}"]["transactionId"]
+
+
+def wait_gone(marker: str, timeout: float = 30.0) -> None:
+    """Wait until no process mentions ``marker`` in its command line."""
+    wait(lambda: processes_mentioning(marker), lambda pids: not pids, timeout=timeout)
+
+
+@pytest.mark.timeout(300)
+def test_a_killed_payments_dev_leaves_no_server_and_starts_again(
+    exit_probe: Path, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    env = engine_env(
+        data_dir,
+        exit_probe,
+        temporal_address=f"127.0.0.1:{free_port()}",
+        sandbox_settle_seconds=0.2,
+        task_queue="killed",
+    )
+    temporal_db = str((data_dir / "temporal.db").resolve())
+    payments = installed_binary("payments")
+    try:
+        first = start([payments, "dev"], env, tmp_path / "dev-1.log", tmp_path)
+        try:
+            first.wait_for("payments engine is running")
+            cli(
+                env,
+                tmp_path,
+                "ledger",
+                "fund",
+                "--amount",
+                "100.00",
+                "--currency",
+                "KES",
+                "--reference",
+                "killed-fund",
+            )
+            cli(
+                env,
+                tmp_path,
+                "payout",
+                "create",
+                "--id",
+                "before-kill",
+                "--amount",
+                "10.00",
+                "--currency",
+                "KES",
+                "--phone",
+                "+254712345678",
+                "--country",
+                "KE",
+                "--wait",
+            )
+        finally:
+            # Killed outright: it cannot stop its Temporal server itself.
+            stop(first.process, signal.SIGKILL)
+        # The kernel tells the server its parent died; it stops by itself.
+        wait_gone(temporal_db)
+
+        second = start([payments, "dev"], env, tmp_path / "dev-2.log", tmp_path)
+        try:
+            second.wait_for("payments engine is running")
+            view = cli(env, tmp_path, "payout", "status", "before-kill")
+        finally:
+            status = stop(second.process, signal.SIGINT)
+        assert_clean_exit(status, second.output(), "payments dev (after a kill)")
+        assert view["status"] == "succeeded"
+        assert not (data_dir / "temporal.pid").exists()
+    finally:
+        for pid in processes_mentioning(temporal_db):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.timeout(300)
+def test_payments_dev_stops_the_server_an_earlier_run_left_running(
+    exit_probe: Path, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    host_port = f"127.0.0.1:{free_port()}"
+    env = engine_env(data_dir, exit_probe, temporal_address=host_port, task_queue="leftover")
+    temporal_db = str((data_dir / "temporal.db").resolve())
+    # What an earlier payments dev leaves where the kernel cannot stop its server (macOS):
+    # the server running on its ports and database, its pid recorded, the owner gone.
+    leftover = start(
+        [
+            installed_binary("temporal"),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            host_port.rsplit(":", 1)[1],
+            "--ui-port",
+            env["PAYMENTS_TEMPORAL_UI_PORT"],
+            "--db-filename",
+            temporal_db,
+            "--headless",
+        ],
+        env,
+        tmp_path / "leftover.log",
+        tmp_path,
+    )
+    owner = subprocess.Popen([sys.executable, "-c", "pass"])
+    owner.wait()
+    (data_dir / "temporal.pid").write_text(f"{leftover.process.pid} {owner.pid}\n")
+    payments = installed_binary("payments")
+    try:
+        dev = start([payments, "dev"], env, tmp_path / "dev.log", tmp_path)
+        try:
+            dev.wait_for("payments engine is running")
+            assert leftover.process.poll() is not None
+        finally:
+            status = stop(dev.process, signal.SIGINT)
+        assert_clean_exit(status, dev.output(), "payments dev (after a leftover)")
+        assert (
+            f"stopped the Temporal dev server (pid {leftover.process.pid}) that an earlier"
+            in " ".join(dev.output().split())
+        )
+    finally:
+        stop(leftover.process, signal.SIGKILL)
+        for pid in processes_mentioning(temporal_db):
+            os.kill(pid, signal.SIGKILL)

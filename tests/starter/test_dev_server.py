@@ -1,0 +1,107 @@
+"""The Temporal dev server a killed ``payments dev`` left: stopped at the next start, if ours.
+
+Stand-ins for the server are sleeping Python processes whose command line reads like
+``temporal server start-dev --db-filename <data dir>/temporal.db``: what
+:func:`stop_leftover` checks before it signals anything.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from payments_engine.starter.dev_server import PID_FILE, stop_leftover, temporal_db
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads command lines from /proc"
+)
+
+SLEEP = "import time; time.sleep(120)"
+
+Spawn = Callable[..., subprocess.Popen[bytes]]
+
+
+@pytest.fixture
+def spawn() -> Iterator[Spawn]:
+    """Start sleeping processes with given extra arguments; kill the ones left at the end."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: str) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen([sys.executable, "-c", SLEEP, *args])
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    return done.pid
+
+
+def dev_server_args(data_dir: Path) -> tuple[str, ...]:
+    return ("server", "start-dev", "--db-filename", str(temporal_db(data_dir)))
+
+
+def test_a_leftover_server_of_this_data_dir_is_stopped(spawn: Spawn, tmp_path: Path) -> None:
+    server = spawn(*dev_server_args(tmp_path))
+    (tmp_path / PID_FILE).write_text(f"{server.pid} {dead_pid()}\n")
+
+    assert stop_leftover(tmp_path) == server.pid
+
+    assert server.poll() is not None
+    assert not (tmp_path / PID_FILE).exists()
+
+
+def test_a_recycled_pid_is_never_signalled(spawn: Spawn, tmp_path: Path) -> None:
+    stranger = spawn()
+    (tmp_path / PID_FILE).write_text(f"{stranger.pid} {dead_pid()}\n")
+
+    assert stop_leftover(tmp_path) is None
+
+    assert stranger.poll() is None
+    assert not (tmp_path / PID_FILE).exists()
+
+
+def test_the_dev_server_of_another_data_dir_is_left_alone(spawn: Spawn, tmp_path: Path) -> None:
+    other = spawn(*dev_server_args(tmp_path / "elsewhere"))
+    (tmp_path / PID_FILE).write_text(f"{other.pid} {dead_pid()}\n")
+
+    assert stop_leftover(tmp_path) is None
+
+    assert other.poll() is None
+
+
+def test_a_server_whose_payments_dev_still_runs_is_left_alone(spawn: Spawn, tmp_path: Path) -> None:
+    server = spawn(*dev_server_args(tmp_path))
+    owner = spawn()
+    (tmp_path / PID_FILE).write_text(f"{server.pid} {owner.pid}\n")
+
+    assert stop_leftover(tmp_path) is None
+
+    assert server.poll() is None
+    assert (tmp_path / PID_FILE).exists()
+
+
+@pytest.mark.parametrize("content", ["", "garbage", "-5 1", "{dead}", "{dead} {dead}"])
+def test_a_garbled_or_stale_pid_file_is_dropped(tmp_path: Path, content: str) -> None:
+    pid_file = tmp_path / PID_FILE
+    pid_file.write_text(content.format(dead=dead_pid()))
+
+    assert stop_leftover(tmp_path) is None
+
+    assert not pid_file.exists()
+
+
+def test_no_pid_file_is_nothing_to_do(tmp_path: Path) -> None:
+    assert stop_leftover(tmp_path) is None
