@@ -29,17 +29,23 @@ from payments_engine.runtime.search_attributes import (
 from payments_engine.runtime.serving import RunningServer
 from payments_engine.runtime.settings import Settings
 from payments_engine.runtime.temporal import connect
-from payments_engine.starter.dev_server import start_temporal, stop_leftover, stop_process
+from payments_engine.starter.dev_server import DevServer, DevServerFailing, stop_leftover
 from payments_engine.starter.ports import Port, check_free
 from payments_engine.starter.stack import engine_stack, with_session_secrets
 
 log = logging.getLogger("payments.dev")
 
 TEMPORAL_STARTUP_SECONDS = 60.0
+# How often payments dev checks that its Temporal dev server still runs.
+WATCH_SECONDS = 1.0
 
 
 class DevError(RuntimeError):
     """The embedded stack could not start."""
+
+
+class DevFailed(RuntimeError):
+    """The engine was running, then could not go on (its Temporal server keeps exiting)."""
 
 
 async def wait_for_temporal(settings: Settings, process: subprocess.Popen[bytes] | None) -> Client:
@@ -121,7 +127,7 @@ async def run_dev(settings: Settings, console: Console) -> None:
     check_free(dev_ports(settings))
     # Codec keys, codec server token, fingerprint key: kept in the data dir across restarts.
     settings = with_dev_secrets(settings)
-    temporal: subprocess.Popen[bytes] | None = None
+    server: DevServer | None = None
     async with AsyncExitStack() as stack:
         # First: the embedded Web UI is told the codec server's address on its command line.
         codec_server = await _start_codec_server(settings)
@@ -129,9 +135,9 @@ async def run_dev(settings: Settings, console: Console) -> None:
         settings = settings.model_copy(update={"codec_port": codec_server.server.port})
         if settings.temporal_embedded:
             console.print("[dim]starting the Temporal dev server...[/]")
-            temporal = start_temporal(settings)
-            stack.callback(stop_process, temporal, settings.data_dir)
-        client = await wait_for_temporal(settings, temporal)
+            server = DevServer(settings)
+            stack.callback(server.stop)
+        client = await wait_for_temporal(settings, server.process if server else None)
         if settings.temporal_embedded:
             # Registered on its command line: checked here, so "running" is never printed
             # for a server that cannot filter payouts by status.
@@ -141,9 +147,32 @@ async def run_dev(settings: Settings, console: Console) -> None:
 
         services = await stack.enter_async_context(engine_stack(settings, client))
         print_urls(console, services.settings)
-        await stop.wait()
+        await _until_stopped(stop, server, console)
         console.print("\n[dim]stopping: worker, relay, sandbox, Temporal...[/]")
     console.print("[green]stopped.[/]")
+
+
+async def _until_stopped(stop: asyncio.Event, server: DevServer | None, console: Console) -> None:
+    """Wait for Ctrl-C or SIGTERM, starting the dev server again whenever it exits.
+
+    Raises:
+        DevFailed: the dev server keeps exiting.
+    """
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), WATCH_SECONDS)
+        if stop.is_set() or server is None:
+            continue
+        try:
+            status = server.restart_if_exited(loop.time())
+        except DevServerFailing as exc:
+            raise DevFailed(str(exc)) from None
+        if status is not None:
+            console.print(
+                f"[yellow]the Temporal dev server exited (status {status}); started it again"
+                f" (pid {server.process.pid})[/]"
+            )
 
 
 def dev_ports(settings: Settings) -> list[Port]:

@@ -12,6 +12,10 @@ next start would find its ports taken. Two things prevent that:
   At start, a server whose owner is gone is stopped (:func:`stop_leftover`), and only
   if its command line shows it is the dev server of this very data dir: a recycled pid
   is never signalled, and a server another running ``payments dev`` owns is left alone.
+
+While ``payments dev`` runs, a server that exits on its own (killed, crashed) is started
+again on the same ports and database (:class:`DevServer`); the worker and the clients
+reconnect by themselves. One that keeps exiting stops ``payments dev`` with an error.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from payments_engine.domain.search_attributes import dev_server_flags
@@ -33,6 +39,9 @@ PID_FILE = "temporal.pid"
 DB_FILE = "temporal.db"
 STOP_SECONDS = 15.0
 KILL_SECONDS = 5.0
+# A server that exits this often within the window is failing, not being killed.
+MAX_RESTARTS = 5
+RESTART_WINDOW_SECONDS = 60.0
 
 # argv: the owner's pid, then the server's command. PR_SET_PDEATHSIG is 1; if the owner
 # died before the request took effect, the parent is already someone else: stop there.
@@ -99,6 +108,61 @@ def stop_process(process: subprocess.Popen[bytes], data_dir: Path) -> None:
             process.wait()
     if _recorded(data_dir / PID_FILE)[0] == process.pid:
         (data_dir / PID_FILE).unlink(missing_ok=True)
+
+
+class DevServerFailing(RuntimeError):
+    """The dev server exited too often in a row to be started again."""
+
+
+class DevServer:
+    """The dev server process of one ``payments dev``, started again when it exits.
+
+    Args:
+        settings: the engine's settings (ports, data dir, codec endpoint).
+        start: starts a server process (:func:`start_temporal`).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        start: Callable[[Settings], subprocess.Popen[bytes]] = start_temporal,
+    ) -> None:
+        self._settings = settings
+        self._start = start
+        self._restarts: deque[float] = deque()
+        self.process = start(settings)
+
+    def restart_if_exited(self, now: float) -> int | None:
+        """Start the server again if it has exited.
+
+        Args:
+            now: a monotonic clock reading (counts restarts in the window).
+
+        Returns:
+            The exit status of the server that was restarted; None if it is running.
+
+        Raises:
+            DevServerFailing: it exited :data:`MAX_RESTARTS` times within
+                :data:`RESTART_WINDOW_SECONDS`.
+        """
+        status = self.process.poll()
+        if status is None:
+            return None
+        while self._restarts and now - self._restarts[0] > RESTART_WINDOW_SECONDS:
+            self._restarts.popleft()
+        if len(self._restarts) >= MAX_RESTARTS:
+            raise DevServerFailing(
+                f"the Temporal dev server exited {len(self._restarts) + 1} times in"
+                f" {RESTART_WINDOW_SECONDS:.0f} s (last status {status}); see"
+                f" {self._settings.data_dir / 'temporal.log'}"
+            )
+        self._restarts.append(now)
+        self.process = self._start(self._settings)
+        return status
+
+    def stop(self) -> None:
+        """Stop the current server (see :func:`stop_process`)."""
+        stop_process(self.process, self._settings.data_dir)
 
 
 def stop_leftover(data_dir: Path) -> int | None:

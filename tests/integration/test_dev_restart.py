@@ -266,3 +266,66 @@ def test_payments_dev_stops_the_server_an_earlier_run_left_running(
         stop(leftover.process, signal.SIGKILL)
         for pid in processes_mentioning(temporal_db):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.timeout(300)
+def test_a_temporal_server_killed_under_payments_dev_is_started_again(
+    exit_probe: Path, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    env = engine_env(
+        data_dir,
+        exit_probe,
+        temporal_address=f"127.0.0.1:{free_port()}",
+        sandbox_settle_seconds=3,
+        task_queue="server-killed",
+    )
+    temporal_db = str((data_dir / "temporal.db").resolve())
+    payments = installed_binary("payments")
+    try:
+        dev = start([payments, "dev"], env, tmp_path / "dev.log", tmp_path)
+        try:
+            dev.wait_for("payments engine is running")
+            cli(
+                env,
+                tmp_path,
+                "ledger",
+                "fund",
+                "--amount",
+                "100.00",
+                "--currency",
+                "KES",
+                "--reference",
+                "server-killed-fund",
+            )
+            cli(
+                env,
+                tmp_path,
+                "payout",
+                "create",
+                "--id",
+                "across-a-crash",
+                "--amount",
+                "10.00",
+                "--currency",
+                "KES",
+                "--phone",
+                "+254712345678",
+                "--country",
+                "KE",
+            )
+            server = int((data_dir / "temporal.pid").read_text().split()[0])
+            os.kill(server, signal.SIGKILL)
+            dev.wait_for("the Temporal dev server exited (status -9); started it again")
+            # The payout in flight when the server died ends as the hub decided.
+            view = wait(
+                lambda: cli(env, tmp_path, "payout", "status", "across-a-crash"),
+                lambda v: v["status"] in ("succeeded", "failed", "needs_review"),
+            )
+        finally:
+            status = stop(dev.process, signal.SIGINT)
+        assert_clean_exit(status, dev.output(), "payments dev (server restarted)")
+        assert view["status"] == "succeeded"
+    finally:
+        for pid in processes_mentioning(temporal_db):
+            os.kill(pid, signal.SIGKILL)

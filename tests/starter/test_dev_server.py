@@ -1,4 +1,7 @@
-"""The Temporal dev server a killed ``payments dev`` left: stopped at the next start, if ours.
+"""``payments dev``'s Temporal dev server: a leftover stopped if ours, an exit restarted.
+
+A server a killed ``payments dev`` left is stopped at the next start, if it is ours; one
+that exits while ``payments dev`` runs is started again, until it keeps exiting.
 
 Stand-ins for the server are sleeping Python processes whose command line reads like
 ``temporal server start-dev --db-filename <data dir>/temporal.db``: what
@@ -14,7 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from payments_engine.starter.dev_server import PID_FILE, stop_leftover, temporal_db
+from payments_engine.runtime.settings import Settings
+from payments_engine.starter.dev_server import (
+    MAX_RESTARTS,
+    PID_FILE,
+    RESTART_WINDOW_SECONDS,
+    DevServer,
+    DevServerFailing,
+    stop_leftover,
+    temporal_db,
+)
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads command lines from /proc"
@@ -105,3 +117,34 @@ def test_a_garbled_or_stale_pid_file_is_dropped(tmp_path: Path, content: str) ->
 
 def test_no_pid_file_is_nothing_to_do(tmp_path: Path) -> None:
     assert stop_leftover(tmp_path) is None
+
+
+def test_a_server_that_exits_is_started_again_until_it_keeps_exiting(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(_: Settings) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+        process.wait()
+        started.append(process)
+        return process
+
+    server = DevServer(settings, start=start)
+    # Exits spread over more than the window never add up.
+    for minute in range(MAX_RESTARTS * 2):
+        assert server.restart_if_exited(now=minute * (RESTART_WINDOW_SECONDS + 1)) == 3
+    assert len(started) == MAX_RESTARTS * 2 + 1
+
+    crowded = DevServer(settings, start=start)
+    for second in range(MAX_RESTARTS):
+        assert crowded.restart_if_exited(now=float(second)) == 3
+    with pytest.raises(DevServerFailing, match=f"exited {MAX_RESTARTS + 1} times in 60 s"):
+        crowded.restart_if_exited(now=float(MAX_RESTARTS))
+
+
+def test_a_running_server_is_left_running(spawn: Spawn, tmp_path: Path) -> None:
+    running = spawn()
+    server = DevServer(Settings(data_dir=tmp_path), start=lambda _: running)
+
+    assert server.restart_if_exited(now=0.0) is None
+    assert server.process is running
