@@ -7,12 +7,15 @@ and every payout ends as the hub decided: none in needs_review.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +23,10 @@ import httpx
 import pytest
 
 from payments_engine.sandbox.scenarios import Scenario
+from payments_engine.starter.dev_server import PID_FILE, temporal_db
 from payments_engine.starter.stack import installed_binary
 from tests.integration.processes import (
+    Started,
     assert_clean_exit,
     engine_env,
     free_port,
@@ -144,188 +149,136 @@ def test_restart_with_transfers_in_flight_ends_every_payout_as_the_hub_decided(
         assert record["transactionId"] == before[f"payout-{payout_id}"]["transactionId"]
 
 
+def fund_and_pay(env: dict[str, str], cwd: Path, payout_id: str, *options: str) -> None:
+    """Fund the default merchant with 100.00 KES, then pay 10.00 KES out as ``payout_id``."""
+    fund = ["--amount", "100.00", "--currency", "KES", "--reference", f"{payout_id}-fund"]
+    cli(env, cwd, "ledger", "fund", *fund)
+    money = ["--amount", "10.00", "--currency", "KES"]
+    recipient = ["--phone", number(Scenario.SUCCESS), "--country", "KE"]
+    cli(env, cwd, "payout", "create", "--id", payout_id, *money, *recipient, *options)
+
+
 def wait_gone(marker: str, timeout: float = 30.0) -> None:
     """Wait until no process mentions ``marker`` in its command line."""
     wait(lambda: processes_mentioning(marker), lambda pids: not pids, timeout=timeout)
+
+
+@dataclass
+class DevSetup:
+    """Settings of a ``payments dev`` on a data dir of one test."""
+
+    env: dict[str, str]
+    data_dir: Path
+    cwd: Path
+
+    @property
+    def temporal_db(self) -> str:
+        """Its Temporal server's database: every server process names it."""
+        return str(temporal_db(self.data_dir))
+
+    def start_dev(self, log: str) -> Started:
+        """Start ``payments dev`` and wait until it runs."""
+        dev = start([installed_binary("payments"), "dev"], self.env, self.cwd / log, self.cwd)
+        dev.wait_for("payments engine is running")
+        return dev
+
+
+@contextlib.contextmanager
+def dev_setup(exit_probe: Path, tmp_path: Path, **settings: object) -> Iterator[DevSetup]:
+    """A data dir and settings for ``payments dev``; its Temporal servers killed after."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    temporal_address = f"127.0.0.1:{free_port()}"
+    setup = DevSetup(
+        engine_env(data_dir, exit_probe, temporal_address=temporal_address, **settings),
+        data_dir,
+        tmp_path,
+    )
+    try:
+        yield setup
+    finally:
+        for pid in processes_mentioning(setup.temporal_db):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.timeout(300)
 def test_a_killed_payments_dev_leaves_no_server_and_starts_again(
     exit_probe: Path, tmp_path: Path
 ) -> None:
-    data_dir = tmp_path / "data"
-    env = engine_env(
-        data_dir,
-        exit_probe,
-        temporal_address=f"127.0.0.1:{free_port()}",
-        sandbox_settle_seconds=0.2,
-        task_queue="killed",
-    )
-    temporal_db = str((data_dir / "temporal.db").resolve())
-    payments = installed_binary("payments")
-    try:
-        first = start([payments, "dev"], env, tmp_path / "dev-1.log", tmp_path)
+    with dev_setup(exit_probe, tmp_path, sandbox_settle_seconds=0.2, task_queue="killed") as dev:
+        first = dev.start_dev("dev-1.log")
         try:
-            first.wait_for("payments engine is running")
-            cli(
-                env,
-                tmp_path,
-                "ledger",
-                "fund",
-                "--amount",
-                "100.00",
-                "--currency",
-                "KES",
-                "--reference",
-                "killed-fund",
-            )
-            cli(
-                env,
-                tmp_path,
-                "payout",
-                "create",
-                "--id",
-                "before-kill",
-                "--amount",
-                "10.00",
-                "--currency",
-                "KES",
-                "--phone",
-                "+254712345678",
-                "--country",
-                "KE",
-                "--wait",
-            )
+            fund_and_pay(dev.env, tmp_path, "before-kill", "--wait")
         finally:
             # Killed outright: it cannot stop its Temporal server itself.
             stop(first.process, signal.SIGKILL)
         # The kernel tells the server its parent died; it stops by itself.
-        wait_gone(temporal_db)
+        wait_gone(dev.temporal_db)
 
-        second = start([payments, "dev"], env, tmp_path / "dev-2.log", tmp_path)
+        second = dev.start_dev("dev-2.log")
         try:
-            second.wait_for("payments engine is running")
-            view = cli(env, tmp_path, "payout", "status", "before-kill")
+            view = cli(dev.env, tmp_path, "payout", "status", "before-kill")
         finally:
             status = stop(second.process, signal.SIGINT)
         assert_clean_exit(status, second.output(), "payments dev (after a kill)")
         assert view["status"] == "succeeded"
-        assert not (data_dir / "temporal.pid").exists()
-    finally:
-        for pid in processes_mentioning(temporal_db):
-            os.kill(pid, signal.SIGKILL)
+        assert not (dev.data_dir / PID_FILE).exists()
 
 
 @pytest.mark.timeout(300)
 def test_payments_dev_stops_the_server_an_earlier_run_left_running(
     exit_probe: Path, tmp_path: Path
 ) -> None:
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    host_port = f"127.0.0.1:{free_port()}"
-    env = engine_env(data_dir, exit_probe, temporal_address=host_port, task_queue="leftover")
-    temporal_db = str((data_dir / "temporal.db").resolve())
-    # What an earlier payments dev leaves where the kernel cannot stop its server (macOS):
-    # the server running on its ports and database, its pid recorded, the owner gone.
-    leftover = start(
-        [
-            installed_binary("temporal"),
-            "server",
-            "start-dev",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            host_port.rsplit(":", 1)[1],
-            "--ui-port",
-            env["PAYMENTS_TEMPORAL_UI_PORT"],
-            "--db-filename",
-            temporal_db,
-            "--headless",
-        ],
-        env,
-        tmp_path / "leftover.log",
-        tmp_path,
-    )
-    owner = subprocess.Popen([sys.executable, "-c", "pass"])
-    owner.wait()
-    (data_dir / "temporal.pid").write_text(f"{leftover.process.pid} {owner.pid}\n")
-    payments = installed_binary("payments")
-    try:
-        dev = start([payments, "dev"], env, tmp_path / "dev.log", tmp_path)
+    with dev_setup(exit_probe, tmp_path, task_queue="leftover") as dev:
+        # What an earlier payments dev leaves where the kernel cannot stop its server
+        # (macOS): the server on its ports and database, its pid recorded, the owner gone.
+        port = dev.env["PAYMENTS_TEMPORAL_ADDRESS"].rsplit(":", 1)[1]
+        ui_port = dev.env["PAYMENTS_TEMPORAL_UI_PORT"]
+        leftover = start(
+            [installed_binary("temporal"), "server", "start-dev", "--ip", "127.0.0.1"]
+            + ["--port", port, "--ui-port", ui_port, "--db-filename", dev.temporal_db]
+            + ["--headless"],
+            dev.env,
+            tmp_path / "leftover.log",
+            tmp_path,
+        )
         try:
-            dev.wait_for("payments engine is running")
-            assert leftover.process.poll() is not None
+            owner = subprocess.Popen([sys.executable, "-c", "pass"])
+            owner.wait()
+            (dev.data_dir / PID_FILE).write_text(f"{leftover.process.pid} {owner.pid}\n")
+            running = dev.start_dev("dev.log")
+            try:
+                assert leftover.process.poll() is not None
+            finally:
+                status = stop(running.process, signal.SIGINT)
         finally:
-            status = stop(dev.process, signal.SIGINT)
-        assert_clean_exit(status, dev.output(), "payments dev (after a leftover)")
+            stop(leftover.process, signal.SIGKILL)
+        assert_clean_exit(status, running.output(), "payments dev (after a leftover)")
         assert (
             f"stopped the Temporal dev server (pid {leftover.process.pid}) that an earlier"
-            in " ".join(dev.output().split())
+            in " ".join(running.output().split())
         )
-    finally:
-        stop(leftover.process, signal.SIGKILL)
-        for pid in processes_mentioning(temporal_db):
-            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.timeout(300)
 def test_a_temporal_server_killed_under_payments_dev_is_started_again(
     exit_probe: Path, tmp_path: Path
 ) -> None:
-    data_dir = tmp_path / "data"
-    env = engine_env(
-        data_dir,
-        exit_probe,
-        temporal_address=f"127.0.0.1:{free_port()}",
-        sandbox_settle_seconds=3,
-        task_queue="server-killed",
-    )
-    temporal_db = str((data_dir / "temporal.db").resolve())
-    payments = installed_binary("payments")
-    try:
-        dev = start([payments, "dev"], env, tmp_path / "dev.log", tmp_path)
+    with dev_setup(
+        exit_probe, tmp_path, sandbox_settle_seconds=3, task_queue="server-killed"
+    ) as dev:
+        running = dev.start_dev("dev.log")
         try:
-            dev.wait_for("payments engine is running")
-            cli(
-                env,
-                tmp_path,
-                "ledger",
-                "fund",
-                "--amount",
-                "100.00",
-                "--currency",
-                "KES",
-                "--reference",
-                "server-killed-fund",
-            )
-            cli(
-                env,
-                tmp_path,
-                "payout",
-                "create",
-                "--id",
-                "across-a-crash",
-                "--amount",
-                "10.00",
-                "--currency",
-                "KES",
-                "--phone",
-                "+254712345678",
-                "--country",
-                "KE",
-            )
-            server = int((data_dir / "temporal.pid").read_text().split()[0])
+            fund_and_pay(dev.env, tmp_path, "across-a-crash")
+            server = int((dev.data_dir / PID_FILE).read_text().split()[0])
             os.kill(server, signal.SIGKILL)
-            dev.wait_for("the Temporal dev server exited (status -9); started it again")
+            running.wait_for("the Temporal dev server exited (status -9); started it again")
             # The payout in flight when the server died ends as the hub decided.
             view = wait(
-                lambda: cli(env, tmp_path, "payout", "status", "across-a-crash"),
+                lambda: cli(dev.env, tmp_path, "payout", "status", "across-a-crash"),
                 lambda v: v["status"] in ("succeeded", "failed", "needs_review"),
             )
         finally:
-            status = stop(dev.process, signal.SIGINT)
-        assert_clean_exit(status, dev.output(), "payments dev (server restarted)")
+            status = stop(running.process, signal.SIGINT)
+        assert_clean_exit(status, running.output(), "payments dev (server restarted)")
         assert view["status"] == "succeeded"
-    finally:
-        for pid in processes_mentioning(temporal_db):
-            os.kill(pid, signal.SIGKILL)
