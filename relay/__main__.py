@@ -14,8 +14,6 @@ import asyncio
 import logging
 import signal
 
-from temporalio.client import Client
-
 from payments_engine.db.session import create_engine, session_factory
 from payments_engine.relay.app import create_relay_app
 from payments_engine.relay.authorizations import TemporalAuthorizer
@@ -23,51 +21,9 @@ from payments_engine.relay.config import RelayConfig
 from payments_engine.relay.delivery import TemporalDeliverer
 from payments_engine.runtime.serving import start_server
 from payments_engine.runtime.settings import Settings, SettingsError, load_settings
-from payments_engine.runtime.temporal import connect, run
+from payments_engine.runtime.temporal import connect_with_retry, run
 
 logger = logging.getLogger("payments.relay")
-
-# docker-compose starts the relay together with Temporal, which takes a while to boot.
-TEMPORAL_CONNECT_SECONDS = 60.0
-TEMPORAL_RETRY_SECONDS = 2.0
-
-
-async def connect_with_retry(
-    settings: Settings, stop: asyncio.Event, timeout: float = TEMPORAL_CONNECT_SECONDS
-) -> Client | None:
-    """Connect to Temporal, retrying while it is not reachable yet.
-
-    Args:
-        settings: the Temporal address, namespace and TLS or API key.
-        stop: set when the process is told to stop; waiting ends at once.
-        timeout: seconds to keep trying before giving up.
-
-    Returns:
-        A connected client using the engine's pydantic data converter, or None when
-        ``stop`` was set while waiting.
-
-    Raises:
-        SystemExit: Temporal did not answer within ``timeout`` seconds.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        try:
-            return await connect(settings)
-        except RuntimeError as exc:
-            if loop.time() + TEMPORAL_RETRY_SECONDS > deadline:
-                raise SystemExit(
-                    f"Temporal at {settings.temporal_address} did not answer "
-                    f"within {timeout:.0f} s: {exc}"
-                ) from exc
-            logger.info(
-                "waiting for Temporal at %s (%s)", settings.temporal_address, type(exc).__name__
-            )
-        try:
-            await asyncio.wait_for(stop.wait(), TEMPORAL_RETRY_SECONDS)
-        except TimeoutError:
-            continue
-        return None
 
 
 async def serve(settings: Settings) -> None:
@@ -81,7 +37,7 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    client = await connect_with_retry(settings, stop)
+    client = await connect_with_retry(settings, stop, logger)
     if client is None:
         logger.info("relay stopped before Temporal answered")
         return

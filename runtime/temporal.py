@@ -178,6 +178,54 @@ async def connect(settings: Settings) -> Client:
     return owner.track(client) if owner is not None else client
 
 
+# docker-compose starts the relay and the workers together with Temporal, which takes a
+# while to boot.
+TEMPORAL_CONNECT_SECONDS = 60.0
+TEMPORAL_RETRY_SECONDS = 2.0
+
+
+async def connect_with_retry(
+    settings: Settings,
+    stop: asyncio.Event,
+    logger: logging.Logger,
+    timeout: float = TEMPORAL_CONNECT_SECONDS,
+) -> Client | None:
+    """Connect to Temporal, retrying while it is not reachable yet.
+
+    Args:
+        settings: the Temporal address, namespace and TLS or API key.
+        stop: set when the process is told to stop; waiting ends at once.
+        logger: the process's logger, for one line per attempt.
+        timeout: seconds to keep trying before giving up.
+
+    Returns:
+        A connected client (see :func:`connect`), or None when ``stop`` was set while
+        waiting.
+
+    Raises:
+        SystemExit: Temporal did not answer within ``timeout`` seconds.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            return await connect(settings)
+        except RuntimeError as exc:
+            if loop.time() + TEMPORAL_RETRY_SECONDS > deadline:
+                raise SystemExit(
+                    f"Temporal at {settings.temporal_address} did not answer "
+                    f"within {timeout:.0f} s: {exc}"
+                ) from exc
+            logger.info(
+                "waiting for Temporal at %s (%s)", settings.temporal_address, type(exc).__name__
+            )
+        try:
+            await asyncio.wait_for(stop.wait(), TEMPORAL_RETRY_SECONDS)
+        except TimeoutError:
+            continue
+        return None
+
+
 def run(main: Coroutine[Any, Any, T]) -> T:
     """Run ``main`` like :func:`asyncio.run`, then shut the Temporal runtime down.
 

@@ -45,7 +45,7 @@ from payments_engine.db.reconciliation import ReconciliationStore
 from payments_engine.db.session import create_engine, session_factory
 from payments_engine.runtime.search_attributes import register_search_attributes
 from payments_engine.runtime.settings import Settings, SettingsError, load_settings
-from payments_engine.runtime.temporal import connect, run
+from payments_engine.runtime.temporal import connect_with_retry, run
 from payments_engine.workflows.batch_payout import BatchPayoutWorkflow
 from payments_engine.workflows.card import CardWorkflow
 from payments_engine.workflows.cash_order import CashOrderWorkflow
@@ -266,8 +266,15 @@ async def running_worker(
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    """Connect, run the worker until ``stop`` is set, then shut down gracefully."""
-    client = await connect(settings)
+    """Connect, run the worker until ``stop`` is set, then shut down gracefully.
+
+    Temporal may still be booting (docker-compose starts everything at once): the worker
+    waits for it, one line per attempt, for up to ``TEMPORAL_CONNECT_SECONDS``.
+    """
+    client = await connect_with_retry(settings, stop, log)
+    if client is None:
+        log.info("worker stopped before Temporal answered")
+        return
     await register_search_attributes(client)
     async with running_worker(settings, client):
         log.info("worker polling task queue %s", settings.task_queue)

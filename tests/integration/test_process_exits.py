@@ -125,6 +125,49 @@ def test_worker_process_exits_cleanly(
         assert "worker stopped" in worker.output(), worker.output()
 
 
+@pytest.mark.timeout(300)
+def test_a_worker_started_before_temporal_waits_for_it(exit_probe: Path, tmp_path: Path) -> None:
+    """Started before its Temporal server (docker-compose starts everything at once), the
+    worker waits, one line per attempt, and polls once the server is up."""
+    address = f"127.0.0.1:{free_port()}"
+    env = engine_env(tmp_path, exit_probe, temporal_address=address, task_queue="early-worker")
+    worker = start([installed_binary("payments"), "worker"], env, tmp_path / "worker.log", tmp_path)
+    server: Started | None = None
+    try:
+        worker.wait_for(f"waiting for Temporal at {address}")
+        server = start(
+            [installed_binary("temporal"), "server", "start-dev", "--ip", "127.0.0.1"]
+            + ["--port", address.rsplit(":", 1)[1], "--ui-port", str(free_port())]
+            + ["--headless", "--log-level", "error", *dev_server_flags()],
+            dict(os.environ),
+            tmp_path / "temporal.log",
+            tmp_path,
+        )
+        worker.wait_for("worker polling task queue")
+    finally:
+        status = stop(worker.process, signal.SIGTERM)
+        if server is not None:
+            stop(server.process)
+    assert_clean_exit(status, worker.output(), "worker started before Temporal")
+    assert "Traceback" not in worker.output()
+
+
+def test_a_worker_stopped_while_waiting_for_temporal_exits_cleanly(
+    exit_probe: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C while the worker waits for Temporal: status 0, one line, no traceback."""
+    address = f"127.0.0.1:{free_port()}"
+    env = engine_env(tmp_path, exit_probe, temporal_address=address, task_queue="never-up")
+    worker = start([installed_binary("payments"), "worker"], env, tmp_path / "worker.log", tmp_path)
+    try:
+        worker.wait_for(f"waiting for Temporal at {address}")
+    finally:
+        status = stop(worker.process, signal.SIGINT)
+    assert_clean_exit(status, worker.output(), "worker stopped while waiting")
+    assert "worker stopped before Temporal answered" in worker.output()
+    assert "Traceback" not in worker.output()
+
+
 @pytest.mark.timeout(900)
 def test_payments_dev_exits_cleanly(exit_probe: Path, tmp_path: Path) -> None:
     """``payments dev``, started and stopped 20 times, always exits with status 0 and
