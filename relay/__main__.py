@@ -49,7 +49,10 @@ async def serve(settings: Settings) -> None:
             TemporalDeliverer(client),
             authorizer=TemporalAuthorizer(client),
         )
-        server = await start_server(app, settings.relay_host, settings.relay_port)
+        try:
+            server = await start_server(app, settings.relay_host, settings.relay_port)
+        except RuntimeError as exc:
+            raise SystemExit(f"the relay cannot start: {exc}") from None
         logger.info(
             "relay listening on %s/webhooks/{%s} (Temporal %s, namespace %s)",
             server.url,
@@ -74,7 +77,8 @@ def main() -> None:
     """Entry point of ``payments relay``.
 
     Raises:
-        SystemExit: no provider's webhook secret is set, or Temporal never answered.
+        SystemExit: no provider's webhook secret is set, Temporal never answered, or the
+            relay cannot listen (its port is taken).
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:

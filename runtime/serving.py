@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Generator
 from typing import Any
 
 import uvicorn
+
+
+class ServerFailed(RuntimeError):
+    """The server could not start (a port taken, the app's startup failed)."""
 
 
 class EmbeddedServer(uvicorn.Server):
@@ -17,6 +22,19 @@ class EmbeddedServer(uvicorn.Server):
     def capture_signals(self) -> Generator[None, None, None]:
         """Do not install handlers: the embedding program decides when to stop."""
         yield
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        """Serve; a failed startup raises :class:`ServerFailed` instead of exiting.
+
+        uvicorn calls ``sys.exit(3)`` when it cannot bind or the app's startup fails. In
+        a task, that SystemExit escapes the event loop and ends the whole program with a
+        traceback; the embedding program reports it instead.
+        """
+        try:
+            await super().serve(sockets)
+        except SystemExit as exc:
+            cause = exc.__context__
+            raise ServerFailed(str(cause) if cause is not None else "startup failed") from None
 
     @property
     def port(self) -> int:
@@ -61,9 +79,12 @@ async def start_server(
     deadline = loop.time() + startup_timeout
     while not server.started:
         if task.done():
+            reason = "it stopped"
             with contextlib.suppress(BaseException):
                 task.result()
-            raise RuntimeError(f"server on {host}:{port} failed to start")
+            if not task.cancelled() and task.exception() is not None:
+                reason = str(task.exception())
+            raise RuntimeError(f"server on {host}:{port} failed to start: {reason}")
         if loop.time() > deadline:
             server.should_exit = True
             raise RuntimeError(f"server on {host}:{port} did not start in {startup_timeout}s")

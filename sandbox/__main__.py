@@ -38,13 +38,17 @@ runs a card purchase through a running sandbox's network instead (``purchase --h
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 
+from payments_engine.runtime.serving import start_server
 from payments_engine.runtime.settings import Settings, SettingsError, load_settings
 from payments_engine.sandbox.app import create_sandbox_app
 from payments_engine.sandbox.bank.config import DAY_SECONDS, BankSandboxConfig
@@ -59,6 +63,8 @@ from payments_engine.sandbox.issuer.wire import PROVIDER as ISSUER
 from payments_engine.sandbox.merchant.config import MerchantSandboxConfig
 from payments_engine.sandbox.momo.config import MomoSandboxConfig
 from payments_engine.sandbox.momo.wire import PROVIDER as MOMO
+
+log = logging.getLogger("payments.sandbox")
 
 
 def _credentials(settings: Settings, provider: str) -> tuple[str, str] | None:
@@ -263,7 +269,40 @@ def main(argv: Sequence[str] | None = None, prog: str = "payments sandbox") -> N
     app = create_sandbox_app(
         config, momo=momo, issuer=issuer, bank=bank, merchant=merchant, efecty=efecty, oxxo=oxxo
     )
-    uvicorn.run(app, host=args.host, port=args.port)
+    serve(app, host=args.host, port=args.port)
+
+
+def serve(app: FastAPI, *, host: str, port: int) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM, then finish in-flight requests; status 0.
+
+    Not ``uvicorn.run``: after its own clean shutdown it raises the signal it caught
+    again, so a SIGTERM ended the process with status 143.
+
+    Raises:
+        SystemExit: the server cannot listen (the port is taken).
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(_serve(app, host, port))
+
+
+async def _serve(app: FastAPI, host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        server = await start_server(app, host, port)
+    except RuntimeError as exc:
+        raise SystemExit(f"the sandbox cannot start: {exc}") from None
+    log.info("sandbox listening on %s", server.url)
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        # Also wake up if the server dies on its own, rather than hang half alive.
+        await asyncio.wait({stopping, server.task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        await server.stop()
+    log.info("sandbox stopped")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -166,6 +167,56 @@ def test_a_worker_stopped_while_waiting_for_temporal_exits_cleanly(
     assert_clean_exit(status, worker.output(), "worker stopped while waiting")
     assert "worker stopped before Temporal answered" in worker.output()
     assert "Traceback" not in worker.output()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_sandbox_process_exits_cleanly(
+    exit_probe: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    """``payments sandbox`` stops with status 0 (uvicorn.run re-raised SIGTERM: 143)."""
+    port = free_port()
+    env = engine_env(tmp_path, exit_probe, sandbox_port=port)
+    sandbox = start(
+        [installed_binary("payments"), "sandbox"], env, tmp_path / "sandbox.log", tmp_path
+    )
+    try:
+        sandbox.wait_for(f"sandbox listening on http://127.0.0.1:{port}")
+    finally:
+        status = stop(sandbox.process, sig)
+    assert_clean_exit(status, sandbox.output(), f"payments sandbox, {sig.name}")
+    assert "sandbox stopped" in sandbox.output()
+    assert "Traceback" not in sandbox.output()
+
+
+def test_relay_and_sandbox_on_a_taken_port_fail_in_one_line(
+    temporal_address: str, exit_probe: Path, tmp_path: Path
+) -> None:
+    """A taken port: status 1 and one line naming it, not uvicorn's exit 3 and a traceback."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = engine_env(
+            tmp_path,
+            exit_probe,
+            temporal_address=temporal_address,
+            relay_port=port,
+            sandbox_port=port,
+        )
+        for command in ("relay", "sandbox"):
+            done = subprocess.run(
+                [installed_binary("payments"), command],
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=EXIT_SECONDS,
+            )
+            output = done.stdout + done.stderr
+            assert done.returncode == 1, output
+            assert f"the {command} cannot start: server on 127.0.0.1:{port}" in output
+            assert "address already in use" in output
+            assert "Traceback" not in output
 
 
 @pytest.mark.timeout(900)

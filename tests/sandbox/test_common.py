@@ -25,6 +25,7 @@ ALLOWED_ENGINE_MODULES = {
     "payments_engine.domain.msisdn",
     "payments_engine.domain.webhooks",
     "payments_engine.runtime.settings",  # the command line only (__main__)
+    "payments_engine.runtime.serving",  # the command line only: serving, no wire model
 }
 
 

@@ -20,7 +20,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[FastAPI]:
     def run(app: FastAPI, **_: Any) -> None:
         apps.append(app)
 
-    monkeypatch.setattr(sandbox_main.uvicorn, "run", run)
+    monkeypatch.setattr(sandbox_main, "serve", run)
     for name in ("PAYMENTS_MOMO_API_KEY", "PAYMENTS_MOMO_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PAYMENTS_HUB_API_KEY", "hub-key")

@@ -22,7 +22,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[FastAPI]:
     def run(app: FastAPI, **_: Any) -> None:
         apps.append(app)
 
-    monkeypatch.setattr(sandbox_main.uvicorn, "run", run)
+    monkeypatch.setattr(sandbox_main, "serve", run)
     for name in BANK_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PAYMENTS_HUB_API_KEY", "hub-key")

@@ -99,7 +99,7 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def served(monkeypatch: pytest.MonkeyPatch) -> list[FastAPI]:
     """The apps main() would serve, instead of serving them."""
     apps: list[FastAPI] = []
-    monkeypatch.setattr(sandbox_main.uvicorn, "run", lambda app, **_: apps.append(app))
+    monkeypatch.setattr(sandbox_main, "serve", lambda app, **_: apps.append(app))
     for name in ("EFECTY", "OXXO", "MOMO", "ISSUER", "BANK"):
         for field in ("API_KEY", "WEBHOOK_SECRET"):
             monkeypatch.delenv(f"PAYMENTS_{name}_{field}", raising=False)

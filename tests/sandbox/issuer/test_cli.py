@@ -197,7 +197,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[FastAPI]:
     def run(app: FastAPI, **_: Any) -> None:
         apps.append(app)
 
-    monkeypatch.setattr(sandbox_main.uvicorn, "run", run)
+    monkeypatch.setattr(sandbox_main, "serve", run)
     for provider in ("MOMO", "ISSUER"):
         for name in (f"PAYMENTS_{provider}_API_KEY", f"PAYMENTS_{provider}_WEBHOOK_SECRET"):
             monkeypatch.delenv(name, raising=False)
