@@ -217,7 +217,7 @@ def test_wheel_has_one_import_root(built: Built) -> None:
         declared = archive.read(f"{_dist_info()}/top_level.txt").decode().split()
         entry_points = archive.read(f"{_dist_info()}/entry_points.txt").decode()
     assert declared == [IMPORT_ROOT]
-    assert "payments = payments_engine.starter.cli:main" in entry_points
+    assert "payments = payments_engine.starter.entry:main" in entry_points
     # Nothing directly in the root: no __init__.py (a namespace package), no setup.py.
     assert [n for n in names if n.count("/") == 1 and n.startswith(f"{IMPORT_ROOT}/")] == []
 
