@@ -9,9 +9,10 @@ next start would find its ports taken. Two things prevent that:
   started through a few lines of Python that ask the kernel for it (``PR_SET_PDEATHSIG``)
   and then ``exec`` the server.
 * ``<data dir>/temporal.pid`` names the server and the ``payments dev`` that owns it.
-  At start, a server whose owner is gone is stopped (:func:`stop_leftover`), and only
-  if its command line shows it is the dev server of this very data dir: a recycled pid
-  is never signalled, and a server another running ``payments dev`` owns is left alone.
+  At start, a server whose owner no longer runs ``payments dev`` is stopped
+  (:func:`stop_leftover`), and only if its command line shows it is the dev server of
+  this very data dir: a recycled pid is never signalled, and a server another running
+  ``payments dev`` owns is left alone.
 
 While ``payments dev`` runs, a server that exits on its own (killed, crashed) is started
 again on the same ports and database (:class:`DevServer`); the worker and the clients
@@ -177,7 +178,7 @@ def stop_leftover(data_dir: Path) -> int | None:
     if server is None:
         pid_file.unlink(missing_ok=True)
         return None
-    if owner is not None and owner != os.getpid() and _alive(owner):
+    if owner is not None and owner != os.getpid() and _is_payments_dev(owner):
         return None  # another payments dev runs on this data dir: its server, its ports
     stopped = None
     if _is_dev_server_of(server, data_dir):
@@ -221,6 +222,12 @@ def _command_line(pid: int) -> list[str]:
         )
         return done.stdout.split()
     return []
+
+
+def _is_payments_dev(pid: int) -> bool:
+    """Whether ``pid`` runs ``payments dev`` (not a process that got a recycled pid)."""
+    args = _command_line(pid)
+    return "dev" in args and any(arg.endswith("payments") for arg in args)
 
 
 def _is_dev_server_of(pid: int, data_dir: Path) -> bool:

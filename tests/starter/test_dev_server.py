@@ -96,13 +96,26 @@ def test_the_dev_server_of_another_data_dir_is_left_alone(spawn: Spawn, tmp_path
 
 def test_a_server_whose_payments_dev_still_runs_is_left_alone(spawn: Spawn, tmp_path: Path) -> None:
     server = spawn(*dev_server_args(tmp_path))
-    owner = spawn()
+    owner = spawn("/usr/local/bin/payments", "dev")
     (tmp_path / PID_FILE).write_text(f"{server.pid} {owner.pid}\n")
 
     assert stop_leftover(tmp_path) is None
 
     assert server.poll() is None
     assert (tmp_path / PID_FILE).exists()
+
+
+def test_an_owner_pid_now_used_by_another_program_does_not_protect_a_leftover(
+    spawn: Spawn, tmp_path: Path
+) -> None:
+    server = spawn(*dev_server_args(tmp_path))
+    stranger = spawn()
+    (tmp_path / PID_FILE).write_text(f"{server.pid} {stranger.pid}\n")
+
+    assert stop_leftover(tmp_path) == server.pid
+
+    assert server.poll() is not None
+    assert stranger.poll() is None
 
 
 @pytest.mark.parametrize("content", ["", "garbage", "-5 1", "{dead}", "{dead} {dead}"])
