@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -45,6 +46,12 @@ def spawn() -> Iterator[Spawn]:
     def start(*args: str) -> subprocess.Popen[bytes]:
         process = subprocess.Popen([sys.executable, "-c", SLEEP, *args])
         started.append(process)
+        # Popen returns once exec has begun; the kernel fills in the new command line a
+        # moment later (an empty /proc/<pid>/cmdline meanwhile): wait for it.
+        cmdline = Path(f"/proc/{process.pid}/cmdline")
+        deadline = time.monotonic() + 10
+        while not cmdline.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.005)
         return process
 
     yield start
