@@ -82,6 +82,14 @@ def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop(server.process)
 
 
+def run_to_end(command: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    """Run ``command`` to its end: its exit status and everything it printed."""
+    done = subprocess.run(
+        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=EXIT_SECONDS
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
 def _wait_for_frontend(address: str, server: Started) -> None:
     """Wait until the frontend answers a health check (the Temporal CLI, not the SDK:
     a client in this process would put the SDK's runtime in the test process)."""
@@ -204,16 +212,8 @@ def test_relay_and_sandbox_on_a_taken_port_fail_in_one_line(
             sandbox_port=port,
         )
         for command in ("relay", "sandbox"):
-            done = subprocess.run(
-                [installed_binary("payments"), command],
-                env=env,
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                timeout=EXIT_SECONDS,
-            )
-            output = done.stdout + done.stderr
-            assert done.returncode == 1, output
+            status, output = run_to_end([installed_binary("payments"), command], env, tmp_path)
+            assert status == 1, output
             assert f"the {command} cannot start: server on 127.0.0.1:{port}" in output
             assert "address already in use" in output
             assert "Traceback" not in output
@@ -291,16 +291,10 @@ def test_run_stops_the_runtime_threads(
     joined before the interpreter could start finalizing.
     """
     env = engine_env(tmp_path, exit_probe, temporal_address=temporal_address)
-    done = subprocess.run(
-        [sys.executable, "-c", RUNTIME_THREADS_SCRIPT, outcome],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=EXIT_SECONDS,
+    status, output = run_to_end(
+        [sys.executable, "-c", RUNTIME_THREADS_SCRIPT, outcome], env, tmp_path
     )
-    output = done.stdout + done.stderr
-    assert_clean_exit(done.returncode, output, f"a command that {outcome}s")
+    assert_clean_exit(status, output, f"a command that {outcome}s")
     assert "after run: 0" in output, output
     assert "while running: 0" not in output, output
 
