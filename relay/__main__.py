@@ -60,12 +60,9 @@ async def serve(settings: Settings) -> None:
             settings.temporal_address,
             settings.temporal_namespace,
         )
-        stopping = asyncio.create_task(stop.wait())
         try:
-            # Also wake up if the server dies on its own, rather than hang half alive.
-            await asyncio.wait({stopping, server.task}, return_when=asyncio.FIRST_COMPLETED)
+            await server.wait_for(stop)
         finally:
-            stopping.cancel()
             logger.info("relay stopping")
             await server.stop()
     finally:

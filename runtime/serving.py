@@ -58,6 +58,17 @@ class RunningServer:
         """Base URL of the server."""
         return f"http://{self.server.config.host}:{self.server.port}"
 
+    async def wait_for(self, stop: asyncio.Event) -> None:
+        """Wait until ``stop`` is set, or until the server ends on its own.
+
+        The second, so that a server that died does not leave its program half alive.
+        """
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({stopping, self.task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+
     async def stop(self) -> None:
         """Ask the server to finish in-flight requests and exit, then wait for it."""
         self.server.should_exit = True

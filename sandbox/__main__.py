@@ -295,12 +295,9 @@ async def _serve(app: FastAPI, host: str, port: int) -> None:
     except RuntimeError as exc:
         raise SystemExit(f"the sandbox cannot start: {exc}") from None
     log.info("sandbox listening on %s", server.url)
-    stopping = asyncio.create_task(stop.wait())
     try:
-        # Also wake up if the server dies on its own, rather than hang half alive.
-        await asyncio.wait({stopping, server.task}, return_when=asyncio.FIRST_COMPLETED)
+        await server.wait_for(stop)
     finally:
-        stopping.cancel()
         await server.stop()
     log.info("sandbox stopped")
 

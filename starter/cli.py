@@ -215,7 +215,8 @@ def _print_json(value: BaseModel | list[Any]) -> None:
 @app.command()
 def dev(ctx: typer.Context) -> None:
     """Run the whole engine here: Temporal + Web UI, worker, relay, sandbox, SQLite ledger."""
-    from payments_engine.starter.dev import DevError, DevFailed, run_dev
+    from payments_engine.starter.dev import DevError, run_dev
+    from payments_engine.starter.dev_server import DevServerFailing
     from payments_engine.starter.ports import PortTaken
     from payments_engine.starter.stack import StackError
 
@@ -225,7 +226,7 @@ def dev(ctx: typer.Context) -> None:
     except (PortTaken, DevError, StackError) as exc:
         err_console.print(f"[red]payments dev cannot start:[/] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
-    except DevFailed as exc:
+    except DevServerFailing as exc:
         err_console.print(f"[red]payments dev stopped:[/] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
 

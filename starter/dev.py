@@ -29,7 +29,7 @@ from payments_engine.runtime.search_attributes import (
 from payments_engine.runtime.serving import RunningServer
 from payments_engine.runtime.settings import Settings
 from payments_engine.runtime.temporal import connect
-from payments_engine.starter.dev_server import DevServer, DevServerFailing, stop_leftover
+from payments_engine.starter.dev_server import DevServer, stop_leftover
 from payments_engine.starter.ports import Port, check_free
 from payments_engine.starter.stack import engine_stack, with_session_secrets
 
@@ -42,10 +42,6 @@ WATCH_SECONDS = 1.0
 
 class DevError(RuntimeError):
     """The embedded stack could not start."""
-
-
-class DevFailed(RuntimeError):
-    """The engine was running, then could not go on (its Temporal server keeps exiting)."""
 
 
 async def wait_for_temporal(settings: Settings, process: subprocess.Popen[bytes] | None) -> Client:
@@ -156,7 +152,7 @@ async def _until_stopped(stop: asyncio.Event, server: DevServer | None, console:
     """Wait for Ctrl-C or SIGTERM, starting the dev server again whenever it exits.
 
     Raises:
-        DevFailed: the dev server keeps exiting.
+        DevServerFailing: the dev server keeps exiting.
     """
     loop = asyncio.get_running_loop()
     while not stop.is_set():
@@ -164,10 +160,7 @@ async def _until_stopped(stop: asyncio.Event, server: DevServer | None, console:
             await asyncio.wait_for(stop.wait(), WATCH_SECONDS)
         if stop.is_set() or server is None:
             continue
-        try:
-            status = server.restart_if_exited(loop.time())
-        except DevServerFailing as exc:
-            raise DevFailed(str(exc)) from None
+        status = server.restart_if_exited(loop.time())
         if status is not None:
             console.print(
                 f"[yellow]the Temporal dev server exited (status {status}); started it again"
